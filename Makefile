@@ -1,0 +1,45 @@
+# Front door for pubq. Each target installs the Debian packages it needs
+# (quietly when they are all there), configures CMake and builds.
+#
+#   make run     build and run pubq with pubq.example.conf
+#   make test    build with ASan and UBSan, run every test under ctest
+#   make bench   build optimised, run the benchmarks into BENCHMARKS.md
+
+BUILD_PACKAGES = cmake gcc make pkg-config libsqlite3-dev libpq-dev \
+	libinih-dev libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev \
+	libutf8proc-dev libcmocka-dev libssl-dev libcsv-dev
+TEST_PACKAGES = python3 sqlite3
+JOBS ?= 2
+
+.PHONY: all build run test bench deps test-deps clean
+
+all: build
+
+deps:
+	@./scripts/install-packages $(BUILD_PACKAGES)
+
+test-deps: deps
+	@./scripts/install-packages $(TEST_PACKAGES)
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build -j$(JOBS)
+
+build-test/CMakeCache.txt:
+	@cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug \
+		-DPUBQ_SANITIZE=ON -DPUBQ_WERROR=ON >/dev/null
+
+test: test-deps build-test/CMakeCache.txt
+	@cmake --build build-test -j$(JOBS)
+	@cd build-test && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure -j$(JOBS)
+
+run: build
+	@./scripts/run-example build/pubq
+
+bench: build
+	@./bench/run build
+
+clean:
+	rm -rf build build-test
