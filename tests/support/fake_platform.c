@@ -117,13 +117,17 @@ static enum MHD_Result collect_pair(void *cls, enum MHD_ValueKind kind,
     *list->pairs = grown;
     grown[*list->count].name = strdup(key);
     grown[*list->count].value = strdup(value != NULL ? value : "");
+    if (grown[*list->count].name == NULL || grown[*list->count].value == NULL) {
+        free(grown[*list->count].name);
+        free(grown[*list->count].value);
+        return MHD_NO;
+    }
     (*list->count)++;
     return MHD_YES;
 }
 
 static struct fake_request *request_new(struct MHD_Connection *connection,
-                                        const char *path,
-                                        const char *method)
+                                        const char *path, const char *method)
 {
     struct fake_request *request = calloc(1, sizeof *request);
     struct pair_list headers;
@@ -139,13 +143,13 @@ static struct fake_request *request_new(struct MHD_Connection *connection,
     query = (struct pair_list){&request->query, &request->query_count};
     MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_pair,
                               &headers);
-    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND,
-                              collect_pair, &query);
+    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_pair,
+                              &query);
     return request;
 }
 
-static void request_append_body(struct fake_request *request,
-                                const char *data, size_t len)
+static void request_append_body(struct fake_request *request, const char *data,
+                                size_t len)
 {
     char *grown;
 
@@ -275,15 +279,15 @@ static enum MHD_Result send_response(struct fake_platform *fake,
         return MHD_NO;
     wait_delay(fake, stored.delay_ms);
 
-    response = MHD_create_response_from_buffer(
-        stored.body_len, stored.body, MHD_RESPMEM_MUST_COPY);
+    response = MHD_create_response_from_buffer(stored.body_len, stored.body,
+                                               MHD_RESPMEM_MUST_COPY);
     if (response == NULL) {
         response_clear(&stored);
         return MHD_NO;
     }
     add_headers(response, stored.headers);
-    result = MHD_queue_response(connection, (unsigned int)stored.status,
-                                response);
+    result =
+        MHD_queue_response(connection, (unsigned int)stored.status, response);
     MHD_destroy_response(response);
     response_clear(&stored);
     return result;
@@ -341,8 +345,7 @@ static int daemon_start(struct fake_platform *fake)
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
             MHD_USE_ERROR_LOG,
         0, NULL, NULL, handle, fake, MHD_OPTION_SOCK_ADDR, &address,
-        MHD_OPTION_NOTIFY_COMPLETED, request_completed, fake,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, request_completed, fake, MHD_OPTION_END);
     if (fake->daemon == NULL)
         return -1;
 
@@ -384,8 +387,7 @@ unsigned short fake_platform_port(const struct fake_platform *fake)
     return fake->port;
 }
 
-int fake_platform_push_response(struct fake_platform *fake,
-                                const char *path,
+int fake_platform_push_response(struct fake_platform *fake, const char *path,
                                 const struct fake_response *response)
 {
     struct queued_response *item = calloc(1, sizeof *item);
@@ -394,8 +396,7 @@ int fake_platform_push_response(struct fake_platform *fake,
     if (item == NULL)
         return -1;
     item->path = strdup(path);
-    if (item->path == NULL ||
-        response_store(&item->response, response) != 0) {
+    if (item->path == NULL || response_store(&item->response, response) != 0) {
         response_clear(&item->response);
         free(item->path);
         free(item);

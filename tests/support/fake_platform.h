@@ -25,7 +25,7 @@ struct fake_response {
     const char *headers; /* "Name: value" lines separated by \n, or NULL */
     const char *body;    /* NULL means empty */
     size_t body_len;     /* 0 means strlen(body) */
-    int delay_ms;        /* wait this long before answering */
+    int delay_ms;        /* delay before the response is sent */
 };
 
 /* A name and value of a request header or query argument. */
@@ -64,8 +64,7 @@ unsigned short fake_platform_port(const struct fake_platform *fake);
  * Queues a response for requests to `path`; queued responses are used
  * once each, in order. Returns 0, or -1 when out of memory.
  */
-int fake_platform_push_response(struct fake_platform *fake,
-                                const char *path,
+int fake_platform_push_response(struct fake_platform *fake, const char *path,
                                 const struct fake_response *response);
 
 /* Replaces the response used when a path's queue is empty. */

@@ -1,0 +1,185 @@
+/*
+ * The shared state of one pubq run: configuration, default time zone and
+ * store, each opened on first use. Also the error reporting that every
+ * command uses.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/timestamp.h"
+
+#include "util/banned.h"
+
+#define DEFAULT_CONFIG_PATH "pubq.conf"
+
+void cli_free(struct cli *cli)
+{
+    store_close(cli->store);
+    cli->store = NULL;
+
+    zone_free(cli->default_zone);
+    cli->default_zone = NULL;
+
+    if (cli->config_loaded)
+        config_free(&cli->config);
+    cli->config_loaded = 0;
+}
+
+void cli_error(const char *fmt, ...)
+{
+    char message[2048];
+    va_list args;
+
+    va_start(args, fmt);
+    vsnprintf(message, sizeof message, fmt, args);
+    va_end(args);
+
+    fprintf(stderr, "pubq: %s\n", message);
+}
+
+int cli_usage_error(const struct cli_command *command, const char *fmt, ...)
+{
+    char message[1024];
+    va_list args;
+
+    va_start(args, fmt);
+    vsnprintf(message, sizeof message, fmt, args);
+    va_end(args);
+
+    if (command->name[0] == '\0')
+        fprintf(stderr, "pubq: %s; run 'pubq --help' for usage\n", message);
+    else
+        fprintf(stderr, "pubq: %s; run 'pubq %s --help' for usage\n", message,
+                command->name);
+    return CLI_USAGE;
+}
+
+static int load_default_zone(struct cli *cli)
+{
+    char err[512];
+
+    if (cli->config.default_zone == NULL)
+        return CLI_OK;
+
+    cli->default_zone = zone_load(cli->config.default_zone, err, sizeof err);
+    if (cli->default_zone == NULL) {
+        cli_error("%s", err);
+        return CLI_FAILED;
+    }
+    return CLI_OK;
+}
+
+int cli_load_config(struct cli *cli)
+{
+    const char *path = cli->config_path;
+    char err[CONFIG_ERR_MAX];
+
+    if (cli->config_loaded)
+        return CLI_OK;
+
+    if (path == NULL && access(DEFAULT_CONFIG_PATH, F_OK) == 0)
+        path = DEFAULT_CONFIG_PATH;
+
+    if (path != NULL) {
+        if (config_load(path, &cli->config, err, sizeof err) != 0) {
+            cli_error("%s", err);
+            return CLI_FAILED;
+        }
+    } else if (config_init_defaults(&cli->config) != 0) {
+        cli_error("cannot set up the default configuration: out of memory");
+        return CLI_FAILED;
+    }
+    cli->config_loaded = 1;
+
+    return load_default_zone(cli);
+}
+
+/*
+ * Copies a database URL with any password replaced by "***", so that a
+ * postgres://user:secret@host URL can appear in an error message.
+ */
+static void redact_url(const char *url, char *out, size_t size)
+{
+    const char *scheme_end = strstr(url, "://");
+    const char *at = scheme_end != NULL ? strchr(scheme_end + 3, '@') : NULL;
+    const char *colon = NULL;
+
+    if (at != NULL)
+        colon = memchr(scheme_end + 3, ':', (size_t)(at - (scheme_end + 3)));
+
+    if (colon == NULL) {
+        snprintf(out, size, "%s", url);
+        return;
+    }
+    snprintf(out, size, "%.*s:***%s", (int)(colon - url), url, at);
+}
+
+static int open_store(struct cli *cli)
+{
+    const char *url;
+    char shown[512];
+    char err[STORE_ERR_MAX];
+
+    if (cli->store != NULL)
+        return CLI_OK;
+    if (cli_load_config(cli) != CLI_OK)
+        return CLI_FAILED;
+
+    url = cli->database != NULL ? cli->database : cli->config.database;
+    if (url == NULL || url[0] == '\0') {
+        cli_error("missing database: no URL configured; set database in "
+                  "the configuration or pass --database");
+        return CLI_FAILED;
+    }
+
+    if (store_open(url, &cli->store, err, sizeof err) != STORE_OK) {
+        redact_url(url, shown, sizeof shown);
+        cli_error("cannot open database %s: %s", shown, err);
+        cli->store = NULL;
+        return CLI_FAILED;
+    }
+    return CLI_OK;
+}
+
+int cli_open_store(struct cli *cli)
+{
+    int result;
+
+    if (open_store(cli) != CLI_OK)
+        return CLI_FAILED;
+
+    result = store_migrate(cli->store);
+    if (result != STORE_OK) {
+        cli_error("cannot migrate the database: %s (%s); check that the "
+                  "database is writable and this pubq is not older than "
+                  "its schema",
+                  store_errmsg(cli->store), store_result_name(result));
+        return CLI_FAILED;
+    }
+    return CLI_OK;
+}
+
+int64_t cli_now_ms(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+void cli_agent_name(char *agent, size_t size)
+{
+    const char *user = getenv("USER");
+
+    if (user != NULL && user[0] != '\0')
+        snprintf(agent, size, "cli:%s", user);
+    else
+        snprintf(agent, size, "cli");
+}

@@ -1,0 +1,116 @@
+/*
+ * The adapter interface: the code that knows one platform API. The
+ * engine owns scheduling, the curl multi handle, retries and storage;
+ * an adapter only builds requests and classifies answers, so a new
+ * platform plugs in with one file and one line in adapter_registry.c.
+ *
+ * An attempt is a short sequence of steps. start() either finishes at
+ * once (ADAPTER_DONE), hands the engine a curl easy handle to run
+ * (ADAPTER_HTTP), or runs work of its own on another thread and calls
+ * attempt->finish_async() when done (ADAPTER_ASYNC). When an HTTP step
+ * completes, the engine calls on_response(), which again returns DONE,
+ * HTTP (a further request: a session refresh, a lookup of a post that
+ * may exist, a retry at a migrated chat id) or ASYNC. The engine calls
+ * the adapter from one thread; only work started by ADAPTER_ASYNC may
+ * run elsewhere, and it touches nothing but its own attempt.
+ *
+ * Adapter state lives from create() to destroy(). Secrets come from the
+ * environment variables named by *_env options, are read in create(),
+ * and never appear in results, errors or logs.
+ */
+#ifndef PUBQ_ADAPTER_H
+#define PUBQ_ADAPTER_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "core/outcome.h"
+#include "store/store.h"
+
+#define ADAPTER_ERR_MAX 512
+
+enum adapter_step {
+    ADAPTER_DONE,  /* attempt->result is final */
+    ADAPTER_HTTP,  /* *easy is ready; the engine runs it */
+    ADAPTER_ASYNC, /* the adapter calls attempt->finish_async() later */
+};
+
+/* What an attempt produced; the engine turns it into a state change. */
+struct adapter_result {
+    enum outcome outcome;
+    int http_status;  /* 0 when there was no HTTP answer */
+    int rate_limited; /* the server asked us to slow down */
+    int64_t hint_ms;  /* its wait hint in ms, or -1 for none */
+    char error[STORE_TEXT_MAX]; /* empty on success */
+    char post_id[STORE_ID_MAX];
+    char post_url[STORE_URL_MAX];
+    int64_t pause_ms; /* pause the platform this long; -1: until resumed */
+    char pause_reason[STORE_TEXT_MAX]; /* set when pausing */
+};
+
+/* One attempt as the adapter sees it. */
+struct publish_attempt {
+    const struct entry *entry; /* the claimed entry (attempt_count set) */
+    const json_t *content;     /* the job's content object */
+    int64_t now;               /* when the attempt started, ms */
+    int previous_unknown;      /* the previous attempt's outcome was
+                                  unknown: reconcile before posting */
+    struct adapter_result result;
+    void *step_state; /* the adapter's own per-attempt data */
+
+    /* Set by the engine; thread-safe; for ADAPTER_ASYNC steps. */
+    void (*finish_async)(struct publish_attempt *attempt);
+    void *engine_data;
+};
+
+struct adapter_ops {
+    const char *type; /* the `type` of a [platform NAME] section */
+
+    /*
+     * Checks the platform's options and reads its secrets. Returns 0
+     * and sets *state, or -1 with a message naming the option and fix.
+     */
+    int (*create)(const struct platform_config *platform, void **state,
+                  char *err, size_t errlen);
+    void (*destroy)(void *state);
+
+    /*
+     * Checks content against the platform's limits at intake; may be
+     * NULL when the platform has none. Returns 0, or -1 with a message.
+     */
+    int (*check_content)(const struct platform_config *platform,
+                         const json_t *content, char *err, size_t errlen);
+
+    /* Begins an attempt. */
+    enum adapter_step (*start)(void *state, struct publish_attempt *attempt,
+                               CURL **easy);
+
+    /*
+     * Handles the end of an HTTP step; `code` is the transfer's result.
+     * Easy handles belong to the adapter (usually inside an
+     * http_exchange kept in step_state): the engine removes a finished
+     * handle from its multi handle before this call and never frees it.
+     * For a further HTTP step, set *next (a new handle or the same one
+     * set up again).
+     */
+    enum adapter_step (*on_response)(void *state,
+                                     struct publish_attempt *attempt,
+                                     CURL *easy, CURLcode code,
+                                     CURL **next);
+
+    /* Frees attempt->step_state; may be NULL when none is used. */
+    void (*end)(void *state, struct publish_attempt *attempt);
+};
+
+/* Returns the adapter of a platform type, or NULL when unknown. */
+const struct adapter_ops *adapter_find(const char *type);
+
+/* Sets the result to an error with a printf-style message. */
+void adapter_result_fail(struct adapter_result *result, enum outcome outcome,
+                         const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

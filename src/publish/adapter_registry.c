@@ -1,0 +1,41 @@
+#include "publish/adapter.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/banned.h"
+
+/* Each adapter file defines one of these. */
+extern const struct adapter_ops adapter_file_ops;
+extern const struct adapter_ops adapter_webhook_ops;
+extern const struct adapter_ops adapter_command_ops;
+
+static const struct adapter_ops *const adapters[] = {
+    &adapter_file_ops,
+    &adapter_webhook_ops,
+    &adapter_command_ops,
+};
+
+const struct adapter_ops *adapter_find(const char *type)
+{
+    if (type == NULL)
+        return NULL;
+
+    for (size_t i = 0; i < sizeof adapters / sizeof adapters[0]; i++) {
+        if (strcmp(adapters[i]->type, type) == 0)
+            return adapters[i];
+    }
+    return NULL;
+}
+
+void adapter_result_fail(struct adapter_result *result, enum outcome outcome,
+                         const char *fmt, ...)
+{
+    va_list args;
+
+    result->outcome = outcome;
+    va_start(args, fmt);
+    vsnprintf(result->error, sizeof result->error, fmt, args);
+    va_end(args);
+}

@@ -1,0 +1,488 @@
+#include "publish/http_exchange.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/banned.h"
+
+#define HTTP_EXCHANGE_USER_AGENT "pubq/0.1"
+#define HTTP_EXCHANGE_CONNECT_TIMEOUT_MS 10000
+#define HTTP_EXCHANGE_HOST_MAX 256
+
+struct http_header {
+    char *name;
+    char *value;
+};
+
+struct http_exchange {
+    CURL *easy;
+    char host[HTTP_EXCHANGE_HOST_MAX]; /* for messages: never the path */
+    int64_t timeout_ms;
+    struct curl_slist *request_headers;
+    char *request_body;
+    size_t request_body_len;
+    int has_body;
+    int applied; /* http_exchange_easy has run */
+    char method[16];
+
+    struct http_header *headers;
+    size_t header_count;
+    size_t header_cap;
+
+    char *body;
+    size_t body_len;
+    size_t body_cap;
+    int truncated;
+};
+
+static int has_control_char(const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * Checks the scheme and copies the host with curl's own URL parser, so
+ * pubq accepts exactly the URLs that curl will request.
+ */
+static int parse_url(const char *url, char *host, size_t hostlen, char *err,
+                     size_t errlen)
+{
+    CURLU *parsed = curl_url();
+    char *scheme = NULL;
+    char *name = NULL;
+    CURLUcode code;
+    int result = -1;
+
+    if (parsed == NULL) {
+        snprintf(err, errlen, "out of memory parsing a URL");
+        return -1;
+    }
+    code = curl_url_set(parsed, CURLUPART_URL, url, 0);
+    if (code == CURLUE_OK)
+        code = curl_url_get(parsed, CURLUPART_SCHEME, &scheme, 0);
+    if (code == CURLUE_OK)
+        code = curl_url_get(parsed, CURLUPART_HOST, &name, 0);
+    if (code == CURLUE_OK && name[0] == '\0')
+        code = CURLUE_NO_HOST;
+    if (code != CURLUE_OK) {
+        /* The URL itself is not shown: its query may hold a token. */
+        snprintf(err, errlen,
+                 "invalid URL (%s): write it as http://HOST/PATH or "
+                 "https://HOST/PATH",
+                 curl_url_strerror(code));
+        goto done;
+    }
+    if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) {
+        snprintf(err, errlen,
+                 "invalid URL scheme \"%.16s\": only http and https are "
+                 "supported",
+                 scheme);
+        goto done;
+    }
+    snprintf(host, hostlen, "%s", name);
+    result = 0;
+
+done:
+    curl_free(scheme);
+    curl_free(name);
+    curl_url_cleanup(parsed);
+    return result;
+}
+
+static size_t on_body(char *data, size_t size, size_t count, void *user)
+{
+    struct http_exchange *ex = user;
+    size_t len = size * count;
+
+    if (len > HTTP_EXCHANGE_MAX_BODY - ex->body_len) {
+        /* Returning less than len makes curl abort with CURLE_WRITE_ERROR */
+        ex->truncated = 1;
+        return 0;
+    }
+    if (ex->body_len + len + 1 > ex->body_cap) {
+        size_t cap = ex->body_cap ? ex->body_cap : 4096;
+        char *grown;
+
+        while (cap < ex->body_len + len + 1)
+            cap *= 2;
+        grown = realloc(ex->body, cap);
+        if (grown == NULL)
+            return 0;
+        ex->body = grown;
+        ex->body_cap = cap;
+    }
+    memcpy(ex->body + ex->body_len, data, len);
+    ex->body_len += len;
+    ex->body[ex->body_len] = '\0';
+    return len;
+}
+
+static void headers_clear(struct http_exchange *ex)
+{
+    for (size_t i = 0; i < ex->header_count; i++) {
+        free(ex->headers[i].name);
+        free(ex->headers[i].value);
+    }
+    ex->header_count = 0;
+}
+
+static int headers_append(struct http_exchange *ex, const char *name,
+                          size_t name_len, const char *value, size_t value_len)
+{
+    struct http_header *slot;
+
+    if (ex->header_count == ex->header_cap) {
+        size_t cap = ex->header_cap ? ex->header_cap * 2 : 16;
+        struct http_header *grown = realloc(ex->headers, cap * sizeof *grown);
+
+        if (grown == NULL)
+            return -1;
+        ex->headers = grown;
+        ex->header_cap = cap;
+    }
+    slot = &ex->headers[ex->header_count];
+    slot->name = strndup(name, name_len);
+    slot->value = strndup(value, value_len);
+    if (slot->name == NULL || slot->value == NULL) {
+        free(slot->name);
+        free(slot->value);
+        return -1;
+    }
+    ex->header_count++;
+    return 0;
+}
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* curl calls this once per header line, status line and blank line. */
+static size_t on_header(char *data, size_t size, size_t count, void *user)
+{
+    struct http_exchange *ex = user;
+    size_t len = size * count;
+    const char *colon = memchr(data, ':', len);
+    const char *value;
+    size_t value_len;
+
+    /* A new status line starts a new response (after 100 Continue). */
+    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+        headers_clear(ex);
+        return len;
+    }
+    if (colon == NULL || colon == data)
+        return len;
+
+    value = colon + 1;
+    value_len = len - (size_t)(value - data);
+    while (value_len > 0 && is_space(value[0])) {
+        value++;
+        value_len--;
+    }
+    while (value_len > 0 && is_space(value[value_len - 1]))
+        value_len--;
+    if (headers_append(ex, data, (size_t)(colon - data), value, value_len) != 0)
+        return 0;
+    return len;
+}
+
+static int configure_easy(struct http_exchange *ex, const char *url)
+{
+    CURL *easy = ex->easy;
+    long timeout = (long)ex->timeout_ms;
+    long connect_timeout = timeout < HTTP_EXCHANGE_CONNECT_TIMEOUT_MS
+                               ? timeout
+                               : HTTP_EXCHANGE_CONNECT_TIMEOUT_MS;
+    int failed = 0;
+
+    failed |= curl_easy_setopt(easy, CURLOPT_URL, url) != CURLE_OK;
+    failed |=
+        curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
+    failed |= curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR,
+                               "http,https") != CURLE_OK;
+    failed |= curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
+    failed |= curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
+    failed |= curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout) != CURLE_OK;
+    failed |= curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                               connect_timeout) != CURLE_OK;
+    failed |= curl_easy_setopt(easy, CURLOPT_USERAGENT,
+                               HTTP_EXCHANGE_USER_AGENT) != CURLE_OK;
+    failed |=
+        curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK;
+    failed |= curl_easy_setopt(easy, CURLOPT_WRITEDATA, ex) != CURLE_OK;
+    failed |=
+        curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK;
+    failed |= curl_easy_setopt(easy, CURLOPT_HEADERDATA, ex) != CURLE_OK;
+    return failed ? -1 : 0;
+}
+
+struct http_exchange *http_exchange_new(const char *url, int64_t timeout_ms,
+                                        char *err, size_t errlen)
+{
+    struct http_exchange *ex;
+
+    if (url == NULL || has_control_char(url)) {
+        snprintf(err, errlen,
+                 "invalid URL: it contains a control character such as CR "
+                 "or LF; remove it");
+        return NULL;
+    }
+    if (timeout_ms <= 0 || timeout_ms > 24LL * 3600 * 1000) {
+        snprintf(err, errlen,
+                 "invalid HTTP timeout %lld ms: use a value from 1 ms to "
+                 "24 h",
+                 (long long)timeout_ms);
+        return NULL;
+    }
+
+    ex = calloc(1, sizeof *ex);
+    if (ex == NULL) {
+        snprintf(err, errlen, "out of memory creating an HTTP request");
+        return NULL;
+    }
+    if (parse_url(url, ex->host, sizeof ex->host, err, errlen) != 0) {
+        free(ex);
+        return NULL;
+    }
+
+    ex->timeout_ms = timeout_ms;
+    ex->easy = curl_easy_init();
+    if (ex->easy == NULL || configure_easy(ex, url) != 0) {
+        snprintf(err, errlen, "failed to set up an HTTP request to %s",
+                 ex->host);
+        http_exchange_free(ex);
+        return NULL;
+    }
+    return ex;
+}
+
+int http_exchange_add_header(struct http_exchange *ex, const char *header)
+{
+    struct curl_slist *list;
+
+    if (header == NULL || strchr(header, '\r') || strchr(header, '\n'))
+        return -1;
+
+    list = curl_slist_append(ex->request_headers, header);
+    if (list == NULL)
+        return -1;
+    ex->request_headers = list;
+    return 0;
+}
+
+int http_exchange_set_body(struct http_exchange *ex, const char *body,
+                           size_t len)
+{
+    char *copy = malloc(len + 1);
+
+    if (copy == NULL)
+        return -1;
+    memcpy(copy, body, len);
+    copy[len] = '\0';
+
+    free(ex->request_body);
+    ex->request_body = copy;
+    ex->request_body_len = len;
+    ex->has_body = 1;
+    return 0;
+}
+
+int http_exchange_set_method(struct http_exchange *ex, const char *method)
+{
+    size_t len = method ? strlen(method) : 0;
+
+    if (len == 0 || len >= sizeof ex->method)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (method[i] < 'A' || method[i] > 'Z')
+            return -1;
+    }
+    memcpy(ex->method, method, len + 1);
+    return 0;
+}
+
+/* Applies the method, body and headers set so far to the handle. */
+static int apply_request(struct http_exchange *ex)
+{
+    CURL *easy = ex->easy;
+    const char *method = ex->method[0]  ? ex->method
+                         : ex->has_body ? "POST"
+                                        : "GET";
+    int failed = 0;
+
+    if (ex->has_body) {
+        failed |=
+            curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                             (curl_off_t)ex->request_body_len) != CURLE_OK;
+        failed |= curl_easy_setopt(easy, CURLOPT_POSTFIELDS,
+                                   ex->request_body) != CURLE_OK;
+    } else if (strcmp(method, "GET") == 0) {
+        failed |= curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L) != CURLE_OK;
+    }
+    if (strcmp(method, "HEAD") == 0)
+        failed |= curl_easy_setopt(easy, CURLOPT_NOBODY, 1L) != CURLE_OK;
+    else if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
+        failed |=
+            curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK;
+    failed |= curl_easy_setopt(easy, CURLOPT_HTTPHEADER, ex->request_headers) !=
+              CURLE_OK;
+    return failed ? -1 : 0;
+}
+
+CURL *http_exchange_easy(struct http_exchange *ex)
+{
+    /*
+     * An empty "Expect:" stops curl from waiting for 100 Continue before
+     * large bodies, which costs a round trip with servers that never
+     * send it.
+     */
+    if (ex->has_body && !ex->applied &&
+        http_exchange_add_header(ex, "Expect:") != 0)
+        return NULL;
+    ex->applied = 1;
+    if (apply_request(ex) != 0)
+        return NULL;
+    return ex->easy;
+}
+
+long http_exchange_status(const struct http_exchange *ex)
+{
+    long status = 0;
+
+    if (curl_easy_getinfo(ex->easy, CURLINFO_RESPONSE_CODE, &status) !=
+        CURLE_OK)
+        return 0;
+    return status;
+}
+
+const char *http_exchange_header(const struct http_exchange *ex,
+                                 const char *name)
+{
+    for (size_t i = ex->header_count; i > 0; i--) {
+        if (strcasecmp(ex->headers[i - 1].name, name) == 0)
+            return ex->headers[i - 1].value;
+    }
+    return NULL;
+}
+
+const char *http_exchange_body(const struct http_exchange *ex, size_t *len)
+{
+    if (len != NULL)
+        *len = ex->body_len;
+    return ex->body ? ex->body : "";
+}
+
+int http_exchange_truncated(const struct http_exchange *ex)
+{
+    return ex->truncated;
+}
+
+const char *http_exchange_host(const struct http_exchange *ex)
+{
+    return ex->host;
+}
+
+static int request_was_sent(struct http_exchange *ex)
+{
+    long request_size = 0;
+
+    if (curl_easy_getinfo(ex->easy, CURLINFO_REQUEST_SIZE, &request_size) !=
+        CURLE_OK)
+        return 1; /* cannot tell, so assume the worst */
+    return request_size > 0 || http_exchange_status(ex) != 0;
+}
+
+static enum transport_error transport_error_of(CURLcode code)
+{
+    switch (code) {
+    case CURLE_OK:
+        return TRANSPORT_OK;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+        return TRANSPORT_CONNECT_FAILED;
+    case CURLE_OPERATION_TIMEDOUT:
+        return TRANSPORT_TIMEOUT;
+    default:
+        return TRANSPORT_CONNECTION_LOST;
+    }
+}
+
+/* Failures of pubq's own set-up, which a retry would meet again. */
+static int is_setup_error(CURLcode code)
+{
+    switch (code) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+    case CURLE_UNKNOWN_OPTION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+enum outcome http_exchange_transport_outcome(struct http_exchange *ex,
+                                             CURLcode code, char *err,
+                                             size_t errlen)
+{
+    int sent = request_was_sent(ex);
+    enum outcome outcome;
+
+    if (ex->truncated) {
+        snprintf(err, errlen,
+                 "response from %s is larger than %d bytes and was cut off; "
+                 "the request was sent, so the post may exist",
+                 ex->host, HTTP_EXCHANGE_MAX_BODY);
+        return OUTCOME_UNKNOWN;
+    }
+    if (is_setup_error(code)) {
+        snprintf(err, errlen,
+                 "request to %s failed before sending: %s; check the URL "
+                 "and the TLS set-up",
+                 ex->host, curl_easy_strerror(code));
+        return OUTCOME_PERMANENT;
+    }
+
+    outcome = outcome_from_transport(transport_error_of(code), sent);
+    if (outcome == OUTCOME_UNKNOWN)
+        snprintf(err, errlen,
+                 "request to %s failed after it was sent: %s; the post "
+                 "may exist",
+                 ex->host, curl_easy_strerror(code));
+    else
+        snprintf(err, errlen, "request to %s failed before it was sent: %s",
+                 ex->host, curl_easy_strerror(code));
+    return outcome;
+}
+
+void http_exchange_free(struct http_exchange *ex)
+{
+    if (ex == NULL)
+        return;
+
+    if (ex->easy != NULL)
+        curl_easy_cleanup(ex->easy);
+    curl_slist_free_all(ex->request_headers);
+    free(ex->request_body);
+    headers_clear(ex);
+    free(ex->headers);
+    free(ex->body);
+    free(ex);
+}

@@ -1,0 +1,262 @@
+/* The audit log of the SQLite store: writing records and querying them. */
+#include "store/sqlite_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/banned.h"
+
+static const char sql_audit_insert[] =
+    "INSERT INTO audit (at, agent_name, action, job_id, entry_id, platform,"
+    " status, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+
+static const char *or_empty(const char *text)
+{
+    return text != NULL ? text : "";
+}
+
+int sqlite_audit_insert(struct sqlite_store *s,
+                        const struct sqlite_audit *record)
+{
+    char *metadata = NULL;
+
+    if (record->metadata != NULL) {
+        metadata = json_dumps(record->metadata, JSON_COMPACT);
+        if (metadata == NULL)
+            return sqlite_error(s, STORE_ERROR,
+                                "out of memory writing the audit record "
+                                "\"%s\"",
+                                record->action);
+    }
+
+    sqlite3_stmt *stmt =
+        sqlite_stmt(s, STMT_AUDIT_INSERT, sql_audit_insert, "write audit");
+    if (stmt == NULL) {
+        free(metadata);
+        return sqlite_stmt_error(s);
+    }
+
+    sqlite3_bind_int64(stmt, 1, record->at);
+    sqlite3_bind_text(stmt, 2, or_empty(record->agent), -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, or_empty(record->action), -1, SQLITE_STATIC);
+    sqlite_bind_text_max(stmt, 4, record->content_id, STORE_ID_MAX);
+    sqlite3_bind_int64(stmt, 5, record->entry_id);
+    sqlite3_bind_text(stmt, 6, or_empty(record->platform), -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 7, or_empty(record->status), -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 8, metadata != NULL ? metadata : "{}", -1,
+                      SQLITE_STATIC);
+
+    int result = sqlite_exec_stmt(s, stmt, "write audit record");
+    free(metadata);
+    return result;
+}
+
+/* Marks the job audited when its first round is over; 1 when it did. */
+static int mark_job_done(struct sqlite_store *s, int64_t job_id,
+                         char *content_id, size_t size, int *done)
+{
+    static const char sql[] = "UPDATE jobs SET publish_audited = 1"
+                              " WHERE id = ?1 AND publish_audited = 0"
+                              " AND NOT EXISTS (SELECT 1 FROM entries"
+                              "   WHERE job_id = ?1 AND first_round_done = 0)"
+                              " AND EXISTS (SELECT 1 FROM entries"
+                              "   WHERE job_id = ?1 AND attempt_count > 0)"
+                              " RETURNING content_id";
+    sqlite3_stmt *stmt =
+        sqlite_stmt(s, STMT_PUBLISH_MARK, sql, "check publish round");
+
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+
+    sqlite3_bind_int64(stmt, 1, job_id);
+    int rc = sqlite3_step(stmt);
+    *done = rc == SQLITE_ROW;
+    if (*done)
+        sqlite_copy_column(stmt, 0, content_id, size);
+    if (rc == SQLITE_ROW)
+        rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE) {
+        int result = sqlite_fail(s, rc, "check publish round");
+        sqlite_done(stmt);
+        return result;
+    }
+    sqlite_done(stmt);
+    return STORE_OK;
+}
+
+/*
+ * Builds {"platforms": [...], "results": [{"platform", "status"}]} from
+ * the first-round status of each entry and picks success, partial or
+ * failed. Entries cancelled before their first attempt count as neither.
+ */
+static int build_results(struct sqlite_store *s, int64_t job_id,
+                         json_t *metadata, const char **status)
+{
+    static const char sql[] =
+        "SELECT platform, coalesce(first_round_status, status)"
+        " FROM entries WHERE job_id = ? ORDER BY id";
+    sqlite3_stmt *stmt =
+        sqlite_stmt(s, STMT_PUBLISH_RESULTS, sql, "read publish results");
+    json_t *platforms = json_array();
+    json_t *results = json_array();
+    size_t published = 0;
+    size_t counted = 0;
+    int rc = SQLITE_ERROR;
+
+    if (stmt == NULL) {
+        json_decref(platforms);
+        json_decref(results);
+        return sqlite_stmt_error(s);
+    }
+
+    json_object_set_new(metadata, "platforms", platforms);
+    json_object_set_new(metadata, "results", results);
+    sqlite3_bind_int64(stmt, 1, job_id);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *platform = (const char *)sqlite3_column_text(stmt, 0);
+        const char *first = (const char *)sqlite3_column_text(stmt, 1);
+
+        json_array_append_new(platforms, json_string(platform));
+        json_array_append_new(results, json_pack("{s:s, s:s}", "platform",
+                                                 platform, "status", first));
+        if (strcmp(first, "cancelled") != 0)
+            counted++;
+        if (strcmp(first, "published") == 0)
+            published++;
+    }
+
+    if (rc != SQLITE_DONE) {
+        int result = sqlite_fail(s, rc, "read publish results");
+        sqlite_done(stmt);
+        return result;
+    }
+    sqlite_done(stmt);
+
+    if (counted > 0 && published == counted)
+        *status = "success";
+    else if (published > 0)
+        *status = "partial";
+    else
+        *status = "failed";
+    return STORE_OK;
+}
+
+int sqlite_publish_check(struct sqlite_store *s, int64_t job_id, int64_t now)
+{
+    char content_id[STORE_ID_MAX];
+    const char *status = "failed";
+    int done = 0;
+    int result = mark_job_done(s, job_id, content_id, sizeof content_id, &done);
+
+    if (result != STORE_OK || !done)
+        return result;
+
+    json_t *metadata = json_object();
+    if (metadata == NULL)
+        return sqlite_error(s, STORE_ERROR, "out of memory");
+    json_object_set_new(metadata, "job", json_integer(job_id));
+
+    result = build_results(s, job_id, metadata, &status);
+    if (result == STORE_OK) {
+        struct sqlite_audit record = {
+            .at = now,
+            .agent = "queue-manager",
+            .action = "publish",
+            .content_id = content_id,
+            .status = status,
+            .metadata = metadata,
+        };
+        result = sqlite_audit_insert(s, &record);
+    }
+    json_decref(metadata);
+    return result;
+}
+
+static const char sql_audit_list[] =
+    "SELECT id, at, agent_name, action, job_id, entry_id, platform, status,"
+    " metadata FROM audit"
+    " WHERE (?1 IS NULL OR job_id = ?1)"
+    " AND (?2 IS NULL OR action = ?2)"
+    " AND (?3 IS NULL OR platform = ?3)"
+    " AND at >= ?4 AND at < ?5 AND id < ?6"
+    " ORDER BY id DESC LIMIT ?7";
+
+static int read_audit(sqlite3_stmt *stmt, struct audit_record *r)
+{
+    const char *metadata = (const char *)sqlite3_column_text(stmt, 8);
+
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(stmt, 0);
+    r->at = sqlite3_column_int64(stmt, 1);
+    sqlite_copy_column(stmt, 2, r->agent_name, sizeof r->agent_name);
+    sqlite_copy_column(stmt, 3, r->action, sizeof r->action);
+    sqlite_copy_column(stmt, 4, r->job_id, sizeof r->job_id);
+    r->entry_id = sqlite3_column_int64(stmt, 5);
+    sqlite_copy_column(stmt, 6, r->platform, sizeof r->platform);
+    sqlite_copy_column(stmt, 7, r->status, sizeof r->status);
+    r->metadata_json = strdup(metadata != NULL ? metadata : "{}");
+    return r->metadata_json != NULL ? 0 : -1;
+}
+
+static void bind_audit_filter(sqlite3_stmt *stmt, const struct audit_filter *f)
+{
+    sqlite_bind_text(stmt, 1, f->job_id);
+    sqlite_bind_text(stmt, 2, f->action);
+    sqlite_bind_text(stmt, 3, f->platform);
+    sqlite3_bind_int64(stmt, 4, f->from != 0 ? f->from : INT64_MIN);
+    sqlite3_bind_int64(stmt, 5, f->to != 0 ? f->to : INT64_MAX);
+    sqlite3_bind_int64(stmt, 6, f->before_id != 0 ? f->before_id : INT64_MAX);
+    sqlite3_bind_int64(stmt, 7, f->limit != 0 ? (int64_t)f->limit : 100);
+}
+
+static int push_audit(struct audit_list *list, size_t *capacity,
+                      sqlite3_stmt *stmt)
+{
+    if (list->count == *capacity) {
+        size_t grown = *capacity == 0 ? 16 : *capacity * 2;
+        struct audit_record *items =
+            realloc(list->items, grown * sizeof *items);
+
+        if (items == NULL)
+            return -1;
+        list->items = items;
+        *capacity = grown;
+    }
+    if (read_audit(stmt, &list->items[list->count]) != 0)
+        return -1;
+    list->count++;
+    return 0;
+}
+
+int sqlite_list_audit(struct store *store, const struct audit_filter *filter,
+                      struct audit_list *list)
+{
+    struct sqlite_store *s = sqlite_store_of(store);
+    struct audit_filter none = {0};
+    size_t capacity = 0;
+    int result = STORE_OK;
+    int rc;
+
+    list->items = NULL;
+    list->count = 0;
+    sqlite3_stmt *stmt =
+        sqlite_stmt(s, STMT_AUDIT_LIST, sql_audit_list, "list audit");
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    bind_audit_filter(stmt, filter != NULL ? filter : &none);
+
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (push_audit(list, &capacity, stmt) != 0) {
+            result = sqlite_error(s, STORE_ERROR,
+                                  "out of memory listing audit records");
+            break;
+        }
+    }
+    if (result == STORE_OK && rc != SQLITE_DONE)
+        result = sqlite_fail(s, rc, "list audit");
+
+    sqlite_done(stmt);
+    if (result != STORE_OK)
+        audit_list_free(list);
+    return result;
+}

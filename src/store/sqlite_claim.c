@@ -1,0 +1,202 @@
+/* Claiming due entries and finding the next due time (SQLite store). */
+#include "store/sqlite_internal.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/banned.h"
+
+/*
+ * One statement, inside BEGIN IMMEDIATE: the inner SELECT walks the
+ * partial index entries_due in due order and stops after ?4 rows, so
+ * entries that are not due, or finished, are never read. Entries of a
+ * paused platform that are due are skipped one by one. INDEXED BY pins
+ * the index: without statistics the planner (SQLite 3.40) prefers
+ * entries_status, which reads every waiting entry and sorts them.
+ */
+static const char sql_claim[] =
+    "UPDATE entries SET status = 'publishing', claimed_from = status,"
+    " lease_node = ?1, lease_expires_at = ?2,"
+    " attempt_count = attempt_count + 1, updated_at = ?3"
+    " WHERE id IN (SELECT id FROM entries INDEXED BY entries_due"
+    "   WHERE status IN ('pending', 'retrying') AND due_at <= ?3"
+    "   AND platform NOT IN (SELECT platform FROM platform_state"
+    "     WHERE paused_until > ?3)"
+    "   ORDER BY due_at, id LIMIT ?4)"
+    " RETURNING " SQLITE_ENTRY_COLUMNS;
+
+const char *store_sqlite_claim_sql(void)
+{
+    return sql_claim;
+}
+
+static int compare_due(const void *a, const void *b)
+{
+    const struct entry *x = a;
+    const struct entry *y = b;
+
+    if (x->due_at != y->due_at)
+        return x->due_at < y->due_at ? -1 : 1;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return 0;
+}
+
+static int run_claim(struct sqlite_store *s, const char *node, int64_t now,
+                     int64_t lease_ms, size_t max, struct entry_list *list)
+{
+    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_CLAIM, sql_claim, "claim");
+    struct entry entry;
+    size_t capacity = 0;
+    int result = STORE_OK;
+    int rc;
+
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite_bind_text(stmt, 1, node);
+    sqlite3_bind_int64(stmt, 2, now + lease_ms);
+    sqlite3_bind_int64(stmt, 3, now);
+    sqlite3_bind_int64(stmt, 4, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        sqlite_read_entry(stmt, 0, &entry);
+        result = sqlite_entry_list_push(s, list, &capacity, &entry);
+        if (result != STORE_OK)
+            break;
+    }
+    if (result == STORE_OK && rc != SQLITE_DONE)
+        result = sqlite_fail(s, rc, "claim due entries");
+    sqlite_done(stmt);
+    return result;
+}
+
+static int start_attempt(struct sqlite_store *s, const struct entry *entry,
+                         int64_t now)
+{
+    static const char sql[] =
+        "INSERT INTO attempts (entry_id, number, started_at, node)"
+        " VALUES (?, ?, ?, ?)";
+    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_ATTEMPT_START, sql, "claim");
+
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite3_bind_int64(stmt, 1, entry->id);
+    sqlite3_bind_int64(stmt, 2, entry->attempt_count);
+    sqlite3_bind_int64(stmt, 3, now);
+    sqlite_bind_text(stmt, 4, entry->lease_node);
+    return sqlite_exec_stmt(s, stmt, "start attempt");
+}
+
+static int check_claim(struct sqlite_store *s, const char *node, int64_t now,
+                       int64_t lease_ms)
+{
+    if (node == NULL || node[0] == '\0' || strlen(node) >= STORE_NAME_MAX)
+        return sqlite_error(s, STORE_INVALID,
+                            "invalid node id: give a name of 1 to %d bytes",
+                            STORE_NAME_MAX - 1);
+    if (lease_ms <= 0 || now > INT64_MAX - lease_ms)
+        return sqlite_error(s, STORE_INVALID,
+                            "invalid lease of %" PRId64 " ms: give a "
+                            "positive duration",
+                            lease_ms);
+    return STORE_OK;
+}
+
+int sqlite_claim_due(struct store *store, const char *node, int64_t now,
+                     int64_t lease_ms, size_t max, struct entry_list *list)
+{
+    struct sqlite_store *s = sqlite_store_of(store);
+    int result;
+
+    list->items = NULL;
+    list->count = 0;
+    result = check_claim(s, node, now, lease_ms);
+    if (result != STORE_OK || max == 0)
+        return result;
+
+    result = sqlite_begin(s, "claim due entries");
+    if (result == STORE_OK)
+        result = run_claim(s, node, now, lease_ms, max, list);
+    for (size_t i = 0; result == STORE_OK && i < list->count; i++)
+        result = start_attempt(s, &list->items[i], now);
+    if (result == STORE_OK)
+        result = sqlite_commit(s, "claim due entries");
+    else
+        sqlite_rollback(s);
+
+    if (result != STORE_OK) {
+        entry_list_free(list);
+        return result;
+    }
+    /* RETURNING gives rows in no promised order. */
+    if (list->count > 1)
+        qsort(list->items, list->count, sizeof *list->items, compare_due);
+    return STORE_OK;
+}
+
+/* Reads one optional integer; sets *found when the row contains a value. */
+static int read_time(struct sqlite_store *s, enum sqlite_stmt_id id,
+                     const char *sql, int64_t *value, int *found)
+{
+    sqlite3_stmt *stmt = sqlite_stmt(s, id, sql, "find next due time");
+    int rc;
+
+    *found = 0;
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL) {
+        *value = sqlite3_column_int64(stmt, 0);
+        *found = 1;
+    }
+    sqlite_done(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sqlite_fail(s, rc, "find next due time");
+    return STORE_OK;
+}
+
+/*
+ * The earliest waiting entry whose platform is not paused at its due
+ * time: read in due order from entries_due, stopping at the first hit.
+ */
+static const char sql_next_entry[] =
+    "SELECT due_at FROM entries AS e INDEXED BY entries_due"
+    " WHERE status IN ('pending', 'retrying')"
+    " AND NOT EXISTS (SELECT 1 FROM platform_state p"
+    "   WHERE p.platform = e.platform AND p.paused_until > e.due_at)"
+    " ORDER BY due_at LIMIT 1";
+
+/* The earliest end of a pause that holds back a waiting entry. */
+static const char sql_next_pause[] =
+    "SELECT min(paused_until) FROM platform_state p"
+    " WHERE paused_until > 0 AND paused_until < 9223372036854775807"
+    " AND EXISTS (SELECT 1 FROM entries e"
+    "   WHERE e.platform = p.platform"
+    "   AND e.status IN ('pending', 'retrying')"
+    "   AND e.due_at < p.paused_until)";
+
+int sqlite_next_due_at(struct store *store, int64_t *due_at)
+{
+    struct sqlite_store *s = sqlite_store_of(store);
+    int64_t entry_due = 0;
+    int64_t pause_end = 0;
+    int has_entry = 0;
+    int has_pause = 0;
+    int result = read_time(s, STMT_NEXT_DUE_ENTRY, sql_next_entry, &entry_due,
+                           &has_entry);
+
+    if (result == STORE_OK)
+        result = read_time(s, STMT_NEXT_DUE_PAUSE, sql_next_pause, &pause_end,
+                           &has_pause);
+    if (result != STORE_OK)
+        return result;
+
+    if (!has_entry && !has_pause)
+        return sqlite_error(s, STORE_NOT_FOUND, "no entry is waiting");
+    if (has_entry && (!has_pause || entry_due <= pause_end))
+        *due_at = entry_due;
+    else
+        *due_at = pause_end;
+    return STORE_OK;
+}

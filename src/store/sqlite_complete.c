@@ -1,0 +1,265 @@
+/* Applying attempt results to entries (SQLite store). */
+#include "store/sqlite_internal.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "util/banned.h"
+
+int sqlite_attempt_close(struct sqlite_store *s,
+                         const struct sqlite_attempt_end *end)
+{
+    static const char sql[] =
+        "UPDATE attempts SET ended_at = ?1, finished = ?2, outcome = ?3,"
+        " http_status = ?4, latency_ms = ?5, error = ?6"
+        " WHERE entry_id = ?7 AND number = ?8";
+    sqlite3_stmt *stmt =
+        sqlite_stmt(s, STMT_ATTEMPT_CLOSE, sql, "close attempt");
+
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite3_bind_int64(stmt, 1, end->ended_at);
+    sqlite3_bind_int(stmt, 2, end->finished);
+    sqlite_bind_text(stmt, 3, outcome_name(end->outcome));
+    sqlite3_bind_int(stmt, 4, end->http_status);
+    sqlite3_bind_int64(stmt, 5, end->latency_ms);
+    sqlite_bind_text_max(stmt, 6, end->error, STORE_TEXT_MAX);
+    sqlite3_bind_int64(stmt, 7, end->entry_id);
+    sqlite3_bind_int64(stmt, 8, end->number);
+    return sqlite_exec_stmt(s, stmt, "close attempt");
+}
+
+static enum entry_event event_for(enum entry_status next)
+{
+    switch (next) {
+    case ENTRY_PUBLISHED:
+        return ENTRY_EV_SUCCEED;
+    case ENTRY_RETRYING:
+        return ENTRY_EV_RETRY_LATER;
+    default:
+        return ENTRY_EV_FAIL;
+    }
+}
+
+/* Checks a completion against the state machine before anything runs. */
+static int check_completion(struct sqlite_store *s, size_t index,
+                            const struct attempt_completion *c)
+{
+    char why[256];
+    enum entry_status to;
+
+    if (entry_transition(ENTRY_PUBLISHING, event_for(c->next_status), &to, why,
+                         sizeof why) != 0 ||
+        to != c->next_status)
+        return sqlite_error(s, STORE_INVALID,
+                            "invalid completion %zu for entry %" PRId64
+                            ": next status \"%s\" is not published, "
+                            "retrying or failed",
+                            index, c->entry_id,
+                            entry_status_name(c->next_status));
+    if (c->node == NULL || c->node[0] == '\0')
+        return sqlite_error(s, STORE_INVALID,
+                            "invalid completion %zu for entry %" PRId64
+                            ": missing node id",
+                            index, c->entry_id);
+    if (c->pause_until > 0 &&
+        (c->pause_reason == NULL || c->pause_reason[0] == '\0'))
+        return sqlite_error(s, STORE_INVALID,
+                            "invalid completion %zu for entry %" PRId64
+                            ": pause_until is set without a pause_reason",
+                            index, c->entry_id);
+    return STORE_OK;
+}
+
+/* Fields of the changed entry, as the conditional update returns them. */
+struct completed {
+    int64_t job_id;
+    char content_id[STORE_ID_MAX];
+    char platform[STORE_NAME_MAX];
+    uint32_t max_retries;
+};
+
+static const char sql_complete[] =
+    "UPDATE entries SET status = ?1, retry_count = ?2,"
+    " due_at = CASE WHEN ?1 = 'retrying' THEN ?3 ELSE due_at END,"
+    " rate_limit_waited_ms = ?4, fail_reason = ?5,"
+    " last_error = coalesce(?6,"
+    "   CASE WHEN ?1 = 'published' THEN '' ELSE last_error END),"
+    " published_at = CASE WHEN ?1 = 'published' THEN ?7"
+    "   ELSE published_at END,"
+    " post_id = coalesce(?8, post_id), post_url = coalesce(?9, post_url),"
+    " lease_node = NULL, lease_expires_at = 0, claimed_from = NULL,"
+    " first_round_status = CASE WHEN first_round_done = 0 THEN ?1"
+    "   ELSE first_round_status END,"
+    " first_round_done = 1, updated_at = ?7"
+    " WHERE id = ?10 AND status = 'publishing' AND lease_node = ?11"
+    " AND attempt_count = ?12"
+    " RETURNING job_id, content_id, platform, max_retries";
+
+static void bind_completion(sqlite3_stmt *stmt,
+                            const struct attempt_completion *c)
+{
+    sqlite_bind_text(stmt, 1, entry_status_name(c->next_status));
+    sqlite3_bind_int64(stmt, 2, c->retry_count);
+    sqlite3_bind_int64(stmt, 3, c->due_at);
+    sqlite3_bind_int64(stmt, 4, c->rate_limit_waited_ms);
+    sqlite_bind_text_max(stmt, 5,
+                         c->next_status == ENTRY_FAILED ? c->fail_reason : NULL,
+                         STORE_NAME_MAX);
+    if (c->error != NULL)
+        sqlite_bind_text_max(stmt, 6, c->error, STORE_TEXT_MAX);
+    sqlite3_bind_int64(stmt, 7, c->ended_at);
+    if (c->post_id != NULL)
+        sqlite_bind_text_max(stmt, 8, c->post_id, STORE_ID_MAX);
+    if (c->post_url != NULL)
+        sqlite_bind_text_max(stmt, 9, c->post_url, STORE_URL_MAX);
+    sqlite3_bind_int64(stmt, 10, c->entry_id);
+    sqlite_bind_text(stmt, 11, c->node);
+    sqlite3_bind_int64(stmt, 12, c->attempt_number);
+}
+
+/* Runs the conditional update; *won is 0 when the entry moved on. */
+static int update_entry(struct sqlite_store *s,
+                        const struct attempt_completion *c, int *won,
+                        struct completed *out)
+{
+    sqlite3_stmt *stmt =
+        sqlite_stmt(s, STMT_COMPLETE, sql_complete, "complete attempt");
+    int rc;
+
+    *won = 0;
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    bind_completion(stmt, c);
+
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *won = 1;
+        out->job_id = sqlite3_column_int64(stmt, 0);
+        sqlite_copy_column(stmt, 1, out->content_id, sizeof out->content_id);
+        sqlite_copy_column(stmt, 2, out->platform, sizeof out->platform);
+        out->max_retries = (uint32_t)sqlite3_column_int64(stmt, 3);
+        rc = sqlite3_step(stmt);
+    }
+    if (rc != SQLITE_DONE) {
+        int result = sqlite_fail(s, rc, "complete attempt");
+        sqlite_done(stmt);
+        return result;
+    }
+    sqlite_done(stmt);
+    return STORE_OK;
+}
+
+/*
+ * "retry" records: one per scheduled retry, and one when a failure that
+ * a retry could have fixed found no retries left.
+ */
+static int audit_retry(struct sqlite_store *s,
+                       const struct attempt_completion *c,
+                       const struct completed *done)
+{
+    const char *status = NULL;
+
+    if (c->next_status == ENTRY_RETRYING)
+        status = "scheduled";
+    else if (c->next_status == ENTRY_FAILED &&
+             c->outcome != OUTCOME_PERMANENT &&
+             c->retry_count >= done->max_retries)
+        status = "exhausted";
+    if (status == NULL)
+        return STORE_OK;
+
+    json_t *metadata =
+        json_pack("{s:I, s:I, s:I, s:I, s:s, s:i, s:s?}", "attempt",
+                  (json_int_t)c->attempt_number, "retry_count",
+                  (json_int_t)c->retry_count, "max_retries",
+                  (json_int_t)done->max_retries, "due_at",
+                  (json_int_t)c->due_at, "outcome", outcome_name(c->outcome),
+                  "http_status", c->http_status, "error", c->error);
+    struct sqlite_audit record = {
+        .at = c->ended_at,
+        .agent = "queue-manager",
+        .action = "retry",
+        .content_id = done->content_id,
+        .entry_id = c->entry_id,
+        .platform = done->platform,
+        .status = status,
+        .metadata = metadata,
+    };
+    int result = sqlite_audit_insert(s, &record);
+    json_decref(metadata);
+    return result;
+}
+
+static int apply_one(struct sqlite_store *s, const struct attempt_completion *c,
+                     int *applied)
+{
+    struct completed done;
+    int result = update_entry(s, c, applied, &done);
+
+    if (result != STORE_OK)
+        return result;
+    if (!*applied) {
+        log_warn("store",
+                 "lost race completing attempt entry=%" PRId64
+                 " attempt=%" PRIu32 " node=%s: the entry moved on",
+                 c->entry_id, c->attempt_number, c->node);
+        return STORE_OK;
+    }
+
+    struct sqlite_attempt_end end = {
+        .entry_id = c->entry_id,
+        .number = c->attempt_number,
+        .ended_at = c->ended_at,
+        .finished = 1,
+        .outcome = c->outcome,
+        .http_status = c->http_status,
+        .latency_ms = c->latency_ms,
+        .error = c->error,
+    };
+    result = sqlite_attempt_close(s, &end);
+    if (result == STORE_OK)
+        result = audit_retry(s, c, &done);
+    if (result == STORE_OK && c->pause_until > 0)
+        result = sqlite_pause(s, done.platform, c->pause_until, c->pause_reason,
+                              c->ended_at, "queue-manager", 1);
+    if (result == STORE_OK)
+        result = sqlite_publish_check(s, done.job_id, c->ended_at);
+    return result;
+}
+
+int sqlite_complete_attempts(struct store *store,
+                             const struct attempt_completion *completions,
+                             size_t count, int *applied)
+{
+    struct sqlite_store *s = sqlite_store_of(store);
+    int result = STORE_OK;
+
+    if (count > 0 && (completions == NULL || applied == NULL))
+        return sqlite_error(s, STORE_INVALID,
+                            "invalid completions: missing array");
+    for (size_t i = 0; i < count; i++) {
+        applied[i] = 0;
+        result = check_completion(s, i, &completions[i]);
+        if (result != STORE_OK)
+            return result;
+    }
+    if (count == 0)
+        return STORE_OK;
+
+    result = sqlite_begin(s, "complete attempts");
+    for (size_t i = 0; result == STORE_OK && i < count; i++)
+        result = apply_one(s, &completions[i], &applied[i]);
+    if (result == STORE_OK)
+        result = sqlite_commit(s, "complete attempts");
+    else
+        sqlite_rollback(s);
+
+    /* Nothing was written, so nothing counts as applied. */
+    if (result != STORE_OK) {
+        for (size_t i = 0; i < count; i++)
+            applied[i] = 0;
+    }
+    return result;
+}

@@ -1,0 +1,261 @@
+/*
+ * Private declarations shared by the files of the SQLite back end. Only
+ * src/store/sqlite_*.c and the SQLite-specific tests include this.
+ *
+ * Every statement is prepared once, on first use, and kept in the
+ * per-connection cache `stmts`. sqlite_stmt() returns it reset, and the
+ * caller passes it to sqlite_done() when finished, so that no statement
+ * keeps a read transaction open between calls. Values always travel as
+ * bound parameters, and the SQL text is a compile-time constant.
+ */
+#ifndef PUBQ_STORE_SQLITE_INTERNAL_H
+#define PUBQ_STORE_SQLITE_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "store/store.h"
+
+/* One slot per cached statement. */
+enum sqlite_stmt_id {
+    STMT_BEGIN,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_AUDIT_INSERT,
+    STMT_AUDIT_LIST,
+    STMT_CONTENT_UPSERT,
+    STMT_SEEN_EVENT_GET,
+    STMT_SEEN_EVENT_INSERT,
+    STMT_JOB_INSERT,
+    STMT_JOB_GET,
+    STMT_ENTRY_INSERT,
+    STMT_ENTRY_SET_KEY,
+    STMT_ENTRY_GET,
+    STMT_ENTRY_LIST,
+    STMT_ENTRY_COUNT,
+    STMT_ATTEMPT_LIST,
+    STMT_ATTEMPT_START,
+    STMT_ATTEMPT_CLOSE,
+    STMT_CLAIM,
+    STMT_NEXT_DUE_ENTRY,
+    STMT_NEXT_DUE_PAUSE,
+    STMT_COMPLETE,
+    STMT_PUBLISH_MARK,
+    STMT_PUBLISH_RESULTS,
+    STMT_LEASE_EXPIRED,
+    STMT_LEASE_RECOVER,
+    STMT_LEASE_HELD,
+    STMT_LEASE_RELEASE,
+    STMT_SWEEP_REQUEUE,
+    STMT_ENTRY_REQUEUE,
+    STMT_ENTRY_CANCEL,
+    STMT_ENTRY_MARK_PUBLISHED,
+    STMT_CONTENT_EXISTS,
+    STMT_CONTENT_CANCEL,
+    STMT_CONTENT_RESCHEDULE,
+    STMT_PLATFORM_PAUSE,
+    STMT_PLATFORM_RESUME,
+    STMT_PLATFORM_LIST,
+    STMT_PLATFORM_DATA_GET,
+    STMT_PLATFORM_DATA_SET,
+    STMT_COUNT,
+};
+
+struct sqlite_store {
+    struct store base; /* first, so a struct store * converts back */
+    sqlite3 *db;
+    sqlite3_stmt *stmts[STMT_COUNT];
+};
+
+/*
+ * The columns of an entry in the order sqlite_read_entry() expects. A
+ * compile-time constant, spliced into SQL text with no values in it.
+ */
+#define SQLITE_ENTRY_COLUMNS                                                   \
+    "id, job_id, content_id, platform, status, retry_count, max_retries, "     \
+    "attempt_count, scheduled_at, due_at, rate_limit_waited_ms, "              \
+    "idempotency_key, lease_node, lease_expires_at, published_at, post_id, "   \
+    "post_url, last_error, fail_reason, created_at, updated_at"
+
+/* An audit record to write; strings may be NULL for "". */
+struct sqlite_audit {
+    int64_t at;
+    const char *agent;
+    const char *action;
+    const char *content_id;
+    int64_t entry_id;
+    const char *platform;
+    const char *status;
+    json_t *metadata; /* borrowed; NULL writes {} */
+};
+
+static inline struct sqlite_store *sqlite_store_of(struct store *store)
+{
+    return (struct sqlite_store *)store;
+}
+
+/*
+ * Returns the cached statement `id`, preparing `sql` on first use, reset
+ * and with no bindings. On failure returns NULL and fills errmsg with
+ * `op` and the database message.
+ */
+sqlite3_stmt *sqlite_stmt(struct sqlite_store *s, enum sqlite_stmt_id id,
+                          const char *sql, const char *op);
+
+/* Returns the store result for the failure sqlite_stmt() reported. */
+int sqlite_stmt_error(struct sqlite_store *s);
+
+/* Resets a statement after use and drops its bindings. */
+void sqlite_done(sqlite3_stmt *stmt);
+
+/*
+ * Maps an SQLite result code to a store result and fills errmsg with
+ * "OP failed: DATABASE MESSAGE" plus a hint for full or busy databases.
+ * Returns the (negative) store result.
+ */
+int sqlite_fail(struct sqlite_store *s, int rc, const char *op);
+
+/* Fills errmsg with a formatted message and returns `result`. */
+int sqlite_error(struct sqlite_store *s, int result, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Transaction steps. sqlite_begin takes the write lock at once (BEGIN
+ * IMMEDIATE), waiting up to the busy timeout. Both return a store
+ * result; sqlite_rollback keeps the errmsg already set.
+ */
+int sqlite_begin(struct sqlite_store *s, const char *op);
+int sqlite_commit(struct sqlite_store *s, const char *op);
+void sqlite_rollback(struct sqlite_store *s);
+
+/* Steps a statement that returns no rows; returns a store result. */
+int sqlite_exec_stmt(struct sqlite_store *s, sqlite3_stmt *stmt,
+                     const char *op);
+
+/* Binds text, or NULL when text is NULL. */
+int sqlite_bind_text(sqlite3_stmt *stmt, int index, const char *text);
+
+/*
+ * Binds at most max - 1 bytes of text, cut back to a UTF-8 character
+ * boundary, or "" when text is NULL.
+ */
+int sqlite_bind_text_max(sqlite3_stmt *stmt, int index, const char *text,
+                         size_t max);
+
+/* Copies a text column into dst (size bytes, always terminated). */
+void sqlite_copy_column(sqlite3_stmt *stmt, int col, char *dst, size_t size);
+
+/* Reads SQLITE_ENTRY_COLUMNS starting at column `col`. */
+void sqlite_read_entry(sqlite3_stmt *stmt, int col, struct entry *entry);
+
+/* Appends an entry to a list; returns STORE_OK or STORE_ERROR (memory). */
+int sqlite_entry_list_push(struct sqlite_store *s, struct entry_list *list,
+                           size_t *capacity, const struct entry *entry);
+
+/* Writes one audit record inside the caller's transaction. */
+int sqlite_audit_insert(struct sqlite_store *s,
+                        const struct sqlite_audit *record);
+
+/*
+ * Writes the job's "publish" audit record if every entry has finished
+ * its first round and the record was not written before. Runs inside
+ * the caller's transaction.
+ */
+int sqlite_publish_check(struct sqlite_store *s, int64_t job_id, int64_t now);
+
+/*
+ * Recovers expired leases inside the caller's transaction, writing one
+ * "lease_recovered" record per entry as `agent`; sets *recovered.
+ * Shared by recover_leases and sweep.
+ */
+int sqlite_recover_expired(struct sqlite_store *s, int64_t now,
+                           const char *agent, size_t *recovered);
+
+/*
+ * Pauses a platform until `until` inside the caller's transaction and
+ * writes a "platform_paused" record. With `extend_only` an existing
+ * longer pause is kept (pauses from attempt results); without it the
+ * new time replaces the old (an operator's pause).
+ */
+int sqlite_pause(struct sqlite_store *s, const char *platform, int64_t until,
+                 const char *reason, int64_t now, const char *agent,
+                 int extend_only);
+
+/*
+ * Closes the open attempt `number` of an entry. `finished` is 0 when the
+ * node never saw the attempt end (lease expired or released).
+ */
+struct sqlite_attempt_end {
+    int64_t entry_id;
+    uint32_t number;
+    int64_t ended_at;
+    int finished;
+    enum outcome outcome;
+    int http_status;
+    int64_t latency_ms;
+    const char *error;
+};
+int sqlite_attempt_close(struct sqlite_store *s,
+                         const struct sqlite_attempt_end *end);
+
+/* Returns the version of the newest schema migration. */
+int sqlite_schema_latest(void);
+
+/* Returns the text of the claim statement, for query-plan tests. */
+const char *store_sqlite_claim_sql(void);
+
+/* Operations, one per function pointer of struct store_ops. */
+int sqlite_migrate(struct store *store);
+int sqlite_submit_jobs(struct store *store, const struct job_request *reqs,
+                       size_t count, int64_t now,
+                       struct submit_result *results);
+int sqlite_get_job(struct store *store, int64_t job_id, struct job *job);
+int sqlite_get_entry(struct store *store, int64_t entry_id,
+                     struct entry *entry);
+int sqlite_list_entries(struct store *store, const struct entry_filter *filter,
+                        struct entry_list *list);
+int sqlite_list_attempts(struct store *store, int64_t entry_id,
+                         struct attempt_list *list);
+int sqlite_count_entries(struct store *store, const char *platform,
+                         struct status_counts *counts);
+int sqlite_claim_due(struct store *store, const char *node, int64_t now,
+                     int64_t lease_ms, size_t max, struct entry_list *list);
+int sqlite_next_due_at(struct store *store, int64_t *due_at);
+int sqlite_complete_attempts(struct store *store,
+                             const struct attempt_completion *completions,
+                             size_t count, int *applied);
+int sqlite_release_leases(struct store *store, const char *node, int64_t now,
+                          size_t *released);
+int sqlite_recover_leases(struct store *store, int64_t now, size_t *recovered);
+int sqlite_sweep(struct store *store, int64_t now, const char *agent,
+                 struct sweep_result *result);
+int sqlite_retry_entry(struct store *store, int64_t entry_id, int64_t now,
+                       const char *agent);
+int sqlite_cancel_entry(struct store *store, int64_t entry_id, int64_t now,
+                        const char *agent);
+int sqlite_mark_published(struct store *store, int64_t entry_id, int64_t now,
+                          const char *agent);
+int sqlite_cancel_content(struct store *store, const char *content_id,
+                          const char *const *platforms, size_t count,
+                          int64_t now, const char *agent, size_t *changed);
+int sqlite_reschedule_content(struct store *store, const char *content_id,
+                              const char *const *platforms, size_t count,
+                              int64_t new_due, int64_t now, const char *agent,
+                              size_t *changed);
+int sqlite_pause_platform(struct store *store, const char *platform,
+                          int64_t until, const char *reason, int64_t now,
+                          const char *agent);
+int sqlite_resume_platform(struct store *store, const char *platform,
+                           int64_t now, const char *agent);
+int sqlite_list_platform_states(struct store *store,
+                                struct platform_state_list *list);
+int sqlite_get_platform_data(struct store *store, const char *platform,
+                             char **json);
+int sqlite_set_platform_data(struct store *store, const char *platform,
+                             const char *json, int64_t now);
+int sqlite_list_audit(struct store *store, const struct audit_filter *filter,
+                      struct audit_list *list);
+
+#endif

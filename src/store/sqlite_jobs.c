@@ -1,0 +1,603 @@
+/* Creating jobs and reading jobs, entries and attempts (SQLite store). */
+#include "store/sqlite_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/banned.h"
+
+static int check_name(struct sqlite_store *s, size_t index, const char *what,
+                      const char *value, size_t max)
+{
+    if (value == NULL || value[0] == '\0')
+        return sqlite_error(s, STORE_INVALID, "invalid job %zu: missing %s",
+                            index, what);
+    if (strlen(value) >= max)
+        return sqlite_error(s, STORE_INVALID,
+                            "invalid job %zu: %s \"%.40s...\" is longer "
+                            "than %zu bytes",
+                            index, what, value, max - 1);
+    return STORE_OK;
+}
+
+static int check_platforms(struct sqlite_store *s, size_t index,
+                           const struct job_request *req)
+{
+    if (req->platforms == NULL || req->platform_count == 0)
+        return sqlite_error(s, STORE_INVALID,
+                            "invalid job %zu (content \"%s\"): empty "
+                            "platform list; name at least one platform",
+                            index, req->content_id);
+
+    for (size_t i = 0; i < req->platform_count; i++) {
+        int result = check_name(s, index, "platform name", req->platforms[i],
+                                STORE_NAME_MAX);
+        if (result != STORE_OK)
+            return result;
+
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(req->platforms[i], req->platforms[j]) == 0)
+                return sqlite_error(s, STORE_INVALID,
+                                    "invalid job %zu (content \"%s\"): "
+                                    "duplicate platform \"%s\"; list each "
+                                    "platform once",
+                                    index, req->content_id, req->platforms[i]);
+        }
+    }
+    return STORE_OK;
+}
+
+static int check_content(struct sqlite_store *s, size_t index,
+                         const struct job_request *req)
+{
+    json_error_t error;
+    json_t *content = NULL;
+
+    if (req->content_json != NULL)
+        content = json_loads(req->content_json, 0, &error);
+    if (content == NULL || !json_is_object(content)) {
+        json_decref(content);
+        return sqlite_error(s, STORE_INVALID,
+                            "invalid job %zu (content \"%s\"): content is "
+                            "not a JSON object",
+                            index, req->content_id);
+    }
+    json_decref(content);
+    return STORE_OK;
+}
+
+/* Checks every request before anything is written. */
+static int check_request(struct sqlite_store *s, size_t index,
+                         const struct job_request *req)
+{
+    int result =
+        check_name(s, index, "content item id", req->content_id, STORE_ID_MAX);
+
+    if (result == STORE_OK && req->event_id != NULL)
+        result = check_name(s, index, "event id", req->event_id, STORE_ID_MAX);
+    if (result == STORE_OK && req->scheduled_at < 0)
+        result = sqlite_error(s, STORE_INVALID,
+                              "invalid job %zu (content \"%s\"): negative "
+                              "scheduled time %" PRId64,
+                              index, req->content_id, req->scheduled_at);
+    if (result == STORE_OK)
+        result = check_platforms(s, index, req);
+    if (result == STORE_OK)
+        result = check_content(s, index, req);
+    return result;
+}
+
+/* Looks up an event id; sets *job_id to its job, or 0 when unseen. */
+static int find_event(struct sqlite_store *s, const char *event_id,
+                      int64_t *job_id)
+{
+    static const char sql[] =
+        "SELECT job_id FROM seen_events WHERE event_id = ?";
+    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_SEEN_EVENT_GET, sql, "submit");
+
+    *job_id = 0;
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite_bind_text(stmt, 1, event_id);
+
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        *job_id = sqlite3_column_int64(stmt, 0);
+    sqlite_done(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sqlite_fail(s, rc, "look up event id");
+    return STORE_OK;
+}
+
+static int upsert_content(struct sqlite_store *s, const struct job_request *req,
+                          int64_t now)
+{
+    static const char sql[] =
+        "INSERT INTO content_items (id, content_json, created_at,"
+        " updated_at) VALUES (?1, ?2, ?3, ?3)"
+        " ON CONFLICT (id) DO UPDATE SET"
+        " content_json = excluded.content_json,"
+        " updated_at = excluded.updated_at";
+    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_CONTENT_UPSERT, sql, "submit");
+
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite_bind_text(stmt, 1, req->content_id);
+    if (sqlite_bind_text(stmt, 2, req->content_json) != SQLITE_OK) {
+        sqlite_done(stmt);
+        return sqlite_fail(s, SQLITE_TOOBIG, "store content");
+    }
+    sqlite3_bind_int64(stmt, 3, now);
+    return sqlite_exec_stmt(s, stmt, "store content item");
+}
+
+/* Runs an INSERT ... RETURNING id and sets *id. */
+static int insert_returning(struct sqlite_store *s, sqlite3_stmt *stmt,
+                            const char *op, int64_t *id)
+{
+    int rc = sqlite3_step(stmt);
+
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(stmt, 0);
+        rc = sqlite3_step(stmt);
+    }
+    if (rc != SQLITE_DONE) {
+        int result = sqlite_fail(s, rc, op);
+        sqlite_done(stmt);
+        return result;
+    }
+    sqlite_done(stmt);
+    return STORE_OK;
+}
+
+static int insert_job(struct sqlite_store *s, const struct job_request *req,
+                      int64_t scheduled_at, int64_t now, int64_t *job_id)
+{
+    static const char sql[] =
+        "INSERT INTO jobs (content_id, event_id, content_json, scheduled_at,"
+        " created_at) VALUES (?, ?, ?, ?, ?) RETURNING id";
+    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_JOB_INSERT, sql, "submit");
+
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite_bind_text(stmt, 1, req->content_id);
+    sqlite_bind_text(stmt, 2, req->event_id);
+    if (sqlite_bind_text(stmt, 3, req->content_json) != SQLITE_OK) {
+        sqlite_done(stmt);
+        return sqlite_fail(s, SQLITE_TOOBIG, "insert job");
+    }
+    sqlite3_bind_int64(stmt, 4, scheduled_at);
+    sqlite3_bind_int64(stmt, 5, now);
+    return insert_returning(s, stmt, "insert job", job_id);
+}
+
+static int remember_event(struct sqlite_store *s, const char *event_id,
+                          int64_t job_id, int64_t now)
+{
+    static const char sql[] =
+        "INSERT INTO seen_events (event_id, job_id, at) VALUES (?, ?, ?)";
+    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_SEEN_EVENT_INSERT, sql, "submit");
+
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite_bind_text(stmt, 1, event_id);
+    sqlite3_bind_int64(stmt, 2, job_id);
+    sqlite3_bind_int64(stmt, 3, now);
+    return sqlite_exec_stmt(s, stmt, "record event id");
+}
+
+/*
+ * FNV-1a, 64 bits: the key only has to be stable and spread well, not
+ * resist attack, so a ten-line hash serves better than a crypto
+ * dependency.
+ */
+static uint64_t fnv1a(uint64_t hash, const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        hash ^= (unsigned char)text[i];
+        hash *= UINT64_C(0x100000001b3);
+    }
+    return hash;
+}
+
+/*
+ * "pubq-<entry id>-<16 hex digits>": the id makes it unique in this
+ * database, the hash of content id, platform and job id keeps keys from
+ * two databases (a reset, a second install) from colliding.
+ */
+static void make_key(char *key, size_t size, int64_t entry_id,
+                     const char *content_id, const char *platform,
+                     int64_t job_id)
+{
+    char job_text[32];
+    uint64_t hash = UINT64_C(0xcbf29ce484222325);
+
+    snprintf(job_text, sizeof job_text, "%" PRId64, job_id);
+    hash = fnv1a(hash, content_id, strlen(content_id) + 1);
+    hash = fnv1a(hash, platform, strlen(platform) + 1);
+    hash = fnv1a(hash, job_text, strlen(job_text));
+    snprintf(key, size, "pubq-%" PRId64 "-%016" PRIx64, entry_id, hash);
+}
+
+static int set_key(struct sqlite_store *s, int64_t entry_id, const char *key)
+{
+    static const char sql[] =
+        "UPDATE entries SET idempotency_key = ? WHERE id = ?";
+    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_ENTRY_SET_KEY, sql, "submit");
+
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite_bind_text(stmt, 1, key);
+    sqlite3_bind_int64(stmt, 2, entry_id);
+    return sqlite_exec_stmt(s, stmt, "set idempotency key");
+}
+
+struct new_entry {
+    int64_t job_id;
+    const char *content_id;
+    const char *platform;
+    uint32_t max_retries;
+    int64_t scheduled_at;
+    int64_t due_at;
+    int64_t now;
+};
+
+static int insert_entry(struct sqlite_store *s, const struct new_entry *e)
+{
+    static const char sql[] =
+        "INSERT INTO entries (job_id, content_id, platform, status,"
+        " max_retries, scheduled_at, due_at, created_at, updated_at)"
+        " VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?7) RETURNING id";
+    char key[STORE_KEY_MAX];
+    int64_t entry_id = 0;
+    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_ENTRY_INSERT, sql, "submit");
+
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite3_bind_int64(stmt, 1, e->job_id);
+    sqlite_bind_text(stmt, 2, e->content_id);
+    sqlite_bind_text(stmt, 3, e->platform);
+    sqlite3_bind_int64(stmt, 4, e->max_retries);
+    sqlite3_bind_int64(stmt, 5, e->scheduled_at);
+    sqlite3_bind_int64(stmt, 6, e->due_at);
+    sqlite3_bind_int64(stmt, 7, e->now);
+
+    int result = insert_returning(s, stmt, "insert entry", &entry_id);
+    if (result != STORE_OK)
+        return result;
+
+    make_key(key, sizeof key, entry_id, e->content_id, e->platform, e->job_id);
+    return set_key(s, entry_id, key);
+}
+
+static int audit_accepted(struct sqlite_store *s, const struct job_request *req,
+                          int64_t job_id, int64_t scheduled_at, int64_t now)
+{
+    json_t *platforms = json_array();
+    json_t *metadata = json_object();
+    int result;
+
+    for (size_t i = 0; i < req->platform_count; i++)
+        json_array_append_new(platforms, json_string(req->platforms[i]));
+    json_object_set_new(metadata, "job", json_integer(job_id));
+    json_object_set_new(metadata, "platforms", platforms);
+    json_object_set_new(metadata, "scheduled_at", json_integer(scheduled_at));
+    json_object_set_new(
+        metadata, "source",
+        json_string(req->source != NULL ? req->source : "unknown"));
+    json_object_set_new(metadata, "event_id",
+                        req->event_id != NULL ? json_string(req->event_id)
+                                              : json_null());
+
+    struct sqlite_audit record = {
+        .at = now,
+        .agent = "intake",
+        .action = "accepted",
+        .content_id = req->content_id,
+        .status = "accepted",
+        .metadata = metadata,
+    };
+    result = sqlite_audit_insert(s, &record);
+    json_decref(metadata);
+    return result;
+}
+
+/* Writes one request inside the open transaction. */
+static int submit_one(struct sqlite_store *s, const struct job_request *req,
+                      int64_t now, struct submit_result *out)
+{
+    int64_t scheduled_at = req->scheduled_at > 0 ? req->scheduled_at : now;
+    int result = STORE_OK;
+
+    out->job_id = 0;
+    out->duplicate = 0;
+    if (req->event_id != NULL) {
+        result = find_event(s, req->event_id, &out->job_id);
+        if (result != STORE_OK || out->job_id != 0) {
+            out->duplicate = out->job_id != 0;
+            return result;
+        }
+    }
+
+    result = upsert_content(s, req, now);
+    if (result == STORE_OK)
+        result = insert_job(s, req, scheduled_at, now, &out->job_id);
+    if (result == STORE_OK && req->event_id != NULL)
+        result = remember_event(s, req->event_id, out->job_id, now);
+
+    struct new_entry entry = {
+        .job_id = out->job_id,
+        .content_id = req->content_id,
+        .max_retries = req->max_retries,
+        .scheduled_at = scheduled_at,
+        .due_at = scheduled_at > now ? scheduled_at : now,
+        .now = now,
+    };
+    for (size_t i = 0; result == STORE_OK && i < req->platform_count; i++) {
+        entry.platform = req->platforms[i];
+        result = insert_entry(s, &entry);
+    }
+
+    if (result == STORE_OK)
+        result = audit_accepted(s, req, out->job_id, scheduled_at, now);
+    return result;
+}
+
+int sqlite_submit_jobs(struct store *store, const struct job_request *reqs,
+                       size_t count, int64_t now, struct submit_result *results)
+{
+    struct sqlite_store *s = sqlite_store_of(store);
+    int result = STORE_OK;
+
+    if (count > 0 && (reqs == NULL || results == NULL))
+        return sqlite_error(s, STORE_INVALID,
+                            "invalid submit: no requests or results array");
+    for (size_t i = 0; i < count; i++) {
+        result = check_request(s, i, &reqs[i]);
+        if (result != STORE_OK)
+            return result;
+    }
+    if (count == 0)
+        return STORE_OK;
+
+    result = sqlite_begin(s, "submit jobs");
+    for (size_t i = 0; result == STORE_OK && i < count; i++)
+        result = submit_one(s, &reqs[i], now, &results[i]);
+
+    if (result != STORE_OK) {
+        sqlite_rollback(s);
+        return result;
+    }
+    return sqlite_commit(s, "submit jobs");
+}
+
+int sqlite_get_job(struct store *store, int64_t job_id, struct job *job)
+{
+    static const char sql[] =
+        "SELECT id, content_id, event_id, content_json, scheduled_at,"
+        " created_at FROM jobs WHERE id = ?";
+    struct sqlite_store *s = sqlite_store_of(store);
+    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_JOB_GET, sql, "get job");
+
+    memset(job, 0, sizeof *job);
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite3_bind_int64(stmt, 1, job_id);
+
+    int rc = sqlite3_step(stmt);
+    int result = STORE_OK;
+    if (rc == SQLITE_ROW) {
+        const char *json = (const char *)sqlite3_column_text(stmt, 3);
+
+        job->id = sqlite3_column_int64(stmt, 0);
+        sqlite_copy_column(stmt, 1, job->content_id, sizeof job->content_id);
+        sqlite_copy_column(stmt, 2, job->event_id, sizeof job->event_id);
+        job->content_json = strdup(json != NULL ? json : "{}");
+        job->scheduled_at = sqlite3_column_int64(stmt, 4);
+        job->created_at = sqlite3_column_int64(stmt, 5);
+        if (job->content_json == NULL)
+            result = sqlite_error(s, STORE_ERROR, "out of memory");
+    } else if (rc == SQLITE_DONE) {
+        result = sqlite_error(s, STORE_NOT_FOUND, "job %" PRId64 " not found",
+                              job_id);
+    } else {
+        result = sqlite_fail(s, rc, "get job");
+    }
+    sqlite_done(stmt);
+    return result;
+}
+
+int sqlite_get_entry(struct store *store, int64_t entry_id, struct entry *entry)
+{
+    static const char sql[] =
+        "SELECT " SQLITE_ENTRY_COLUMNS " FROM entries WHERE id = ?";
+    struct sqlite_store *s = sqlite_store_of(store);
+    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_ENTRY_GET, sql, "get entry");
+    int result = STORE_OK;
+
+    memset(entry, 0, sizeof *entry);
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite3_bind_int64(stmt, 1, entry_id);
+
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        sqlite_read_entry(stmt, 0, entry);
+    else if (rc == SQLITE_DONE)
+        result = sqlite_error(s, STORE_NOT_FOUND, "entry %" PRId64 " not found",
+                              entry_id);
+    else
+        result = sqlite_fail(s, rc, "get entry");
+    sqlite_done(stmt);
+    return result;
+}
+
+/*
+ * Unused filters bind NULL or an open bound, so one constant statement
+ * serves every combination. The id bound keeps pages on the primary key.
+ */
+static const char sql_entry_list[] =
+    "SELECT " SQLITE_ENTRY_COLUMNS " FROM entries"
+    " WHERE (?1 IS NULL OR status = ?1)"
+    " AND (?2 IS NULL OR platform = ?2)"
+    " AND (?3 IS NULL OR content_id = ?3)"
+    " AND (?4 = 0 OR job_id = ?4)"
+    " AND scheduled_at >= ?5 AND scheduled_at < ?6"
+    " AND id < ?7 ORDER BY id DESC LIMIT ?8";
+
+static void bind_entry_filter(sqlite3_stmt *stmt, const struct entry_filter *f)
+{
+    const char *status = f->has_status ? entry_status_name(f->status) : NULL;
+
+    sqlite_bind_text(stmt, 1, status);
+    sqlite_bind_text(stmt, 2, f->platform);
+    sqlite_bind_text(stmt, 3, f->content_id);
+    sqlite3_bind_int64(stmt, 4, f->job_id);
+    sqlite3_bind_int64(stmt, 5,
+                       f->scheduled_from != 0 ? f->scheduled_from : INT64_MIN);
+    sqlite3_bind_int64(stmt, 6,
+                       f->scheduled_to != 0 ? f->scheduled_to : INT64_MAX);
+    sqlite3_bind_int64(stmt, 7, f->before_id != 0 ? f->before_id : INT64_MAX);
+    sqlite3_bind_int64(stmt, 8, f->limit != 0 ? (int64_t)f->limit : 100);
+}
+
+int sqlite_list_entries(struct store *store, const struct entry_filter *filter,
+                        struct entry_list *list)
+{
+    struct sqlite_store *s = sqlite_store_of(store);
+    struct entry_filter none = {0};
+    struct entry entry;
+    size_t capacity = 0;
+    int result = STORE_OK;
+    int rc;
+
+    list->items = NULL;
+    list->count = 0;
+    sqlite3_stmt *stmt =
+        sqlite_stmt(s, STMT_ENTRY_LIST, sql_entry_list, "list entries");
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    bind_entry_filter(stmt, filter != NULL ? filter : &none);
+
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        sqlite_read_entry(stmt, 0, &entry);
+        result = sqlite_entry_list_push(s, list, &capacity, &entry);
+        if (result != STORE_OK)
+            break;
+    }
+    if (result == STORE_OK && rc != SQLITE_DONE)
+        result = sqlite_fail(s, rc, "list entries");
+
+    sqlite_done(stmt);
+    if (result != STORE_OK)
+        entry_list_free(list);
+    return result;
+}
+
+static void read_attempt(sqlite3_stmt *stmt, struct attempt *a)
+{
+    const char *outcome = (const char *)sqlite3_column_text(stmt, 6);
+
+    memset(a, 0, sizeof *a);
+    a->id = sqlite3_column_int64(stmt, 0);
+    a->entry_id = sqlite3_column_int64(stmt, 1);
+    a->number = (uint32_t)sqlite3_column_int64(stmt, 2);
+    a->started_at = sqlite3_column_int64(stmt, 3);
+    a->ended_at = sqlite3_column_int64(stmt, 4);
+    a->finished = sqlite3_column_int(stmt, 5);
+    /* A running attempt has no outcome yet; it reads as unknown. */
+    a->outcome = OUTCOME_UNKNOWN;
+    if (outcome != NULL)
+        outcome_parse(outcome, &a->outcome);
+    a->http_status = sqlite3_column_int(stmt, 7);
+    a->latency_ms = sqlite3_column_int64(stmt, 8);
+    sqlite_copy_column(stmt, 9, a->node, sizeof a->node);
+    sqlite_copy_column(stmt, 10, a->error, sizeof a->error);
+}
+
+static int push_attempt(struct attempt_list *list, size_t *capacity,
+                        sqlite3_stmt *stmt)
+{
+    if (list->count == *capacity) {
+        size_t grown = *capacity == 0 ? 8 : *capacity * 2;
+        struct attempt *items = realloc(list->items, grown * sizeof *items);
+
+        if (items == NULL)
+            return -1;
+        list->items = items;
+        *capacity = grown;
+    }
+    read_attempt(stmt, &list->items[list->count++]);
+    return 0;
+}
+
+int sqlite_list_attempts(struct store *store, int64_t entry_id,
+                         struct attempt_list *list)
+{
+    static const char sql[] =
+        "SELECT id, entry_id, number, started_at, ended_at, finished,"
+        " outcome, http_status, latency_ms, node, error FROM attempts"
+        " WHERE entry_id = ? ORDER BY number";
+    struct sqlite_store *s = sqlite_store_of(store);
+    struct entry entry;
+    size_t capacity = 0;
+    int result;
+    int rc;
+
+    list->items = NULL;
+    list->count = 0;
+    result = sqlite_get_entry(store, entry_id, &entry);
+    if (result != STORE_OK)
+        return result;
+
+    sqlite3_stmt *stmt =
+        sqlite_stmt(s, STMT_ATTEMPT_LIST, sql, "list attempts");
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite3_bind_int64(stmt, 1, entry_id);
+
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (push_attempt(list, &capacity, stmt) != 0) {
+            result =
+                sqlite_error(s, STORE_ERROR, "out of memory listing attempts");
+            break;
+        }
+    }
+    if (result == STORE_OK && rc != SQLITE_DONE)
+        result = sqlite_fail(s, rc, "list attempts");
+
+    sqlite_done(stmt);
+    if (result != STORE_OK)
+        attempt_list_free(list);
+    return result;
+}
+
+int sqlite_count_entries(struct store *store, const char *platform,
+                         struct status_counts *counts)
+{
+    static const char sql[] =
+        "SELECT status, count(*) FROM entries"
+        " WHERE (?1 IS NULL OR platform = ?1) GROUP BY status";
+    struct sqlite_store *s = sqlite_store_of(store);
+    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_ENTRY_COUNT, sql, "count entries");
+    int rc;
+
+    memset(counts, 0, sizeof *counts);
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite_bind_text(stmt, 1, platform);
+
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        enum entry_status status;
+        const char *name = (const char *)sqlite3_column_text(stmt, 0);
+
+        if (entry_status_parse(name, &status) == 0)
+            counts->by_status[status] = sqlite3_column_int64(stmt, 1);
+    }
+    sqlite_done(stmt);
+    if (rc != SQLITE_DONE)
+        return sqlite_fail(s, rc, "count entries");
+    return STORE_OK;
+}

@@ -1,0 +1,230 @@
+/*
+ * Versioned schema migrations of the SQLite store. Each migration runs in
+ * its own transaction together with its row in schema_migrations, so a
+ * crash leaves the schema at one version or the next, never between.
+ * Migrations are append-only: never edit one that has shipped.
+ */
+#include "store/sqlite_internal.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#include "util/banned.h"
+
+struct migration {
+    int version;
+    const char *sql;
+};
+
+static const char migration_1[] =
+    "CREATE TABLE content_items ("
+    "  id TEXT PRIMARY KEY,"
+    "  content_json TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+
+    "CREATE TABLE jobs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  content_id TEXT NOT NULL REFERENCES content_items(id),"
+    "  event_id TEXT,"
+    "  content_json TEXT NOT NULL,"
+    "  scheduled_at INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  publish_audited INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX jobs_content ON jobs(content_id);"
+
+    /* content_id repeats jobs.content_id (never changes) so that entry
+     * reads and content-wide cancels need no join. claimed_from keeps
+     * the status an entry had when claimed, for release_leases.
+     * first_round_status keeps the status after the first attempt, for
+     * the job's "publish" audit record. */
+    "CREATE TABLE entries ("
+    "  id INTEGER PRIMARY KEY,"
+    "  job_id INTEGER NOT NULL REFERENCES jobs(id),"
+    "  content_id TEXT NOT NULL,"
+    "  platform TEXT NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('pending', 'publishing',"
+    "    'published', 'retrying', 'failed', 'cancelled')),"
+    "  retry_count INTEGER NOT NULL DEFAULT 0,"
+    "  max_retries INTEGER NOT NULL,"
+    "  attempt_count INTEGER NOT NULL DEFAULT 0,"
+    "  scheduled_at INTEGER NOT NULL,"
+    "  due_at INTEGER NOT NULL,"
+    "  rate_limit_waited_ms INTEGER NOT NULL DEFAULT 0,"
+    "  idempotency_key TEXT UNIQUE,"
+    "  lease_node TEXT,"
+    "  lease_expires_at INTEGER NOT NULL DEFAULT 0,"
+    "  claimed_from TEXT,"
+    "  published_at INTEGER NOT NULL DEFAULT 0,"
+    "  post_id TEXT NOT NULL DEFAULT '',"
+    "  post_url TEXT NOT NULL DEFAULT '',"
+    "  last_error TEXT NOT NULL DEFAULT '',"
+    "  fail_reason TEXT NOT NULL DEFAULT '',"
+    "  first_round_done INTEGER NOT NULL DEFAULT 0,"
+    "  first_round_status TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE (job_id, platform));"
+    /* The claim and next_due_at read only waiting entries through these
+     * partial indexes, so their cost does not grow with finished or
+     * future work. */
+    "CREATE INDEX entries_due ON entries(due_at)"
+    "  WHERE status IN ('pending', 'retrying');"
+    "CREATE INDEX entries_due_platform ON entries(platform, due_at)"
+    "  WHERE status IN ('pending', 'retrying');"
+    "CREATE INDEX entries_lease ON entries(lease_expires_at)"
+    "  WHERE status = 'publishing';"
+    "CREATE INDEX entries_content ON entries(content_id);"
+    "CREATE INDEX entries_platform ON entries(platform);"
+    "CREATE INDEX entries_status ON entries(status);"
+
+    "CREATE TABLE attempts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  entry_id INTEGER NOT NULL REFERENCES entries(id),"
+    "  number INTEGER NOT NULL,"
+    "  started_at INTEGER NOT NULL,"
+    "  ended_at INTEGER NOT NULL DEFAULT 0,"
+    "  finished INTEGER NOT NULL DEFAULT 0,"
+    "  outcome TEXT,"
+    "  http_status INTEGER NOT NULL DEFAULT 0,"
+    "  latency_ms INTEGER NOT NULL DEFAULT 0,"
+    "  node TEXT NOT NULL,"
+    "  error TEXT NOT NULL DEFAULT '',"
+    "  UNIQUE (entry_id, number));"
+
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at INTEGER NOT NULL,"
+    "  agent_name TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  job_id TEXT NOT NULL DEFAULT '',"
+    "  entry_id INTEGER NOT NULL DEFAULT 0,"
+    "  platform TEXT NOT NULL DEFAULT '',"
+    "  status TEXT NOT NULL DEFAULT '',"
+    "  metadata TEXT NOT NULL DEFAULT '{}');"
+    "CREATE INDEX audit_job ON audit(job_id);"
+    "CREATE INDEX audit_action ON audit(action);"
+    "CREATE INDEX audit_platform ON audit(platform);"
+    "CREATE INDEX audit_at ON audit(at);"
+
+    "CREATE TABLE seen_events ("
+    "  event_id TEXT PRIMARY KEY,"
+    "  job_id INTEGER NOT NULL REFERENCES jobs(id),"
+    "  at INTEGER NOT NULL);"
+
+    "CREATE TABLE platform_state ("
+    "  platform TEXT PRIMARY KEY,"
+    "  paused_until INTEGER NOT NULL DEFAULT 0,"
+    "  pause_reason TEXT NOT NULL DEFAULT '',"
+    "  data_json TEXT,"
+    "  updated_at INTEGER NOT NULL);";
+
+static const struct migration migrations[] = {
+    {1, migration_1},
+};
+
+#define MIGRATION_COUNT (sizeof migrations / sizeof migrations[0])
+
+/* Runs every statement of a script; the text contains no values. */
+static int run_script(struct sqlite_store *s, const char *sql, const char *op)
+{
+    while (sql != NULL && sql[0] != '\0') {
+        sqlite3_stmt *stmt = NULL;
+        const char *tail = NULL;
+        int rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, &tail);
+
+        if (rc == SQLITE_OK && stmt != NULL)
+            rc = sqlite3_step(stmt);
+        if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+            int result = sqlite_fail(s, rc, op);
+
+            sqlite3_finalize(stmt);
+            return result;
+        }
+        sqlite3_finalize(stmt);
+        sql = tail;
+    }
+    return STORE_OK;
+}
+
+static int applied_version(struct sqlite_store *s, int version, int *applied)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT 1 FROM schema_migrations "
+                                "WHERE version = ?",
+                                -1, &stmt, NULL);
+
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int(stmt, 1, version);
+        rc = sqlite3_step(stmt);
+    }
+    *applied = rc == SQLITE_ROW;
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sqlite_fail(s, rc, "read schema_migrations");
+    return STORE_OK;
+}
+
+static int record_version(struct sqlite_store *s, int version)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "INSERT INTO schema_migrations"
+                                " (version, applied_at) VALUES (?, ?)",
+                                -1, &stmt, NULL);
+
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int(stmt, 1, version);
+        sqlite3_bind_int64(stmt, 2, (int64_t)time(NULL) * 1000);
+        rc = sqlite3_step(stmt);
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE)
+        return sqlite_fail(s, rc, "record schema version");
+    return STORE_OK;
+}
+
+/* Applies one migration unless another process already did. */
+static int apply(struct sqlite_store *s, const struct migration *m)
+{
+    char op[64];
+    int applied = 0;
+    int result = sqlite_begin(s, "migrate");
+
+    if (result != STORE_OK)
+        return result;
+
+    result = applied_version(s, m->version, &applied);
+    if (result == STORE_OK && !applied) {
+        snprintf(op, sizeof op, "schema migration %d", m->version);
+        result = run_script(s, m->sql, op);
+        if (result == STORE_OK)
+            result = record_version(s, m->version);
+    }
+
+    if (result != STORE_OK) {
+        sqlite_rollback(s);
+        return result;
+    }
+    return sqlite_commit(s, "migrate");
+}
+
+int sqlite_schema_latest(void)
+{
+    return migrations[MIGRATION_COUNT - 1].version;
+}
+
+int sqlite_migrate(struct store *store)
+{
+    struct sqlite_store *s = sqlite_store_of(store);
+    int result = run_script(s,
+                            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                            "  version INTEGER PRIMARY KEY,"
+                            "  applied_at INTEGER NOT NULL)",
+                            "create schema_migrations");
+
+    for (size_t i = 0; result == STORE_OK && i < MIGRATION_COUNT; i++)
+        result = apply(s, &migrations[i]);
+    return result;
+}

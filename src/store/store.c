@@ -1,0 +1,108 @@
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_sqlite.h"
+#include "util/banned.h"
+
+static int has_prefix(const char *text, const char *prefix)
+{
+    return strncmp(text, prefix, strlen(prefix)) == 0;
+}
+
+int store_open(const char *url, struct store **store, char *err, size_t errlen)
+{
+    if (url == NULL || url[0] == '\0') {
+        snprintf(err, errlen,
+                 "missing database URL: pass a file path, "
+                 "\"sqlite:PATH\" or \"postgres://...\"");
+        return STORE_INVALID;
+    }
+
+    if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://")) {
+        /* The URL is not echoed: it may carry a password. */
+        snprintf(err, errlen,
+                 "unsupported database URL: the PostgreSQL back end is not "
+                 "built in this version; use a SQLite file path or "
+                 "\"sqlite:PATH\"");
+        return STORE_INVALID;
+    }
+
+    if (has_prefix(url, "sqlite:"))
+        url += strlen("sqlite:");
+    if (url[0] == '\0') {
+        snprintf(err, errlen, "missing file path after \"sqlite:\"");
+        return STORE_INVALID;
+    }
+    return store_sqlite_open(url, store, err, errlen);
+}
+
+const char *store_result_name(int result)
+{
+    switch (result) {
+    case STORE_OK:
+        return "ok";
+    case STORE_NOT_FOUND:
+        return "not found";
+    case STORE_CONFLICT:
+        return "conflict";
+    case STORE_INVALID:
+        return "invalid";
+    case STORE_BUSY:
+        return "busy";
+    case STORE_FULL:
+        return "full";
+    case STORE_ERROR:
+        return "error";
+    default:
+        return "unknown result";
+    }
+}
+
+void job_clear(struct job *job)
+{
+    if (job == NULL)
+        return;
+    free(job->content_json);
+    job->content_json = NULL;
+}
+
+void entry_list_free(struct entry_list *list)
+{
+    if (list == NULL)
+        return;
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+void attempt_list_free(struct attempt_list *list)
+{
+    if (list == NULL)
+        return;
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+void audit_list_free(struct audit_list *list)
+{
+    if (list == NULL)
+        return;
+    for (size_t i = 0; i < list->count; i++)
+        free(list->items[i].metadata_json);
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+void platform_state_list_free(struct platform_state_list *list)
+{
+    if (list == NULL)
+        return;
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}

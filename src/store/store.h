@@ -1,0 +1,402 @@
+/*
+ * The storage interface: every durable read and write of pubq goes
+ * through a struct store, whose operations each back end (SQLite,
+ * PostgreSQL) implements behind the same contract.
+ *
+ * Calling sequence:
+ *
+ *   struct store *store;
+ *   char err[STORE_ERR_MAX];
+ *
+ *   if (store_open("pubq.db", &store, err, sizeof err) != STORE_OK)
+ *       die(err);
+ *   store_migrate(store);
+ *   ... store->ops->submit_jobs(store, ...) ...
+ *   store_close(store);
+ *
+ * Rules every back end follows:
+ *
+ * - Each operation is one transaction: it commits whole or changes
+ *   nothing. Each state change writes its audit record in the same
+ *   transaction.
+ * - Transitions are conditional on the state the caller read (status,
+ *   attempt number, lease). A transition whose condition no longer holds
+ *   returns STORE_CONFLICT and writes nothing.
+ * - Times are milliseconds since the Unix epoch, UTC. 0 means "none".
+ * - On failure an operation returns a negative enum store_result and
+ *   store_errmsg() describes it until the next call on the same store.
+ * - A struct store is used by one thread at a time.
+ */
+#ifndef PUBQ_STORE_H
+#define PUBQ_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/entry_state.h"
+#include "core/outcome.h"
+
+#define STORE_ERR_MAX 512
+#define STORE_ID_MAX 256       /* content item id, event id: bytes + NUL */
+#define STORE_NAME_MAX 64      /* platform name, node id, action, agent */
+#define STORE_KEY_MAX 96       /* idempotency key */
+#define STORE_URL_MAX 1024     /* published post URL */
+#define STORE_TEXT_MAX 1024    /* error text; longer text is truncated */
+
+enum store_result {
+    STORE_OK = 0,
+    STORE_NOT_FOUND = -1, /* no row with that id or name */
+    STORE_CONFLICT = -2,  /* the row changed since it was read */
+    STORE_INVALID = -3,   /* the request breaks a rule; nothing written */
+    STORE_BUSY = -4,      /* another writer held the lock too long */
+    STORE_FULL = -5,      /* disk full or database read-only */
+    STORE_ERROR = -6,     /* any other database or I/O error */
+};
+
+/* One job to create: a content item published to several platforms. */
+struct job_request {
+    const char *event_id;     /* dedupe key, or NULL for none */
+    const char *content_id;   /* the caller's content item id */
+    const char *content_json; /* content object as JSON text */
+    int64_t scheduled_at;     /* due time; the job is due at once if past */
+    const char *const *platforms;
+    size_t platform_count;
+    uint32_t max_retries;
+    const char *source; /* who sent it: "cli", "import", "api", "event" */
+};
+
+struct submit_result {
+    int64_t job_id;
+    int duplicate; /* 1: the event id was seen before, nothing created */
+};
+
+struct job {
+    int64_t id;
+    char content_id[STORE_ID_MAX];
+    char event_id[STORE_ID_MAX]; /* empty when the job had none */
+    char *content_json;          /* heap; job_clear frees it */
+    int64_t scheduled_at;
+    int64_t created_at;
+};
+
+struct entry {
+    int64_t id;
+    int64_t job_id;
+    char content_id[STORE_ID_MAX];
+    char platform[STORE_NAME_MAX];
+    enum entry_status status;
+    uint32_t retry_count;
+    uint32_t max_retries;
+    uint32_t attempt_count; /* attempts started, including the current */
+    int64_t scheduled_at;   /* the job's requested time */
+    int64_t due_at;         /* when the next attempt may start */
+    int64_t rate_limit_waited_ms;
+    char idempotency_key[STORE_KEY_MAX]; /* the same on every attempt */
+    char lease_node[STORE_NAME_MAX];     /* empty when not leased */
+    int64_t lease_expires_at;
+    int64_t published_at;
+    char post_id[STORE_ID_MAX];
+    char post_url[STORE_URL_MAX];
+    char last_error[STORE_TEXT_MAX];
+    char fail_reason[STORE_NAME_MAX]; /* "expired", "outcome unknown", .. */
+    int64_t created_at;
+    int64_t updated_at;
+};
+
+struct entry_list {
+    struct entry *items;
+    size_t count;
+};
+
+struct attempt {
+    int64_t id;
+    int64_t entry_id;
+    uint32_t number; /* 1 for the first attempt */
+    int64_t started_at;
+    int64_t ended_at; /* 0 while running */
+    int finished;     /* 0 while running or when the node died */
+    enum outcome outcome;
+    int http_status; /* 0 when there was no HTTP answer */
+    int64_t latency_ms;
+    char node[STORE_NAME_MAX];
+    char error[STORE_TEXT_MAX];
+};
+
+struct attempt_list {
+    struct attempt *items;
+    size_t count;
+};
+
+struct audit_record {
+    int64_t id;
+    int64_t at;
+    char agent_name[STORE_NAME_MAX];
+    char action[STORE_NAME_MAX];
+    char job_id[STORE_ID_MAX]; /* the content item id */
+    int64_t entry_id;          /* 0 when the record is not about one */
+    char platform[STORE_NAME_MAX];
+    char status[STORE_NAME_MAX];
+    char *metadata_json; /* heap; audit_list_free frees it */
+};
+
+struct audit_list {
+    struct audit_record *items;
+    size_t count;
+};
+
+/*
+ * Filters select rows that match every field set. Strings are NULL and
+ * times 0 when unused. Lists return the newest rows first (highest id);
+ * to read the next page pass the last id returned as `before_id`.
+ */
+struct entry_filter {
+    int has_status;
+    enum entry_status status;
+    const char *platform;
+    const char *content_id;
+    int64_t job_id;
+    int64_t scheduled_from; /* scheduled_at >= this */
+    int64_t scheduled_to;   /* scheduled_at < this */
+    int64_t before_id;
+    size_t limit; /* 0 means 100 */
+};
+
+struct audit_filter {
+    const char *job_id;
+    const char *action;
+    const char *platform;
+    int64_t from; /* at >= this */
+    int64_t to;   /* at < this */
+    int64_t before_id;
+    size_t limit; /* 0 means 100 */
+};
+
+/*
+ * The result of one attempt, applied by complete_attempts. The update
+ * applies only while the entry is still `publishing` under the same
+ * lease node and attempt number.
+ */
+struct attempt_completion {
+    int64_t entry_id;
+    uint32_t attempt_number;
+    const char *node;
+
+    enum entry_status next_status; /* published, retrying or failed */
+    uint32_t retry_count;
+    int64_t due_at; /* next attempt time when retrying */
+    int64_t rate_limit_waited_ms;
+    const char *fail_reason; /* when failed, or NULL */
+
+    enum outcome outcome;
+    int http_status;
+    int64_t ended_at;
+    int64_t latency_ms;
+    const char *error; /* NULL on success */
+    const char *post_id;
+    const char *post_url;
+
+    int64_t pause_until;      /* pause the platform until then, or 0 */
+    const char *pause_reason; /* required when pause_until is set */
+};
+
+struct platform_state {
+    char platform[STORE_NAME_MAX];
+    int64_t paused_until; /* 0: not paused; INT64_MAX: until resumed */
+    char pause_reason[STORE_TEXT_MAX];
+    int64_t updated_at;
+};
+
+struct platform_state_list {
+    struct platform_state *items;
+    size_t count;
+};
+
+struct sweep_result {
+    size_t requeued;  /* failed entries put back to pending */
+    size_t recovered; /* expired leases recovered */
+};
+
+struct status_counts {
+    int64_t by_status[ENTRY_STATUS_COUNT];
+};
+
+struct store;
+
+struct store_ops {
+    /* Applies every schema migration not yet applied. */
+    int (*migrate)(struct store *store);
+
+    /*
+     * Creates jobs and their entries, one per platform, plus one
+     * "accepted" audit record per job; all of them or none. A request
+     * whose event id was seen before creates nothing and sets
+     * results[i].duplicate. `results` has room for `count` items.
+     */
+    int (*submit_jobs)(struct store *store, const struct job_request *reqs,
+                       size_t count, int64_t now,
+                       struct submit_result *results);
+
+    /* Fills *job; job_clear frees its content. STORE_NOT_FOUND if none. */
+    int (*get_job)(struct store *store, int64_t job_id, struct job *job);
+
+    int (*get_entry)(struct store *store, int64_t entry_id,
+                     struct entry *entry);
+
+    /* Lists entries; entry_list_free frees the list. */
+    int (*list_entries)(struct store *store,
+                        const struct entry_filter *filter,
+                        struct entry_list *list);
+
+    /* Lists an entry's attempts, oldest first. */
+    int (*list_attempts)(struct store *store, int64_t entry_id,
+                         struct attempt_list *list);
+
+    /* Counts entries by status, for one platform or (NULL) all. */
+    int (*count_entries)(struct store *store, const char *platform,
+                         struct status_counts *counts);
+
+    /*
+     * Claims up to `max` entries that are pending or retrying, due at or
+     * before `now`, on a platform that is not paused, oldest due first:
+     * each becomes `publishing` with a lease for `node` until
+     * now + lease_ms, its attempt_count grows by one and an attempt row
+     * is started. The cost of the claim does not grow with the number of
+     * entries that are not due.
+     */
+    int (*claim_due)(struct store *store, const char *node, int64_t now,
+                     int64_t lease_ms, size_t max, struct entry_list *list);
+
+    /*
+     * Sets *due_at to the earliest due time of a pending or retrying
+     * entry on a platform that is not paused, or of a pause ending;
+     * STORE_NOT_FOUND when nothing waits.
+     */
+    int (*next_due_at)(struct store *store, int64_t *due_at);
+
+    /*
+     * Applies attempt results in one transaction. applied[i] is 1 when
+     * completion i was written and 0 when its entry had moved on (lost
+     * race). Writes the retry audit records, pauses platforms, and the
+     * job's "publish" audit record once every entry of the job finished
+     * its first round.
+     */
+    int (*complete_attempts)(struct store *store,
+                             const struct attempt_completion *completions,
+                             size_t count, int *applied);
+
+    /*
+     * Gives up leases of `node` on entries still publishing (graceful
+     * shutdown): they return to their previous due state without using
+     * a retry, and their open attempts are closed as abandoned.
+     */
+    int (*release_leases)(struct store *store, const char *node, int64_t now,
+                          size_t *released);
+
+    /*
+     * Recovers entries whose lease expired before `now`: with retries
+     * left they become retrying (retry_count + 1, due now), else failed;
+     * the open attempt is closed as unknown. One "lease_recovered" audit
+     * record per entry.
+     */
+    int (*recover_leases)(struct store *store, int64_t now,
+                          size_t *recovered);
+
+    /*
+     * The sweeper: recovers expired leases, then moves every failed
+     * entry with retry_count < max_retries, except those that failed as
+     * "expired" or "outcome unknown", back to pending (retry_count + 1,
+     * due now). Writes one "sweep" audit record with the counts.
+     */
+    int (*sweep)(struct store *store, int64_t now, const char *agent,
+                 struct sweep_result *result);
+
+    /* Manual retry: failed -> pending now, retry_count 0, history kept. */
+    int (*retry_entry)(struct store *store, int64_t entry_id, int64_t now,
+                       const char *agent);
+
+    /* Cancels an entry that is pending, retrying or failed. */
+    int (*cancel_entry)(struct store *store, int64_t entry_id, int64_t now,
+                        const char *agent);
+
+    /* Failed -> published, when an operator confirms an unknown outcome. */
+    int (*mark_published)(struct store *store, int64_t entry_id,
+                          int64_t now, const char *agent);
+
+    /*
+     * Cancels (or moves to `new_due`) the entries of a content item that
+     * have not started, on the given platforms or (count 0) all; sets
+     * *changed to how many changed.
+     */
+    int (*cancel_content)(struct store *store, const char *content_id,
+                          const char *const *platforms, size_t count,
+                          int64_t now, const char *agent, size_t *changed);
+    int (*reschedule_content)(struct store *store, const char *content_id,
+                              const char *const *platforms, size_t count,
+                              int64_t new_due, int64_t now,
+                              const char *agent, size_t *changed);
+
+    /* Pauses a platform until `until` (INT64_MAX: until resumed). */
+    int (*pause_platform)(struct store *store, const char *platform,
+                          int64_t until, const char *reason, int64_t now,
+                          const char *agent);
+    int (*resume_platform)(struct store *store, const char *platform,
+                           int64_t now, const char *agent);
+    int (*list_platform_states)(struct store *store,
+                                struct platform_state_list *list);
+
+    /*
+     * Reads and writes an adapter's private state for a platform (for
+     * example a session token) as JSON text. get sets *json to a heap
+     * string the caller frees, or returns STORE_NOT_FOUND.
+     */
+    int (*get_platform_data)(struct store *store, const char *platform,
+                             char **json);
+    int (*set_platform_data)(struct store *store, const char *platform,
+                             const char *json, int64_t now);
+
+    int (*list_audit)(struct store *store, const struct audit_filter *filter,
+                      struct audit_list *list);
+
+    void (*close)(struct store *store);
+};
+
+/* The fields every back end shares; back ends embed it first. */
+struct store {
+    const struct store_ops *ops;
+    char errmsg[STORE_ERR_MAX];
+};
+
+/*
+ * Opens the store named by `url`: "postgres://..." or "postgresql://..."
+ * for PostgreSQL, "sqlite:PATH" or a plain PATH for SQLite. Does not
+ * migrate. Returns STORE_OK and sets *store, or a negative result with a
+ * message in err.
+ */
+int store_open(const char *url, struct store **store, char *err,
+               size_t errlen);
+
+static inline int store_migrate(struct store *store)
+{
+    return store->ops->migrate(store);
+}
+
+static inline void store_close(struct store *store)
+{
+    if (store != NULL)
+        store->ops->close(store);
+}
+
+static inline const char *store_errmsg(const struct store *store)
+{
+    return store->errmsg;
+}
+
+const char *store_result_name(int result);
+
+void job_clear(struct job *job);
+void entry_list_free(struct entry_list *list);
+void attempt_list_free(struct attempt_list *list);
+void audit_list_free(struct audit_list *list);
+void platform_state_list_free(struct platform_state_list *list);
+
+#endif

@@ -1,0 +1,20 @@
+/*
+ * The SQLite back end of the storage interface: one database file in WAL
+ * mode, shared safely by several processes on one machine.
+ */
+#ifndef PUBQ_STORE_SQLITE_H
+#define PUBQ_STORE_SQLITE_H
+
+#include <stddef.h>
+
+#include "store/store.h"
+
+/*
+ * Opens (creating if needed) the SQLite database at `path` and sets *out.
+ * Does not migrate. Returns STORE_OK, or a negative store result with a
+ * message in err and *out untouched. store_close() frees the store.
+ */
+int store_sqlite_open(const char *path, struct store **out, char *err,
+                      size_t errlen);
+
+#endif

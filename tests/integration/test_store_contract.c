@@ -1,0 +1,1425 @@
+/*
+ * Contract tests of the storage interface, written against store.h only
+ * so that every back end runs the same file. Each test opens the store
+ * named by PUBQ_TEST_DATABASE, or else a fresh SQLite file in a new
+ * temporary directory.
+ *
+ * NOTE: with PUBQ_TEST_DATABASE set, each test expects an empty database
+ * because claims and counts see every row. The interface has no reset,
+ * so the caller has to provide an empty database per test.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "store/store.h"
+#include "test_support.h"
+
+#define NOW INT64_C(1800000000000)
+#define MINUTE INT64_C(60000)
+#define HOUR (60 * MINUTE)
+#define LEASE (5 * MINUTE)
+
+struct fixture {
+    char url[1024];
+    struct store *store;
+};
+
+static void open_url(const char *url, struct store **store)
+{
+    char err[STORE_ERR_MAX];
+    int rc = store_open(url, store, err, sizeof err);
+
+    if (rc != STORE_OK)
+        fail_msg("store_open(%s): %s", url, err);
+    rc = store_migrate(*store);
+    if (rc != STORE_OK)
+        fail_msg("migrate: %s", store_errmsg(*store));
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    const char *url = getenv("PUBQ_TEST_DATABASE");
+
+    assert_non_null(f);
+    if (url != NULL && url[0] != '\0')
+        snprintf(f->url, sizeof f->url, "%s", url);
+    else
+        snprintf(f->url, sizeof f->url, "sqlite:%s",
+                 test_path(test_tmpdir(), "pubq.db"));
+    open_url(f->url, &f->store);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    store_close(f->store);
+    free(f);
+    return 0;
+}
+
+static struct store *store_of(void **state)
+{
+    return ((struct fixture *)*state)->store;
+}
+
+/* Fails the test with the store message unless rc is STORE_OK. */
+static void check_ok(struct store *store, int rc)
+{
+    if (rc != STORE_OK)
+        fail_msg("store returned %s: %s", store_result_name(rc),
+                 store_errmsg(store));
+}
+
+static struct job_request request(const char *content_id,
+                                  const char *const *platforms, size_t n,
+                                  int64_t scheduled_at)
+{
+    struct job_request req = {
+        .content_id = content_id,
+        .content_json = "{\"text\":\"hello\"}",
+        .scheduled_at = scheduled_at,
+        .platforms = platforms,
+        .platform_count = n,
+        .max_retries = 3,
+        .source = "test",
+    };
+    return req;
+}
+
+static int64_t submit(struct store *store, const struct job_request *req)
+{
+    struct submit_result result = {0};
+
+    check_ok(store, store->ops->submit_jobs(store, req, 1, NOW, &result));
+    assert_int_equal(result.duplicate, 0);
+    assert_true(result.job_id > 0);
+    return result.job_id;
+}
+
+static int64_t submit_simple(struct store *store, const char *content_id,
+                             const char *const *platforms, size_t n,
+                             int64_t scheduled_at)
+{
+    struct job_request req = request(content_id, platforms, n, scheduled_at);
+
+    return submit(store, &req);
+}
+
+static struct entry_list entries_of_job(struct store *store, int64_t job_id)
+{
+    struct entry_filter filter = {.job_id = job_id};
+    struct entry_list list = {0};
+
+    check_ok(store, store->ops->list_entries(store, &filter, &list));
+    return list;
+}
+
+static struct entry get_entry(struct store *store, int64_t id)
+{
+    struct entry entry;
+
+    check_ok(store, store->ops->get_entry(store, id, &entry));
+    return entry;
+}
+
+static struct audit_list audit_of(struct store *store, const char *job_id,
+                                  const char *action)
+{
+    struct audit_filter filter = {.job_id = job_id, .action = action};
+    struct audit_list list = {0};
+
+    check_ok(store, store->ops->list_audit(store, &filter, &list));
+    return list;
+}
+
+static size_t audit_count(struct store *store, const char *job_id,
+                          const char *action)
+{
+    struct audit_list list = audit_of(store, job_id, action);
+    size_t count = list.count;
+
+    audit_list_free(&list);
+    return count;
+}
+
+static struct entry_list claim(struct store *store, const char *node,
+                               int64_t now, size_t max)
+{
+    struct entry_list list = {0};
+
+    check_ok(store, store->ops->claim_due(store, node, now, LEASE, max, &list));
+    return list;
+}
+
+/* Claims exactly one entry and returns it. */
+static struct entry claim_one(struct store *store, const char *node,
+                              int64_t now)
+{
+    struct entry_list list = claim(store, node, now, 1);
+    struct entry entry;
+
+    assert_int_equal(list.count, 1);
+    entry = list.items[0];
+    entry_list_free(&list);
+    return entry;
+}
+
+static struct attempt_completion completion(const struct entry *e,
+                                            enum entry_status next,
+                                            enum outcome outcome, int64_t at)
+{
+    struct attempt_completion c = {
+        .entry_id = e->id,
+        .attempt_number = e->attempt_count,
+        .node = e->lease_node,
+        .next_status = next,
+        .retry_count = e->retry_count,
+        .rate_limit_waited_ms = e->rate_limit_waited_ms,
+        .outcome = outcome,
+        .http_status = outcome == OUTCOME_SUCCESS ? 200 : 503,
+        .ended_at = at,
+        .latency_ms = 120,
+        .error = outcome == OUTCOME_SUCCESS ? NULL : "service unavailable",
+    };
+    return c;
+}
+
+/* Applies one completion and returns applied[0]. */
+static int complete(struct store *store, const struct attempt_completion *c)
+{
+    int applied = -1;
+
+    check_ok(store, store->ops->complete_attempts(store, c, 1, &applied));
+    return applied;
+}
+
+static json_t *parse(const char *text)
+{
+    json_error_t error;
+    json_t *json = json_loads(text, 0, &error);
+
+    if (json == NULL)
+        fail_msg("invalid JSON %s: %s", text, error.text);
+    return json;
+}
+
+static const char *const two[] = {"alpha", "beta"};
+static const char *const one_alpha[] = {"alpha"};
+
+/* ---- submit ---- */
+
+static void submit_creates_entries(void **state)
+{
+    struct store *store = store_of(state);
+    struct job job;
+    int64_t job_id = submit_simple(store, "post-1", two, 2, NOW + HOUR);
+
+    check_ok(store, store->ops->get_job(store, job_id, &job));
+    assert_string_equal(job.content_id, "post-1");
+    assert_string_equal(job.content_json, "{\"text\":\"hello\"}");
+    assert_string_equal(job.event_id, "");
+    assert_int_equal(job.scheduled_at, NOW + HOUR);
+    assert_int_equal(job.created_at, NOW);
+    job_clear(&job);
+
+    struct entry_list list = entries_of_job(store, job_id);
+    assert_int_equal(list.count, 2);
+    for (size_t i = 0; i < list.count; i++) {
+        struct entry *e = &list.items[i];
+
+        assert_int_equal(e->status, ENTRY_PENDING);
+        assert_int_equal(e->job_id, job_id);
+        assert_string_equal(e->content_id, "post-1");
+        assert_int_equal(e->due_at, NOW + HOUR);
+        assert_int_equal(e->scheduled_at, NOW + HOUR);
+        assert_int_equal(e->retry_count, 0);
+        assert_int_equal(e->max_retries, 3);
+        assert_int_equal(e->attempt_count, 0);
+        assert_string_equal(e->lease_node, "");
+        assert_true(strlen(e->idempotency_key) > 0);
+    }
+    assert_string_not_equal(list.items[0].idempotency_key,
+                            list.items[1].idempotency_key);
+    assert_string_not_equal(list.items[0].platform, list.items[1].platform);
+    entry_list_free(&list);
+}
+
+static void submit_writes_accepted_audit(void **state)
+{
+    struct store *store = store_of(state);
+    struct job_request req = request("post-1", two, 2, NOW + HOUR);
+
+    req.event_id = "evt-1";
+    submit(store, &req);
+
+    struct audit_list list = audit_of(store, "post-1", "accepted");
+    assert_int_equal(list.count, 1);
+    assert_string_equal(list.items[0].agent_name, "intake");
+    assert_int_equal(list.items[0].at, NOW);
+
+    json_t *meta = parse(list.items[0].metadata_json);
+    json_t *platforms = json_object_get(meta, "platforms");
+    assert_int_equal(json_array_size(platforms), 2);
+    assert_string_equal(json_string_value(json_array_get(platforms, 0)),
+                        "alpha");
+    assert_int_equal(json_integer_value(json_object_get(meta, "scheduled_at")),
+                     NOW + HOUR);
+    assert_string_equal(json_string_value(json_object_get(meta, "source")),
+                        "test");
+    assert_string_equal(json_string_value(json_object_get(meta, "event_id")),
+                        "evt-1");
+    json_decref(meta);
+    audit_list_free(&list);
+}
+
+static void submit_batch_all_or_nothing(void **state)
+{
+    struct store *store = store_of(state);
+    struct job_request reqs[2] = {
+        request("good", two, 2, NOW),
+        request("bad", two, 0, NOW),
+    };
+    struct submit_result results[2];
+    struct entry_filter filter = {.content_id = "good"};
+    struct entry_list list = {0};
+
+    assert_int_equal(store->ops->submit_jobs(store, reqs, 2, NOW, results),
+                     STORE_INVALID);
+    assert_non_null(strstr(store_errmsg(store), "platform"));
+
+    check_ok(store, store->ops->list_entries(store, &filter, &list));
+    assert_int_equal(list.count, 0);
+    entry_list_free(&list);
+    assert_int_equal(audit_count(store, "good", NULL), 0);
+}
+
+static void submit_rejects_bad_requests(void **state)
+{
+    struct store *store = store_of(state);
+    const char *const dup[] = {"alpha", "alpha"};
+    const char *const empty_name[] = {""};
+    struct job_request reqs[4] = {
+        request("dup", dup, 2, NOW),
+        request("", two, 2, NOW),
+        request("empty-name", empty_name, 1, NOW),
+        request("bad-json", two, 2, NOW),
+    };
+    struct submit_result result;
+    struct status_counts counts;
+
+    reqs[3].content_json = "not json";
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(
+            store->ops->submit_jobs(store, &reqs[i], 1, NOW, &result),
+            STORE_INVALID);
+
+    check_ok(store, store->ops->count_entries(store, NULL, &counts));
+    for (int i = 0; i < ENTRY_STATUS_COUNT; i++)
+        assert_int_equal(counts.by_status[i], 0);
+}
+
+static void submit_duplicate_event(void **state)
+{
+    struct store *store = store_of(state);
+    struct job_request req = request("post-1", two, 2, NOW);
+    struct submit_result again;
+
+    req.event_id = "evt-dup";
+    int64_t job_id = submit(store, &req);
+
+    check_ok(store, store->ops->submit_jobs(store, &req, 1, NOW, &again));
+    assert_int_equal(again.duplicate, 1);
+    assert_int_equal(again.job_id, job_id);
+
+    struct entry_filter filter = {.content_id = "post-1"};
+    struct entry_list list = {0};
+    check_ok(store, store->ops->list_entries(store, &filter, &list));
+    assert_int_equal(list.count, 2);
+    entry_list_free(&list);
+    assert_int_equal(audit_count(store, "post-1", "accepted"), 1);
+}
+
+static void submit_duplicate_in_batch(void **state)
+{
+    struct store *store = store_of(state);
+    struct job_request reqs[2] = {request("post-1", two, 2, NOW),
+                                  request("post-1", two, 2, NOW)};
+    struct submit_result results[2];
+
+    reqs[0].event_id = "evt-same";
+    reqs[1].event_id = "evt-same";
+    check_ok(store, store->ops->submit_jobs(store, reqs, 2, NOW, results));
+    assert_int_equal(results[0].duplicate, 0);
+    assert_int_equal(results[1].duplicate, 1);
+    assert_int_equal(results[1].job_id, results[0].job_id);
+}
+
+static void submit_past_is_due_now(void **state)
+{
+    struct store *store = store_of(state);
+    int64_t job_id = submit_simple(store, "late", one_alpha, 1, NOW - HOUR);
+    struct entry_list list = entries_of_job(store, job_id);
+
+    assert_int_equal(list.count, 1);
+    assert_int_equal(list.items[0].due_at, NOW);
+    assert_int_equal(list.items[0].scheduled_at, NOW - HOUR);
+    entry_list_free(&list);
+}
+
+/* ---- reads ---- */
+
+static void get_missing_rows(void **state)
+{
+    struct store *store = store_of(state);
+    struct job job;
+    struct entry entry;
+    struct attempt_list attempts;
+
+    assert_int_equal(store->ops->get_job(store, 424242, &job), STORE_NOT_FOUND);
+    assert_int_equal(store->ops->get_entry(store, 424242, &entry),
+                     STORE_NOT_FOUND);
+    assert_int_equal(store->ops->list_attempts(store, 424242, &attempts),
+                     STORE_NOT_FOUND);
+    assert_non_null(strstr(store_errmsg(store), "424242"));
+}
+
+static size_t count_matching(struct store *store,
+                             const struct entry_filter *filter)
+{
+    struct entry_list list = {0};
+    size_t count;
+
+    check_ok(store, store->ops->list_entries(store, filter, &list));
+    count = list.count;
+    entry_list_free(&list);
+    return count;
+}
+
+static void list_filters(void **state)
+{
+    struct store *store = store_of(state);
+    int64_t first = submit_simple(store, "c1", two, 2, NOW);
+    int64_t second = submit_simple(store, "c2", two, 2, NOW + HOUR);
+
+    submit_simple(store, "c3", one_alpha, 1, NOW + 2 * HOUR);
+    claim_one(store, "node-a", NOW);
+
+    struct entry_filter by_status = {.has_status = 1,
+                                     .status = ENTRY_PUBLISHING};
+    struct entry_filter by_platform = {.platform = "beta"};
+    struct entry_filter by_content = {.content_id = "c2"};
+    struct entry_filter by_job = {.job_id = first};
+    struct entry_filter by_time = {.scheduled_from = NOW + HOUR,
+                                   .scheduled_to = NOW + 2 * HOUR};
+    struct entry_filter combined = {.platform = "alpha", .job_id = second};
+
+    assert_int_equal(count_matching(store, &by_status), 1);
+    assert_int_equal(count_matching(store, &by_platform), 2);
+    assert_int_equal(count_matching(store, &by_content), 2);
+    assert_int_equal(count_matching(store, &by_job), 2);
+    assert_int_equal(count_matching(store, &by_time), 2);
+    assert_int_equal(count_matching(store, &combined), 1);
+    assert_int_equal(count_matching(store, NULL), 5);
+}
+
+static void list_pages_with_cursor(void **state)
+{
+    struct store *store = store_of(state);
+    int64_t seen[16];
+    size_t seen_count = 0;
+    struct entry_filter filter = {.limit = 2};
+
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+
+        snprintf(id, sizeof id, "page-%d", i);
+        submit_simple(store, id, two, 2, NOW);
+    }
+
+    for (int page = 0; page < 10; page++) {
+        struct entry_list list = {0};
+
+        check_ok(store, store->ops->list_entries(store, &filter, &list));
+        if (list.count == 0) {
+            entry_list_free(&list);
+            break;
+        }
+        assert_true(list.count <= 2);
+        for (size_t i = 0; i < list.count; i++) {
+            if (seen_count > 0)
+                assert_true(list.items[i].id < seen[seen_count - 1]);
+            seen[seen_count++] = list.items[i].id;
+        }
+        filter.before_id = list.items[list.count - 1].id;
+        entry_list_free(&list);
+    }
+    assert_int_equal(seen_count, 6);
+}
+
+static void count_by_status(void **state)
+{
+    struct store *store = store_of(state);
+    struct status_counts counts;
+
+    submit_simple(store, "c1", two, 2, NOW);
+    submit_simple(store, "c2", one_alpha, 1, NOW + HOUR);
+    claim_one(store, "node-a", NOW);
+
+    check_ok(store, store->ops->count_entries(store, NULL, &counts));
+    assert_int_equal(counts.by_status[ENTRY_PENDING], 2);
+    assert_int_equal(counts.by_status[ENTRY_PUBLISHING], 1);
+    assert_int_equal(counts.by_status[ENTRY_PUBLISHED], 0);
+
+    check_ok(store, store->ops->count_entries(store, "beta", &counts));
+    assert_int_equal(counts.by_status[ENTRY_PENDING] +
+                         counts.by_status[ENTRY_PUBLISHING],
+                     1);
+}
+
+/* ---- claim ---- */
+
+static void claim_due_oldest_first(void **state)
+{
+    struct store *store = store_of(state);
+    int64_t future = submit_simple(store, "future", one_alpha, 1, NOW + HOUR);
+
+    submit_simple(store, "past", one_alpha, 1, NOW - MINUTE);
+    submit_simple(store, "now", one_alpha, 1, NOW);
+
+    struct entry_list list = claim(store, "node-a", NOW + MINUTE, 10);
+    assert_int_equal(list.count, 2);
+    assert_true(list.items[0].due_at <= list.items[1].due_at);
+    for (size_t i = 0; i < list.count; i++) {
+        struct entry *e = &list.items[i];
+
+        assert_int_equal(e->status, ENTRY_PUBLISHING);
+        assert_string_equal(e->lease_node, "node-a");
+        assert_int_equal(e->lease_expires_at, NOW + MINUTE + LEASE);
+        assert_int_equal(e->attempt_count, 1);
+        assert_int_not_equal(e->job_id, future);
+    }
+
+    struct attempt_list attempts;
+    check_ok(store,
+             store->ops->list_attempts(store, list.items[0].id, &attempts));
+    assert_int_equal(attempts.count, 1);
+    assert_int_equal(attempts.items[0].number, 1);
+    assert_int_equal(attempts.items[0].started_at, NOW + MINUTE);
+    assert_int_equal(attempts.items[0].ended_at, 0);
+    assert_int_equal(attempts.items[0].finished, 0);
+    assert_string_equal(attempts.items[0].node, "node-a");
+    attempt_list_free(&attempts);
+    entry_list_free(&list);
+
+    list = claim(store, "node-a", NOW + MINUTE, 10);
+    assert_int_equal(list.count, 0);
+    entry_list_free(&list);
+}
+
+static void claim_orders_by_due(void **state)
+{
+    struct store *store = store_of(state);
+
+    submit_simple(store, "third", one_alpha, 1, NOW + 3 * MINUTE);
+    submit_simple(store, "first", one_alpha, 1, NOW + MINUTE);
+    submit_simple(store, "second", one_alpha, 1, NOW + 2 * MINUTE);
+
+    struct entry_list list = claim(store, "node-a", NOW + HOUR, 2);
+    assert_int_equal(list.count, 2);
+    assert_string_equal(list.items[0].content_id, "first");
+    assert_string_equal(list.items[1].content_id, "second");
+    entry_list_free(&list);
+}
+
+static void claim_skips_paused(void **state)
+{
+    struct store *store = store_of(state);
+    int64_t due = 0;
+
+    submit_simple(store, "c1", two, 2, NOW);
+    check_ok(store, store->ops->pause_platform(store, "alpha", NOW + HOUR,
+                                               "rate limited", NOW, "test"));
+
+    struct entry_list list = claim(store, "node-a", NOW, 10);
+    assert_int_equal(list.count, 1);
+    assert_string_equal(list.items[0].platform, "beta");
+    entry_list_free(&list);
+
+    check_ok(store, store->ops->next_due_at(store, &due));
+    assert_int_equal(due, NOW + HOUR);
+
+    check_ok(store, store->ops->resume_platform(store, "alpha", NOW, "test"));
+    list = claim(store, "node-a", NOW, 10);
+    assert_int_equal(list.count, 1);
+    assert_string_equal(list.items[0].platform, "alpha");
+    entry_list_free(&list);
+}
+
+static void next_due_at_earliest(void **state)
+{
+    struct store *store = store_of(state);
+    int64_t due = 0;
+
+    assert_int_equal(store->ops->next_due_at(store, &due), STORE_NOT_FOUND);
+    submit_simple(store, "c1", one_alpha, 1, NOW + 2 * HOUR);
+    submit_simple(store, "c2", one_alpha, 1, NOW + HOUR);
+    check_ok(store, store->ops->next_due_at(store, &due));
+    assert_int_equal(due, NOW + HOUR);
+}
+
+/* ---- complete_attempts ---- */
+
+static void complete_published(void **state)
+{
+    struct store *store = store_of(state);
+    int64_t job_id = submit_simple(store, "c1", one_alpha, 1, NOW);
+    struct entry e = claim_one(store, "node-a", NOW);
+    struct attempt_completion c =
+        completion(&e, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + 1000);
+
+    c.post_id = "109";
+    c.post_url = "https://example.test/109";
+    assert_int_equal(complete(store, &c), 1);
+
+    struct entry after = get_entry(store, e.id);
+    assert_int_equal(after.status, ENTRY_PUBLISHED);
+    assert_int_equal(after.published_at, NOW + 1000);
+    assert_string_equal(after.post_id, "109");
+    assert_string_equal(after.post_url, "https://example.test/109");
+    assert_string_equal(after.lease_node, "");
+    assert_int_equal(after.lease_expires_at, 0);
+
+    struct attempt_list attempts;
+    check_ok(store, store->ops->list_attempts(store, e.id, &attempts));
+    assert_int_equal(attempts.count, 1);
+    assert_int_equal(attempts.items[0].finished, 1);
+    assert_int_equal(attempts.items[0].outcome, OUTCOME_SUCCESS);
+    assert_int_equal(attempts.items[0].http_status, 200);
+    assert_int_equal(attempts.items[0].latency_ms, 120);
+    assert_int_equal(attempts.items[0].ended_at, NOW + 1000);
+    attempt_list_free(&attempts);
+
+    struct audit_list audit = audit_of(store, "c1", "publish");
+    assert_int_equal(audit.count, 1);
+    assert_string_equal(audit.items[0].agent_name, "queue-manager");
+    assert_string_equal(audit.items[0].status, "success");
+    json_t *meta = parse(audit.items[0].metadata_json);
+    json_t *result = json_array_get(json_object_get(meta, "results"), 0);
+    assert_string_equal(json_string_value(json_object_get(result, "platform")),
+                        "alpha");
+    assert_string_equal(json_string_value(json_object_get(result, "status")),
+                        "published");
+    assert_int_equal(json_array_size(json_object_get(meta, "platforms")), 1);
+    json_decref(meta);
+    audit_list_free(&audit);
+    (void)job_id;
+}
+
+static void complete_retrying(void **state)
+{
+    struct store *store = store_of(state);
+
+    submit_simple(store, "c1", one_alpha, 1, NOW);
+    struct entry e = claim_one(store, "node-a", NOW);
+    struct attempt_completion c =
+        completion(&e, ENTRY_RETRYING, OUTCOME_TRANSIENT, NOW + 1000);
+
+    c.retry_count = 1;
+    c.due_at = NOW + 30000;
+    assert_int_equal(complete(store, &c), 1);
+
+    struct entry after = get_entry(store, e.id);
+    assert_int_equal(after.status, ENTRY_RETRYING);
+    assert_int_equal(after.retry_count, 1);
+    assert_int_equal(after.due_at, NOW + 30000);
+    assert_string_equal(after.last_error, "service unavailable");
+
+    struct audit_list audit = audit_of(store, "c1", "retry");
+    assert_int_equal(audit.count, 1);
+    assert_string_equal(audit.items[0].status, "scheduled");
+    assert_int_equal(audit.items[0].entry_id, e.id);
+    assert_string_equal(audit.items[0].platform, "alpha");
+    audit_list_free(&audit);
+
+    struct entry_list none = claim(store, "node-a", NOW + 20000, 10);
+    assert_int_equal(none.count, 0);
+    entry_list_free(&none);
+
+    struct entry again = claim_one(store, "node-b", NOW + 30000);
+    assert_int_equal(again.id, e.id);
+    assert_int_equal(again.attempt_count, 2);
+    assert_string_equal(again.idempotency_key, e.idempotency_key);
+
+    struct attempt_list attempts;
+    check_ok(store, store->ops->list_attempts(store, e.id, &attempts));
+    assert_int_equal(attempts.count, 2);
+    assert_int_equal(attempts.items[1].number, 2);
+    assert_string_equal(attempts.items[1].node, "node-b");
+    attempt_list_free(&attempts);
+}
+
+static void complete_failed_exhausted(void **state)
+{
+    struct store *store = store_of(state);
+    struct job_request req = request("c1", one_alpha, 1, NOW);
+
+    req.max_retries = 0;
+    submit(store, &req);
+    struct entry e = claim_one(store, "node-a", NOW);
+    struct attempt_completion c =
+        completion(&e, ENTRY_FAILED, OUTCOME_TRANSIENT, NOW + 1000);
+
+    assert_int_equal(complete(store, &c), 1);
+    assert_int_equal(get_entry(store, e.id).status, ENTRY_FAILED);
+
+    struct audit_list audit = audit_of(store, "c1", "retry");
+    assert_int_equal(audit.count, 1);
+    assert_string_equal(audit.items[0].status, "exhausted");
+    audit_list_free(&audit);
+
+    audit = audit_of(store, "c1", "publish");
+    assert_int_equal(audit.count, 1);
+    assert_string_equal(audit.items[0].status, "failed");
+    audit_list_free(&audit);
+}
+
+static void complete_loses_race(void **state)
+{
+    struct store *store = store_of(state);
+
+    submit_simple(store, "c1", one_alpha, 1, NOW);
+    struct entry e = claim_one(store, "node-a", NOW);
+    struct attempt_completion wrong_node =
+        completion(&e, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + 1000);
+    struct attempt_completion wrong_attempt = wrong_node;
+
+    wrong_node.node = "node-b";
+    wrong_attempt.attempt_number = 7;
+    assert_int_equal(complete(store, &wrong_node), 0);
+    assert_int_equal(complete(store, &wrong_attempt), 0);
+
+    struct entry after = get_entry(store, e.id);
+    assert_int_equal(after.status, ENTRY_PUBLISHING);
+    assert_string_equal(after.lease_node, "node-a");
+
+    struct attempt_list attempts;
+    check_ok(store, store->ops->list_attempts(store, e.id, &attempts));
+    assert_int_equal(attempts.items[0].finished, 0);
+    attempt_list_free(&attempts);
+    assert_int_equal(audit_count(store, "c1", "publish"), 0);
+}
+
+static void complete_mixed_batch(void **state)
+{
+    struct store *store = store_of(state);
+
+    submit_simple(store, "c1", two, 2, NOW);
+    struct entry_list list = claim(store, "node-a", NOW, 10);
+    assert_int_equal(list.count, 2);
+
+    struct attempt_completion cs[2] = {
+        completion(&list.items[0], ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW),
+        completion(&list.items[1], ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW),
+    };
+    int applied[2] = {-1, -1};
+
+    cs[1].node = "someone-else";
+    check_ok(store, store->ops->complete_attempts(store, cs, 2, applied));
+    assert_int_equal(applied[0], 1);
+    assert_int_equal(applied[1], 0);
+    assert_int_equal(get_entry(store, list.items[0].id).status,
+                     ENTRY_PUBLISHED);
+    assert_int_equal(get_entry(store, list.items[1].id).status,
+                     ENTRY_PUBLISHING);
+    entry_list_free(&list);
+}
+
+static void complete_rejects_illegal_target(void **state)
+{
+    struct store *store = store_of(state);
+
+    submit_simple(store, "c1", one_alpha, 1, NOW);
+    struct entry e = claim_one(store, "node-a", NOW);
+    struct attempt_completion c =
+        completion(&e, ENTRY_PENDING, OUTCOME_SUCCESS, NOW);
+    int applied = -1;
+
+    assert_int_equal(store->ops->complete_attempts(store, &c, 1, &applied),
+                     STORE_INVALID);
+    assert_int_equal(applied, 0);
+    assert_int_equal(get_entry(store, e.id).status, ENTRY_PUBLISHING);
+
+    c.next_status = ENTRY_CANCELLED;
+    assert_int_equal(store->ops->complete_attempts(store, &c, 1, &applied),
+                     STORE_INVALID);
+    assert_int_equal(get_entry(store, e.id).status, ENTRY_PUBLISHING);
+}
+
+static void complete_pauses_platform(void **state)
+{
+    struct store *store = store_of(state);
+
+    submit_simple(store, "c1", one_alpha, 1, NOW);
+    struct entry e = claim_one(store, "node-a", NOW);
+    struct attempt_completion c =
+        completion(&e, ENTRY_RETRYING, OUTCOME_TRANSIENT, NOW);
+    struct platform_state_list states;
+
+    c.http_status = 429;
+    c.due_at = NOW + HOUR;
+    c.pause_until = NOW + HOUR;
+    c.pause_reason = "rate limited until reset";
+    assert_int_equal(complete(store, &c), 1);
+
+    check_ok(store, store->ops->list_platform_states(store, &states));
+    assert_int_equal(states.count, 1);
+    assert_string_equal(states.items[0].platform, "alpha");
+    assert_int_equal(states.items[0].paused_until, NOW + HOUR);
+    assert_string_equal(states.items[0].pause_reason,
+                        "rate limited until reset");
+    platform_state_list_free(&states);
+    assert_int_equal(audit_count(store, NULL, "platform_paused"), 1);
+}
+
+static void publish_audit_partial(void **state)
+{
+    struct store *store = store_of(state);
+
+    submit_simple(store, "c1", two, 2, NOW);
+    struct entry_list list = claim(store, "node-a", NOW, 10);
+    struct attempt_completion ok =
+        completion(&list.items[0], ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW);
+    struct attempt_completion bad =
+        completion(&list.items[1], ENTRY_FAILED, OUTCOME_PERMANENT, NOW);
+
+    assert_int_equal(complete(store, &ok), 1);
+    assert_int_equal(audit_count(store, "c1", "publish"), 0);
+    assert_int_equal(complete(store, &bad), 1);
+
+    struct audit_list audit = audit_of(store, "c1", "publish");
+    assert_int_equal(audit.count, 1);
+    assert_string_equal(audit.items[0].status, "partial");
+    json_t *meta = parse(audit.items[0].metadata_json);
+    assert_int_equal(json_array_size(json_object_get(meta, "results")), 2);
+    json_decref(meta);
+    audit_list_free(&audit);
+
+    /* A later round writes no second record. */
+    check_ok(store,
+             store->ops->retry_entry(store, list.items[1].id, NOW, "test"));
+    struct entry e = claim_one(store, "node-a", NOW);
+    struct attempt_completion later =
+        completion(&e, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW);
+    assert_int_equal(complete(store, &later), 1);
+    assert_int_equal(audit_count(store, "c1", "publish"), 1);
+    entry_list_free(&list);
+}
+
+static void publish_audit_failed(void **state)
+{
+    struct store *store = store_of(state);
+
+    submit_simple(store, "c1", two, 2, NOW);
+    struct entry_list list = claim(store, "node-a", NOW, 10);
+    struct attempt_completion cs[2] = {
+        completion(&list.items[0], ENTRY_FAILED, OUTCOME_PERMANENT, NOW),
+        completion(&list.items[1], ENTRY_RETRYING, OUTCOME_TRANSIENT, NOW),
+    };
+    int applied[2];
+
+    cs[1].retry_count = 1;
+    cs[1].due_at = NOW + MINUTE;
+    check_ok(store, store->ops->complete_attempts(store, cs, 2, applied));
+
+    struct audit_list audit = audit_of(store, "c1", "publish");
+    assert_int_equal(audit.count, 1);
+    assert_string_equal(audit.items[0].status, "failed");
+    audit_list_free(&audit);
+    entry_list_free(&list);
+}
+
+/* ---- leases and sweep ---- */
+
+static void recover_expired_leases(void **state)
+{
+    struct store *store = store_of(state);
+    struct job_request last = request("c2", one_alpha, 1, NOW);
+    size_t recovered = 99;
+
+    submit_simple(store, "c1", one_alpha, 1, NOW);
+    last.max_retries = 0;
+    submit(store, &last);
+    struct entry_list list = claim(store, "node-a", NOW, 10);
+    assert_int_equal(list.count, 2);
+
+    check_ok(store,
+             store->ops->recover_leases(store, NOW + LEASE - 1, &recovered));
+    assert_int_equal(recovered, 0);
+    check_ok(store,
+             store->ops->recover_leases(store, NOW + LEASE + 1, &recovered));
+    assert_int_equal(recovered, 2);
+
+    for (size_t i = 0; i < list.count; i++) {
+        struct entry e = get_entry(store, list.items[i].id);
+        int had_retries = strcmp(e.content_id, "c1") == 0;
+
+        assert_int_equal(e.status, had_retries ? ENTRY_RETRYING : ENTRY_FAILED);
+        assert_int_equal(e.retry_count, had_retries ? 1 : 0);
+        assert_string_equal(e.lease_node, "");
+
+        struct attempt_list attempts;
+        check_ok(store, store->ops->list_attempts(store, e.id, &attempts));
+        assert_int_equal(attempts.items[0].finished, 0);
+        assert_int_equal(attempts.items[0].outcome, OUTCOME_UNKNOWN);
+        assert_true(attempts.items[0].ended_at > 0);
+        attempt_list_free(&attempts);
+    }
+    assert_int_equal(audit_count(store, NULL, "lease_recovered"), 2);
+    entry_list_free(&list);
+
+    struct entry again = claim_one(store, "node-b", NOW + LEASE + 1);
+    assert_string_equal(again.content_id, "c1");
+    assert_int_equal(again.attempt_count, 2);
+}
+
+static void release_leases_of_node(void **state)
+{
+    struct store *store = store_of(state);
+    size_t released = 99;
+
+    submit_simple(store, "c1", two, 2, NOW);
+    struct entry mine = claim_one(store, "node-a", NOW);
+    struct entry theirs = claim_one(store, "node-b", NOW);
+
+    check_ok(store,
+             store->ops->release_leases(store, "node-a", NOW + 10, &released));
+    assert_int_equal(released, 1);
+
+    struct entry after = get_entry(store, mine.id);
+    assert_int_equal(after.status, ENTRY_PENDING);
+    assert_int_equal(after.retry_count, 0);
+    assert_string_equal(after.lease_node, "");
+    assert_int_equal(get_entry(store, theirs.id).status, ENTRY_PUBLISHING);
+
+    struct attempt_list attempts;
+    check_ok(store, store->ops->list_attempts(store, mine.id, &attempts));
+    assert_int_equal(attempts.count, 1);
+    assert_int_equal(attempts.items[0].ended_at, NOW + 10);
+    attempt_list_free(&attempts);
+    assert_int_equal(audit_count(store, "c1", "lease_released"), 1);
+
+    struct entry again = claim_one(store, "node-c", NOW + 20);
+    assert_int_equal(again.id, mine.id);
+    assert_int_equal(again.attempt_count, 2);
+}
+
+/* Submits one entry, claims it and completes it as given. */
+static int64_t entry_in_state(struct store *store, const char *content_id,
+                              uint32_t max_retries, enum entry_status next,
+                              const char *fail_reason)
+{
+    struct job_request req = request(content_id, one_alpha, 1, NOW);
+    struct entry_filter filter = {.content_id = content_id};
+    struct entry_list list = {0};
+
+    req.max_retries = max_retries;
+    submit(store, &req);
+    check_ok(store, store->ops->list_entries(store, &filter, &list));
+    assert_int_equal(list.count, 1);
+    int64_t id = list.items[0].id;
+    entry_list_free(&list);
+    if (next == ENTRY_PENDING)
+        return id;
+
+    /* Claim until this entry comes up; others were finished already. */
+    struct entry e = claim_one(store, "node-a", NOW);
+    assert_int_equal(e.id, id);
+    if (next == ENTRY_PUBLISHING)
+        return id;
+
+    enum outcome outcome =
+        next == ENTRY_PUBLISHED ? OUTCOME_SUCCESS : OUTCOME_PERMANENT;
+    struct attempt_completion c = completion(&e, next, outcome, NOW);
+    c.fail_reason = fail_reason;
+    if (next == ENTRY_RETRYING) {
+        c.retry_count = 1;
+        c.due_at = NOW + HOUR;
+    }
+    assert_int_equal(complete(store, &c), 1);
+    return id;
+}
+
+static void sweep_requeues_failed(void **state)
+{
+    struct store *store = store_of(state);
+    int64_t requeue = entry_in_state(store, "a", 3, ENTRY_FAILED, NULL);
+    int64_t expired = entry_in_state(store, "b", 3, ENTRY_FAILED, "expired");
+    int64_t unknown =
+        entry_in_state(store, "c", 3, ENTRY_FAILED, "outcome unknown");
+    int64_t exhausted = entry_in_state(store, "d", 0, ENTRY_FAILED, NULL);
+    int64_t retrying = entry_in_state(store, "e", 3, ENTRY_RETRYING, NULL);
+    int64_t published = entry_in_state(store, "f", 3, ENTRY_PUBLISHED, NULL);
+    int64_t publishing = entry_in_state(store, "g", 3, ENTRY_PUBLISHING, NULL);
+    struct sweep_result result = {99, 99};
+
+    check_ok(store, store->ops->sweep(store, NOW + MINUTE, "sweeper", &result));
+    assert_int_equal(result.requeued, 1);
+    assert_int_equal(result.recovered, 0);
+
+    struct entry e = get_entry(store, requeue);
+    assert_int_equal(e.status, ENTRY_PENDING);
+    assert_int_equal(e.retry_count, 1);
+    assert_int_equal(e.due_at, NOW + MINUTE);
+    assert_int_equal(get_entry(store, expired).status, ENTRY_FAILED);
+    assert_int_equal(get_entry(store, unknown).status, ENTRY_FAILED);
+    assert_int_equal(get_entry(store, exhausted).status, ENTRY_FAILED);
+    assert_int_equal(get_entry(store, retrying).status, ENTRY_RETRYING);
+    assert_int_equal(get_entry(store, retrying).retry_count, 1);
+    assert_int_equal(get_entry(store, published).status, ENTRY_PUBLISHED);
+    assert_int_equal(get_entry(store, publishing).status, ENTRY_PUBLISHING);
+
+    struct audit_list audit = audit_of(store, NULL, "sweep");
+    assert_int_equal(audit.count, 1);
+    assert_string_equal(audit.items[0].agent_name, "sweeper");
+    json_t *meta = parse(audit.items[0].metadata_json);
+    assert_int_equal(json_integer_value(json_object_get(meta, "requeued")), 1);
+    assert_int_equal(json_integer_value(json_object_get(meta, "recovered")), 0);
+    json_decref(meta);
+    audit_list_free(&audit);
+
+    /* The same entry is re-queued, never a second one for the job. */
+    struct entry_filter filter = {.content_id = "a"};
+    assert_int_equal(count_matching(store, &filter), 1);
+}
+
+static void sweep_recovers_leases(void **state)
+{
+    struct store *store = store_of(state);
+    int64_t id = entry_in_state(store, "a", 3, ENTRY_PUBLISHING, NULL);
+    struct sweep_result result;
+
+    check_ok(store,
+             store->ops->sweep(store, NOW + 2 * LEASE, "sweeper", &result));
+    assert_int_equal(result.recovered, 1);
+    assert_int_equal(result.requeued, 0);
+    assert_int_equal(get_entry(store, id).status, ENTRY_RETRYING);
+    assert_int_equal(audit_count(store, NULL, "sweep"), 1);
+}
+
+/* ---- operator actions ---- */
+
+static void retry_entry_legal_and_illegal(void **state)
+{
+    struct store *store = store_of(state);
+    int64_t failed = entry_in_state(store, "a", 3, ENTRY_FAILED, "expired");
+    int64_t pending = entry_in_state(store, "b", 3, ENTRY_PENDING, NULL);
+
+    check_ok(store, store->ops->retry_entry(store, failed, NOW + 5, "ops"));
+    struct entry e = get_entry(store, failed);
+    assert_int_equal(e.status, ENTRY_PENDING);
+    assert_int_equal(e.retry_count, 0);
+    assert_int_equal(e.due_at, NOW + 5);
+    assert_string_equal(e.fail_reason, "");
+
+    struct audit_list audit = audit_of(store, "a", "manual_retry");
+    assert_int_equal(audit.count, 1);
+    assert_string_equal(audit.items[0].agent_name, "ops");
+    assert_int_equal(audit.items[0].entry_id, failed);
+    audit_list_free(&audit);
+
+    struct entry before = get_entry(store, pending);
+    int rc = store->ops->retry_entry(store, pending, NOW + 5, "ops");
+    assert_true(rc == STORE_INVALID || rc == STORE_CONFLICT);
+    assert_non_null(strstr(store_errmsg(store), "pending"));
+    struct entry after = get_entry(store, pending);
+    assert_int_equal(after.status, before.status);
+    assert_int_equal(after.updated_at, before.updated_at);
+    assert_int_equal(audit_count(store, "b", "manual_retry"), 0);
+
+    assert_int_equal(store->ops->retry_entry(store, 424242, NOW, "ops"),
+                     STORE_NOT_FOUND);
+}
+
+static void cancel_entry_legal_and_illegal(void **state)
+{
+    struct store *store = store_of(state);
+    int64_t published = entry_in_state(store, "b", 3, ENTRY_PUBLISHED, NULL);
+    int64_t publishing = entry_in_state(store, "c", 3, ENTRY_PUBLISHING, NULL);
+    int64_t pending = entry_in_state(store, "a", 3, ENTRY_PENDING, NULL);
+
+    check_ok(store, store->ops->cancel_entry(store, pending, NOW, "ops"));
+    assert_int_equal(get_entry(store, pending).status, ENTRY_CANCELLED);
+    assert_int_equal(audit_count(store, "a", "cancel"), 1);
+
+    int rc = store->ops->cancel_entry(store, published, NOW, "ops");
+    assert_true(rc == STORE_INVALID || rc == STORE_CONFLICT);
+    assert_int_equal(get_entry(store, published).status, ENTRY_PUBLISHED);
+    rc = store->ops->cancel_entry(store, publishing, NOW, "ops");
+    assert_true(rc == STORE_INVALID || rc == STORE_CONFLICT);
+    assert_int_equal(get_entry(store, publishing).status, ENTRY_PUBLISHING);
+    assert_int_equal(audit_count(store, "b", "cancel"), 0);
+    assert_int_equal(audit_count(store, "c", "cancel"), 0);
+
+    /* A cancelled entry is never claimed. */
+    struct entry_list list = claim(store, "node-a", NOW + HOUR, 10);
+    assert_int_equal(list.count, 0);
+    entry_list_free(&list);
+}
+
+static void mark_published_legal_and_illegal(void **state)
+{
+    struct store *store = store_of(state);
+    int64_t failed =
+        entry_in_state(store, "a", 3, ENTRY_FAILED, "outcome unknown");
+    int64_t pending = entry_in_state(store, "b", 3, ENTRY_PENDING, NULL);
+
+    check_ok(store, store->ops->mark_published(store, failed, NOW + 9, "ops"));
+    struct entry e = get_entry(store, failed);
+    assert_int_equal(e.status, ENTRY_PUBLISHED);
+    assert_int_equal(e.published_at, NOW + 9);
+    assert_int_equal(audit_count(store, "a", "mark_published"), 1);
+
+    int rc = store->ops->mark_published(store, pending, NOW, "ops");
+    assert_true(rc == STORE_INVALID || rc == STORE_CONFLICT);
+    assert_int_equal(get_entry(store, pending).status, ENTRY_PENDING);
+    assert_int_equal(audit_count(store, "b", "mark_published"), 0);
+}
+
+static void cancel_content_by_platform(void **state)
+{
+    struct store *store = store_of(state);
+    const char *const three[] = {"alpha", "beta", "gamma"};
+    const char *const only_beta[] = {"beta"};
+    size_t changed = 99;
+
+    submit_simple(store, "c1", three, 3, NOW + HOUR);
+    submit_simple(store, "other", three, 3, NOW + HOUR);
+
+    check_ok(store, store->ops->cancel_content(store, "c1", only_beta, 1, NOW,
+                                               "event", &changed));
+    assert_int_equal(changed, 1);
+    check_ok(store, store->ops->cancel_content(store, "c1", NULL, 0, NOW,
+                                               "event", &changed));
+    assert_int_equal(changed, 2);
+    check_ok(store, store->ops->cancel_content(store, "c1", NULL, 0, NOW,
+                                               "event", &changed));
+    assert_int_equal(changed, 0);
+
+    struct entry_filter cancelled = {.has_status = 1,
+                                     .status = ENTRY_CANCELLED};
+    assert_int_equal(count_matching(store, &cancelled), 3);
+    struct entry_filter others = {
+        .content_id = "other", .has_status = 1, .status = ENTRY_PENDING};
+    assert_int_equal(count_matching(store, &others), 3);
+    assert_int_equal(audit_count(store, "c1", "cancel"), 3);
+
+    assert_int_equal(store->ops->cancel_content(store, "missing", NULL, 0, NOW,
+                                                "event", &changed),
+                     STORE_NOT_FOUND);
+}
+
+static void cancel_content_spares_publishing(void **state)
+{
+    struct store *store = store_of(state);
+    size_t changed = 99;
+
+    submit_simple(store, "c1", two, 2, NOW);
+    struct entry started = claim_one(store, "node-a", NOW);
+
+    check_ok(store, store->ops->cancel_content(store, "c1", NULL, 0, NOW,
+                                               "event", &changed));
+    assert_int_equal(changed, 1);
+    assert_int_equal(get_entry(store, started.id).status, ENTRY_PUBLISHING);
+}
+
+static void reschedule_content_moves_due(void **state)
+{
+    struct store *store = store_of(state);
+    size_t changed = 99;
+
+    submit_simple(store, "c1", two, 2, NOW);
+    check_ok(store,
+             store->ops->reschedule_content(store, "c1", NULL, 0, NOW + HOUR,
+                                            NOW, "event", &changed));
+    assert_int_equal(changed, 2);
+
+    struct entry_list list = claim(store, "node-a", NOW, 10);
+    assert_int_equal(list.count, 0);
+    entry_list_free(&list);
+    list = claim(store, "node-a", NOW + HOUR, 10);
+    assert_int_equal(list.count, 2);
+    assert_int_equal(list.items[0].scheduled_at, NOW + HOUR);
+    entry_list_free(&list);
+    assert_int_equal(audit_count(store, "c1", "reschedule"), 2);
+
+    check_ok(store, store->ops->reschedule_content(store, "c1", NULL, 0,
+                                                   NOW + 2 * HOUR, NOW, "event",
+                                                   &changed));
+    assert_int_equal(changed, 0);
+}
+
+/* ---- platforms ---- */
+
+static void pause_and_resume(void **state)
+{
+    struct store *store = store_of(state);
+    struct platform_state_list states;
+
+    assert_int_equal(
+        store->ops->pause_platform(store, "alpha", NOW - 1, "late", NOW, "ops"),
+        STORE_INVALID);
+    check_ok(store, store->ops->pause_platform(store, "alpha", INT64_MAX,
+                                               "token revoked", NOW, "ops"));
+    check_ok(store, store->ops->list_platform_states(store, &states));
+    assert_int_equal(states.count, 1);
+    assert_int_equal(states.items[0].paused_until, INT64_MAX);
+    assert_string_equal(states.items[0].pause_reason, "token revoked");
+    platform_state_list_free(&states);
+
+    struct audit_list audit = audit_of(store, NULL, "platform_paused");
+    assert_int_equal(audit.count, 1);
+    assert_string_equal(audit.items[0].platform, "alpha");
+    assert_string_equal(audit.items[0].agent_name, "ops");
+    audit_list_free(&audit);
+
+    check_ok(store, store->ops->resume_platform(store, "alpha", NOW, "ops"));
+    check_ok(store, store->ops->list_platform_states(store, &states));
+    assert_int_equal(states.items[0].paused_until, 0);
+    platform_state_list_free(&states);
+    assert_int_equal(audit_count(store, NULL, "platform_resumed"), 1);
+}
+
+static void platform_data_roundtrip(void **state)
+{
+    struct store *store = store_of(state);
+    char *json = NULL;
+
+    assert_int_equal(store->ops->get_platform_data(store, "alpha", &json),
+                     STORE_NOT_FOUND);
+    assert_null(json);
+    check_ok(store, store->ops->set_platform_data(store, "alpha",
+                                                  "{\"refresh\":\"r1\"}", NOW));
+    check_ok(store, store->ops->get_platform_data(store, "alpha", &json));
+    assert_string_equal(json, "{\"refresh\":\"r1\"}");
+    free(json);
+
+    check_ok(store, store->ops->set_platform_data(store, "alpha",
+                                                  "{\"refresh\":\"r2\"}", NOW));
+    check_ok(store, store->ops->get_platform_data(store, "alpha", &json));
+    assert_string_equal(json, "{\"refresh\":\"r2\"}");
+    free(json);
+
+    assert_int_equal(
+        store->ops->set_platform_data(store, "alpha", "{nope", NOW),
+        STORE_INVALID);
+    check_ok(store, store->ops->get_platform_data(store, "alpha", &json));
+    assert_string_equal(json, "{\"refresh\":\"r2\"}");
+    free(json);
+}
+
+/* ---- audit and schema ---- */
+
+static void audit_filters(void **state)
+{
+    struct store *store = store_of(state);
+    struct audit_list list = {0};
+
+    submit_simple(store, "c1", one_alpha, 1, NOW);
+    submit_simple(store, "c2", one_alpha, 1, NOW);
+    check_ok(store, store->ops->pause_platform(store, "beta", NOW + HOUR,
+                                               "maintenance", NOW + 5, "ops"));
+
+    assert_int_equal(audit_count(store, "c1", NULL), 1);
+    assert_int_equal(audit_count(store, NULL, "accepted"), 2);
+
+    struct audit_filter by_platform = {.platform = "beta"};
+    check_ok(store, store->ops->list_audit(store, &by_platform, &list));
+    assert_int_equal(list.count, 1);
+    assert_string_equal(list.items[0].action, "platform_paused");
+    audit_list_free(&list);
+
+    struct audit_filter by_time = {.from = NOW + 1, .to = NOW + 10};
+    check_ok(store, store->ops->list_audit(store, &by_time, &list));
+    assert_int_equal(list.count, 1);
+    audit_list_free(&list);
+
+    struct audit_filter page = {.limit = 2};
+    check_ok(store, store->ops->list_audit(store, &page, &list));
+    assert_int_equal(list.count, 2);
+    assert_true(list.items[0].id > list.items[1].id);
+    page.before_id = list.items[1].id;
+    audit_list_free(&list);
+    check_ok(store, store->ops->list_audit(store, &page, &list));
+    assert_int_equal(list.count, 1);
+    assert_string_equal(list.items[0].job_id, "c1");
+    audit_list_free(&list);
+}
+
+static void migrate_twice_is_noop(void **state)
+{
+    struct store *store = store_of(state);
+    int64_t job_id = submit_simple(store, "c1", two, 2, NOW);
+
+    check_ok(store, store_migrate(store));
+    check_ok(store, store_migrate(store));
+    struct entry_list list = entries_of_job(store, job_id);
+    assert_int_equal(list.count, 2);
+    entry_list_free(&list);
+}
+
+static void open_rejects_postgres_url(void **state)
+{
+    struct store *other = NULL;
+    char err[STORE_ERR_MAX];
+
+    (void)state;
+    if (getenv("PUBQ_TEST_DATABASE") != NULL)
+        skip();
+    assert_int_equal(store_open("postgres://u:secret@127.0.0.1/pubq", &other,
+                                err, sizeof err),
+                     STORE_INVALID);
+    assert_null(other);
+    assert_non_null(strstr(err, "PostgreSQL"));
+    assert_null(strstr(err, "secret"));
+}
+
+/* ---- concurrency ---- */
+
+#define RACE_ENTRIES 200
+
+struct racer {
+    const char *url;
+    const char *node;
+    int64_t ids[RACE_ENTRIES];
+    size_t count;
+    int failed;
+};
+
+static void *race_claims(void *arg)
+{
+    struct racer *r = arg;
+    struct store *store = NULL;
+    char err[STORE_ERR_MAX];
+
+    if (store_open(r->url, &store, err, sizeof err) != STORE_OK) {
+        r->failed = 1;
+        return NULL;
+    }
+    /* Bounded: each round claims at least one entry or stops. */
+    for (int round = 0; round < 2 * RACE_ENTRIES; round++) {
+        struct entry_list list = {0};
+
+        if (store->ops->claim_due(store, r->node, NOW, LEASE, 3, &list) !=
+            STORE_OK) {
+            r->failed = 1;
+            break;
+        }
+        for (size_t i = 0; i < list.count && r->count < RACE_ENTRIES; i++)
+            r->ids[r->count++] = list.items[i].id;
+        size_t got = list.count;
+        entry_list_free(&list);
+        if (got == 0)
+            break;
+    }
+    store_close(store);
+    return NULL;
+}
+
+static void concurrent_claims_disjoint(void **state)
+{
+    struct fixture *f = *state;
+    const char *platforms[RACE_ENTRIES / 10];
+    char names[RACE_ENTRIES / 10][16];
+    struct racer racers[2] = {{.url = f->url, .node = "node-a"},
+                              {.url = f->url, .node = "node-b"}};
+    pthread_t threads[2];
+
+    for (size_t i = 0; i < RACE_ENTRIES / 10; i++) {
+        snprintf(names[i], sizeof names[i], "p%zu", i);
+        platforms[i] = names[i];
+    }
+    for (int job = 0; job < 10; job++) {
+        char id[16];
+
+        snprintf(id, sizeof id, "race-%d", job);
+        submit_simple(f->store, id, platforms, RACE_ENTRIES / 10, NOW);
+    }
+
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(
+            pthread_create(&threads[i], NULL, race_claims, &racers[i]), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+
+    assert_int_equal(racers[0].failed, 0);
+    assert_int_equal(racers[1].failed, 0);
+    assert_int_equal(racers[0].count + racers[1].count, RACE_ENTRIES);
+    for (size_t i = 0; i < racers[0].count; i++) {
+        for (size_t j = 0; j < racers[1].count; j++)
+            assert_int_not_equal(racers[0].ids[i], racers[1].ids[j]);
+    }
+}
+
+#define STORE_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        STORE_TEST(submit_creates_entries),
+        STORE_TEST(submit_writes_accepted_audit),
+        STORE_TEST(submit_batch_all_or_nothing),
+        STORE_TEST(submit_rejects_bad_requests),
+        STORE_TEST(submit_duplicate_event),
+        STORE_TEST(submit_duplicate_in_batch),
+        STORE_TEST(submit_past_is_due_now),
+        STORE_TEST(get_missing_rows),
+        STORE_TEST(list_filters),
+        STORE_TEST(list_pages_with_cursor),
+        STORE_TEST(count_by_status),
+        STORE_TEST(claim_due_oldest_first),
+        STORE_TEST(claim_orders_by_due),
+        STORE_TEST(claim_skips_paused),
+        STORE_TEST(next_due_at_earliest),
+        STORE_TEST(complete_published),
+        STORE_TEST(complete_retrying),
+        STORE_TEST(complete_failed_exhausted),
+        STORE_TEST(complete_loses_race),
+        STORE_TEST(complete_mixed_batch),
+        STORE_TEST(complete_rejects_illegal_target),
+        STORE_TEST(complete_pauses_platform),
+        STORE_TEST(publish_audit_partial),
+        STORE_TEST(publish_audit_failed),
+        STORE_TEST(recover_expired_leases),
+        STORE_TEST(release_leases_of_node),
+        STORE_TEST(sweep_requeues_failed),
+        STORE_TEST(sweep_recovers_leases),
+        STORE_TEST(retry_entry_legal_and_illegal),
+        STORE_TEST(cancel_entry_legal_and_illegal),
+        STORE_TEST(mark_published_legal_and_illegal),
+        STORE_TEST(cancel_content_by_platform),
+        STORE_TEST(cancel_content_spares_publishing),
+        STORE_TEST(reschedule_content_moves_due),
+        STORE_TEST(pause_and_resume),
+        STORE_TEST(platform_data_roundtrip),
+        STORE_TEST(audit_filters),
+        STORE_TEST(migrate_twice_is_noop),
+        STORE_TEST(open_rejects_postgres_url),
+        STORE_TEST(concurrent_claims_disjoint),
+    };
+
+    return cmocka_run_group_tests_name("store_contract", tests, NULL, NULL);
+}
