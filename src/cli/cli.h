@@ -152,6 +152,10 @@ int cmd_audit(struct cli *cli, const struct cli_command *command, int argc,
               char **argv);
 int cmd_migrate(struct cli *cli, const struct cli_command *command, int argc,
                 char **argv);
+int cmd_serve(struct cli *cli, const struct cli_command *command, int argc,
+              char **argv);
+int cmd_sweep(struct cli *cli, const struct cli_command *command, int argc,
+              char **argv);
 
 extern const char cmd_publish_help[];
 extern const char cmd_import_help[];
@@ -161,5 +165,7 @@ extern const char cmd_retry_help[];
 extern const char cmd_cancel_help[];
 extern const char cmd_audit_help[];
 extern const char cmd_migrate_help[];
+extern const char cmd_serve_help[];
+extern const char cmd_sweep_help[];
 
 #endif

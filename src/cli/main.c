@@ -27,10 +27,9 @@ static const struct cli_command commands[] = {
     {"audit", cmd_audit, "query the audit log", cmd_audit_help},
     {"migrate", cmd_migrate, "apply database migrations explicitly",
      cmd_migrate_help},
-    /*
-     * The daemon commands (serve, sweep) go here once the engine that
-     * runs them exists; until then they are not offered at all.
-     */
+    {"serve", cmd_serve, "run the daemon: publish due entries, retry, sweep",
+     cmd_serve_help},
+    {"sweep", cmd_sweep, "run the sweeper once now", cmd_sweep_help},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

@@ -10,11 +10,21 @@
 extern const struct adapter_ops adapter_file_ops;
 extern const struct adapter_ops adapter_webhook_ops;
 extern const struct adapter_ops adapter_command_ops;
+/* TODO: make these strong once every platform adapter is in the tree;
+ * weak references let each land on its own. */
+extern const struct adapter_ops adapter_mastodon_ops __attribute__((weak));
+extern const struct adapter_ops adapter_bluesky_ops __attribute__((weak));
+extern const struct adapter_ops adapter_discord_ops __attribute__((weak));
+extern const struct adapter_ops adapter_slack_ops __attribute__((weak));
+extern const struct adapter_ops adapter_telegram_ops __attribute__((weak));
+extern const struct adapter_ops adapter_wordpress_ops __attribute__((weak));
+extern const struct adapter_ops adapter_smtp_ops __attribute__((weak));
 
 static const struct adapter_ops *const adapters[] = {
-    &adapter_file_ops,
-    &adapter_webhook_ops,
-    &adapter_command_ops,
+    &adapter_file_ops,     &adapter_webhook_ops,   &adapter_command_ops,
+    &adapter_mastodon_ops, &adapter_bluesky_ops,   &adapter_discord_ops,
+    &adapter_slack_ops,    &adapter_telegram_ops,  &adapter_wordpress_ops,
+    &adapter_smtp_ops,
 };
 
 const struct adapter_ops *adapter_find(const char *type)
@@ -23,7 +33,7 @@ const struct adapter_ops *adapter_find(const char *type)
         return NULL;
 
     for (size_t i = 0; i < sizeof adapters / sizeof adapters[0]; i++) {
-        if (strcmp(adapters[i]->type, type) == 0)
+        if (adapters[i] != NULL && strcmp(adapters[i]->type, type) == 0)
             return adapters[i];
     }
     return NULL;

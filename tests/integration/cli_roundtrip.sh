@@ -395,11 +395,10 @@ expect_in "$err" "missing.conf" "configuration error names the file"
 
 pubq --help
 expect_status 0 "pubq --help"
-for command in publish import list show retry cancel audit migrate; do
+for command in publish import list show retry cancel audit migrate serve \
+    sweep; do
     expect_line "^  $command " "pubq --help lists $command"
 done
-expect_not_in "$out" "serve" "serve is not offered yet"
-expect_not_in "$out" "sweep " "sweep is not offered yet"
 
 pubq --version
 expect_status 0 "pubq --version"

@@ -1,0 +1,287 @@
+/* pipe2() is a Linux call. */
+#define _GNU_SOURCE
+
+#include "engine/engine_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+#include "util/banned.h"
+
+/* Longest sleep with nothing due. Another process (the CLI writing to
+ * the same SQLite file) cannot wake this loop, so it looks again after
+ * this long even when it knows of no work. */
+#define IDLE_POLL_MS 1000
+
+/* How often leases that expired on other nodes are recovered. */
+#define RECOVERY_INTERVAL_MS 30000
+
+int64_t engine_wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t engine_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void choose_node_id(struct engine *engine)
+{
+    char host[64] = "host";
+
+    if (engine->config->node_id != NULL) {
+        snprintf(engine->node_id, sizeof engine->node_id, "%s",
+                 engine->config->node_id);
+        return;
+    }
+    gethostname(host, sizeof host - 1);
+    snprintf(engine->node_id, sizeof engine->node_id, "%.40s-%ld", host,
+             (long)getpid());
+}
+
+static int open_wake_pipe(struct engine *engine, char *err, size_t errlen)
+{
+    if (pipe2(engine->wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+        snprintf(err, errlen, "cannot create the wake-up pipe: %s",
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+struct engine *engine_new(const struct pubq_config *config,
+                          struct store *store, char *err, size_t errlen)
+{
+    struct engine *engine = calloc(1, sizeof *engine);
+
+    if (engine == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    engine->config = config;
+    engine->store = store;
+    engine->wake_pipe[0] = engine->wake_pipe[1] = -1;
+    pthread_mutex_init(&engine->async_lock, NULL);
+    choose_node_id(engine);
+
+    if (open_wake_pipe(engine, err, errlen) != 0)
+        goto fail;
+    engine->multi = curl_multi_init();
+    if (engine->multi == NULL) {
+        snprintf(err, errlen, "cannot create a curl multi handle");
+        goto fail;
+    }
+    curl_multi_setopt(engine->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                      (long)config->max_in_flight);
+    if (engine_platforms_load(engine, err, errlen) != 0)
+        goto fail;
+    if (engine_sweeper_init(engine, err, errlen) != 0)
+        goto fail;
+    return engine;
+
+fail:
+    engine_free(engine);
+    return NULL;
+}
+
+void engine_free(struct engine *engine)
+{
+    if (engine == NULL)
+        return;
+    engine_platforms_free(engine);
+    engine_sweeper_free(engine);
+    if (engine->multi != NULL)
+        curl_multi_cleanup(engine->multi);
+    if (engine->wake_pipe[0] >= 0)
+        close(engine->wake_pipe[0]);
+    if (engine->wake_pipe[1] >= 0)
+        close(engine->wake_pipe[1]);
+    pthread_mutex_destroy(&engine->async_lock);
+    free(engine);
+}
+
+const char *engine_node_id(const struct engine *engine)
+{
+    return engine->node_id;
+}
+
+void engine_wake(struct engine *engine)
+{
+    char byte = 1;
+
+    /* A full pipe already holds a pending wake-up, so EAGAIN is fine. */
+    if (write(engine->wake_pipe[1], &byte, 1) < 0 && errno != EAGAIN)
+        log_warn("engine", "wake-up failed: %s", strerror(errno));
+}
+
+void engine_stop(struct engine *engine)
+{
+    char byte = 0;
+    int saved = errno;
+
+    engine->stop_requested = 1;
+    if (write(engine->wake_pipe[1], &byte, 1) < 0) {
+        /* Nothing to do in a signal handler; the flag is set. */
+    }
+    errno = saved;
+}
+
+static void drain_wake_pipe(struct engine *engine)
+{
+    char buf[256];
+
+    while (read(engine->wake_pipe[0], buf, sizeof buf) > 0) {
+    }
+}
+
+/* Claims as many due entries as there is room for. */
+static int claim_due(struct engine *engine)
+{
+    uint32_t room = engine->config->max_in_flight - engine->held;
+
+    while (room > 0) {
+        struct entry_list list = {0};
+        size_t want = room < engine->config->claim_batch
+                          ? room
+                          : engine->config->claim_batch;
+        int rc = engine->store->ops->claim_due(
+            engine->store, engine->node_id, engine_wall_ms(),
+            engine->config->lease_ms, want, &list);
+
+        if (rc != STORE_OK) {
+            log_error("engine", "claim failed node=%s: %s", engine->node_id,
+                      store_errmsg(engine->store));
+            return -1;
+        }
+        if (list.count > 0)
+            log_info("engine", "claimed %zu entries node=%s", list.count,
+                     engine->node_id);
+        for (size_t i = 0; i < list.count; i++)
+            engine_accept_claimed(engine, &list.items[i]);
+        room -= (uint32_t)list.count;
+        entry_list_free(&list);
+        if (list.count < want)
+            break;
+    }
+    return 0;
+}
+
+/* Milliseconds to sleep before anything new can be due. */
+static int next_wait_ms(struct engine *engine, int64_t now)
+{
+    int64_t wait = IDLE_POLL_MS;
+    int64_t due;
+
+    if (engine->held < engine->config->max_in_flight &&
+        engine->store->ops->next_due_at(engine->store, &due) == STORE_OK &&
+        due - now < wait)
+        wait = due - now;
+    if (engine->next_sweep_ms - now < wait)
+        wait = engine->next_sweep_ms - now;
+    if (engine->finished_count > 0)
+        wait = 0;
+    return wait < 0 ? 0 : (int)wait;
+}
+
+static void wait_for_events(struct engine *engine, int wait_ms)
+{
+    struct curl_waitfd wake = {
+        .fd = engine->wake_pipe[0],
+        .events = CURL_WAIT_POLLIN,
+    };
+    int running = 0;
+
+    curl_multi_poll(engine->multi, &wake, 1, wait_ms, NULL);
+    drain_wake_pipe(engine);
+    curl_multi_perform(engine->multi, &running);
+}
+
+static void run_periodic(struct engine *engine, int64_t now)
+{
+    size_t recovered = 0;
+
+    if (now >= engine->next_recovery_ms) {
+        if (engine->store->ops->recover_leases(engine->store, now,
+                                               &recovered) != STORE_OK)
+            log_error("engine", "lease recovery failed: %s",
+                      store_errmsg(engine->store));
+        else if (recovered > 0)
+            log_warn("engine", "recovered %zu entries with expired leases",
+                     recovered);
+        engine->next_recovery_ms = now + RECOVERY_INTERVAL_MS;
+    }
+    engine_sweeper_tick(engine, now);
+}
+
+static void finish_shutdown(struct engine *engine)
+{
+    size_t released = 0;
+
+    engine_abort_all(engine);
+    engine_flush_results(engine);
+    if (engine->store->ops->release_leases(engine->store, engine->node_id,
+                                           engine_wall_ms(),
+                                           &released) != STORE_OK)
+        log_error("engine", "releasing leases failed node=%s: %s",
+                  engine->node_id, store_errmsg(engine->store));
+    log_info("engine", "stopped node=%s released=%zu", engine->node_id,
+             released);
+}
+
+int engine_run(struct engine *engine)
+{
+    int64_t stop_deadline = 0;
+
+    log_info("engine", "started node=%s platforms=%zu max_in_flight=%u",
+             engine->node_id, engine->platform_count,
+             engine->config->max_in_flight);
+    engine->next_recovery_ms = 0;
+
+    for (;;) {
+        int64_t now = engine_wall_ms();
+
+        if (engine->stop_requested && stop_deadline == 0) {
+            stop_deadline = engine_mono_ms() +
+                            engine->config->shutdown_grace_ms;
+            engine_drop_waiting(engine);
+            log_info("engine", "stopping node=%s in_flight=%u grace_ms=%lld",
+                     engine->node_id, engine->held,
+                     (long long)engine->config->shutdown_grace_ms);
+        }
+        if (stop_deadline != 0 &&
+            (engine->held == 0 || engine_mono_ms() >= stop_deadline))
+            break;
+
+        if (stop_deadline == 0) {
+            run_periodic(engine, now);
+            claim_due(engine);
+            engine_start_waiting(engine);
+        }
+        engine_flush_results(engine);
+
+        wait_for_events(engine, stop_deadline != 0
+                                    ? 100
+                                    : next_wait_ms(engine, now));
+        engine_handle_transfers(engine);
+        engine_handle_async(engine);
+        engine_flush_results(engine);
+    }
+
+    finish_shutdown(engine);
+    return 0;
+}

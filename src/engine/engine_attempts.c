@@ -1,0 +1,511 @@
+/*
+ * The life of one attempt inside the engine: from a claimed entry to a
+ * started adapter step, through its HTTP or asynchronous steps, to a
+ * retry decision that waits in the `finished` list for the next batched
+ * store write.
+ */
+#include "engine/engine_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/retry_decision.h"
+#include "core/timestamp.h"
+#include "util/log.h"
+
+#include "util/banned.h"
+
+#define REASON_EXPIRED "expired"
+
+static void push_finished(struct engine *engine, struct inflight *inflight)
+{
+    inflight->next = engine->finished;
+    engine->finished = inflight;
+    engine->finished_count++;
+}
+
+static void fill_completion(struct inflight *inflight, const char *node)
+{
+    const struct adapter_result *result = &inflight->attempt.result;
+    struct attempt_completion *completion = &inflight->completion;
+
+    completion->entry_id = inflight->entry.id;
+    completion->attempt_number = inflight->entry.attempt_count;
+    completion->node = node;
+    completion->outcome = result->outcome;
+    completion->http_status = result->http_status;
+    completion->ended_at = engine_wall_ms();
+    completion->latency_ms =
+        inflight->started ? engine_mono_ms() - inflight->start_ms : 0;
+    completion->error = result->error[0] != '\0' ? result->error : NULL;
+    completion->post_id = result->post_id[0] != '\0' ? result->post_id : NULL;
+    completion->post_url =
+        result->post_url[0] != '\0' ? result->post_url : NULL;
+}
+
+/* The pause a result asks for: the adapter's, or a 429 until its reset. */
+static void decide_pause(struct inflight *inflight, int64_t now,
+                         int64_t max_hint_ms)
+{
+    const struct adapter_result *result = &inflight->attempt.result;
+    struct attempt_completion *completion = &inflight->completion;
+
+    if (result->pause_ms != 0 && result->pause_reason[0] != '\0') {
+        completion->pause_until =
+            result->pause_ms < 0 ? INT64_MAX : now + result->pause_ms;
+        completion->pause_reason = result->pause_reason;
+        return;
+    }
+    if (result->rate_limited && result->hint_ms >= 0) {
+        int64_t wait =
+            result->hint_ms < max_hint_ms ? result->hint_ms : max_hint_ms;
+
+        completion->pause_until = now + wait;
+        completion->pause_reason = "rate limited by the platform (HTTP 429)";
+    }
+}
+
+/* Turns the adapter's result into the entry's next state. */
+static void decide(struct engine *engine, struct inflight *inflight)
+{
+    const struct adapter_result *result = &inflight->attempt.result;
+    struct attempt_completion *completion = &inflight->completion;
+    struct retry_policy policy = engine->config->retry;
+    struct entry_retry_state state = {
+        .retry_count = inflight->entry.retry_count,
+        .rate_limit_waited_ms = inflight->entry.rate_limit_waited_ms,
+    };
+    struct attempt_result attempt = {
+        .outcome = result->outcome,
+        .rate_limited = result->rate_limited,
+        .hint_ms = result->hint_ms,
+    };
+    struct retry_decision decision;
+    int64_t now = engine_wall_ms();
+
+    policy.max_retries = inflight->entry.max_retries;
+    retry_decide(&policy, &state, &attempt,
+                 inflight->platform->config->on_unknown, drand48(),
+                 &decision);
+
+    fill_completion(inflight, engine->node_id);
+    completion->next_status = decision.next_status;
+    completion->retry_count = decision.retry_count;
+    completion->rate_limit_waited_ms = decision.rate_limit_waited_ms;
+    completion->due_at = now + decision.delay_ms;
+    completion->fail_reason = decision.reason;
+    decide_pause(inflight, now, policy.max_hint_ms);
+}
+
+static void finish(struct engine *engine, struct inflight *inflight)
+{
+    if (inflight->started)
+        inflight->platform->running--;
+    decide(engine, inflight);
+    push_finished(engine, inflight);
+}
+
+/* Called on an adapter's own thread: hand the attempt back to the loop. */
+static void finish_async(struct publish_attempt *attempt)
+{
+    struct inflight *inflight = attempt->engine_data;
+    struct engine *engine = inflight->engine;
+
+    pthread_mutex_lock(&engine->async_lock);
+    inflight->next = engine->async_done;
+    engine->async_done = inflight;
+    pthread_mutex_unlock(&engine->async_lock);
+    engine_wake(engine);
+}
+
+static void handle_step(struct engine *engine, struct inflight *inflight,
+                        enum adapter_step step, CURL *easy)
+{
+    if (step == ADAPTER_DONE) {
+        finish(engine, inflight);
+        return;
+    }
+    if (step == ADAPTER_ASYNC)
+        return;
+
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, inflight);
+    if (curl_multi_add_handle(engine->multi, easy) != CURLM_OK) {
+        adapter_result_fail(&inflight->attempt.result, OUTCOME_TRANSIENT,
+                            "cannot start the HTTP transfer");
+        finish(engine, inflight);
+        return;
+    }
+    inflight->easy = easy;
+    inflight->active_prev = NULL;
+    inflight->active_next = engine->active;
+    if (engine->active != NULL)
+        engine->active->active_prev = inflight;
+    engine->active = inflight;
+}
+
+/* Takes an attempt's HTTP step off the multi handle. */
+static void detach_transfer(struct engine *engine, struct inflight *inflight)
+{
+    curl_multi_remove_handle(engine->multi, inflight->easy);
+    inflight->easy = NULL;
+    if (inflight->active_prev != NULL)
+        inflight->active_prev->active_next = inflight->active_next;
+    else
+        engine->active = inflight->active_next;
+    if (inflight->active_next != NULL)
+        inflight->active_next->active_prev = inflight->active_prev;
+    inflight->active_prev = inflight->active_next = NULL;
+}
+
+static void start_attempt(struct engine *engine, struct inflight *inflight)
+{
+    const struct adapter_ops *adapter = inflight->platform->adapter;
+    CURL *easy = NULL;
+    enum adapter_step step;
+
+    inflight->started = 1;
+    inflight->start_ms = engine_mono_ms();
+    inflight->platform->running++;
+    inflight->attempt.now = engine_wall_ms();
+    step = adapter->start(inflight->platform->adapter_state,
+                          &inflight->attempt, &easy);
+    handle_step(engine, inflight, step, easy);
+}
+
+/* Ends an attempt before it started, with a final result of its own. */
+static void finish_unstarted(struct engine *engine,
+                             struct inflight *inflight,
+                             enum outcome outcome, const char *reason,
+                             const char *message)
+{
+    struct attempt_completion *completion = &inflight->completion;
+
+    adapter_result_fail(&inflight->attempt.result, outcome, "%s", message);
+    fill_completion(inflight, engine->node_id);
+    completion->next_status = ENTRY_FAILED;
+    completion->retry_count = inflight->entry.retry_count;
+    completion->rate_limit_waited_ms = inflight->entry.rate_limit_waited_ms;
+    completion->fail_reason = reason;
+    push_finished(engine, inflight);
+}
+
+/* 1 when the attempt before this one ended with an unknown outcome. */
+static int previous_was_unknown(struct engine *engine,
+                                const struct entry *entry)
+{
+    struct attempt_list attempts = {0};
+    int unknown = 0;
+
+    if (entry->attempt_count < 2)
+        return 0;
+    if (engine->store->ops->list_attempts(engine->store, entry->id,
+                                          &attempts) != STORE_OK)
+        return 0;
+    for (size_t i = 0; i < attempts.count; i++) {
+        if (attempts.items[i].number == entry->attempt_count - 1)
+            unknown = attempts.items[i].outcome == OUTCOME_UNKNOWN;
+    }
+    attempt_list_free(&attempts);
+    return unknown;
+}
+
+static json_t *load_content(struct engine *engine, int64_t job_id)
+{
+    struct job job = {0};
+    json_t *content = NULL;
+
+    if (engine->store->ops->get_job(engine->store, job_id, &job) ==
+        STORE_OK)
+        content = json_loads(job.content_json, 0, NULL);
+    job_clear(&job);
+    return content;
+}
+
+static void enqueue_waiting(struct platform_runtime *platform,
+                            struct inflight *inflight)
+{
+    inflight->next = NULL;
+    if (platform->wait_tail != NULL)
+        platform->wait_tail->next = inflight;
+    else
+        platform->wait_head = inflight;
+    platform->wait_tail = inflight;
+}
+
+static int is_expired(const struct platform_runtime *platform,
+                      const struct entry *entry, int64_t now)
+{
+    int64_t limit = platform->config->max_lateness_ms;
+
+    return limit > 0 && now - entry->due_at > limit;
+}
+
+void engine_accept_claimed(struct engine *engine, struct entry *entry)
+{
+    struct inflight *inflight = calloc(1, sizeof *inflight);
+    char message[STORE_TEXT_MAX];
+    char due[TIMESTAMP_MAX];
+
+    if (inflight == NULL) {
+        log_error("engine", "out of memory for entry=%" PRId64, entry->id);
+        return;
+    }
+    inflight->engine = engine;
+    inflight->entry = *entry;
+    inflight->attempt.entry = &inflight->entry;
+    inflight->attempt.result.hint_ms = -1;
+    inflight->attempt.finish_async = finish_async;
+    inflight->attempt.engine_data = inflight;
+    inflight->platform = engine_platform_find(engine, entry->platform);
+    engine->held++;
+
+    if (inflight->platform == NULL) {
+        snprintf(message, sizeof message,
+                 "platform \"%s\" is not configured on node %s; add a "
+                 "[platform %s] section and retry the entry",
+                 entry->platform, engine->node_id, entry->platform);
+        finish_unstarted(engine, inflight, OUTCOME_PERMANENT,
+                         "platform not configured", message);
+        return;
+    }
+
+    if (is_expired(inflight->platform, entry, engine_wall_ms())) {
+        timestamp_format(entry->due_at, due, sizeof due);
+        snprintf(message, sizeof message,
+                 "expired: due at %s, more than max_lateness late; retry "
+                 "it by hand to post anyway", due);
+        finish_unstarted(engine, inflight, OUTCOME_PERMANENT,
+                         REASON_EXPIRED, message);
+        return;
+    }
+
+    inflight->content = load_content(engine, entry->job_id);
+    if (inflight->content == NULL) {
+        finish_unstarted(engine, inflight, OUTCOME_PERMANENT,
+                         "content unreadable",
+                         "the job's content could not be read as JSON");
+        return;
+    }
+    inflight->attempt.content = inflight->content;
+    inflight->attempt.previous_unknown = previous_was_unknown(engine, entry);
+    enqueue_waiting(inflight->platform, inflight);
+}
+
+static void free_inflight(struct inflight *inflight)
+{
+    if (inflight->platform != NULL && inflight->started &&
+        inflight->platform->adapter->end != NULL)
+        inflight->platform->adapter->end(inflight->platform->adapter_state,
+                                         &inflight->attempt);
+    json_decref(inflight->content);
+    free(inflight);
+}
+
+static int is_paused(const struct platform_runtime *platform, int64_t now)
+{
+    return platform->paused_until > now;
+}
+
+void engine_start_waiting(struct engine *engine)
+{
+    int64_t now = engine_wall_ms();
+
+    for (size_t i = 0; i < engine->platform_count; i++) {
+        struct platform_runtime *platform = &engine->platforms[i];
+
+        while (platform->wait_head != NULL &&
+               platform->running < platform->config->concurrency &&
+               !is_paused(platform, now)) {
+            struct inflight *inflight = platform->wait_head;
+
+            platform->wait_head = inflight->next;
+            if (platform->wait_head == NULL)
+                platform->wait_tail = NULL;
+            inflight->next = NULL;
+            start_attempt(engine, inflight);
+        }
+    }
+}
+
+/* Forgets claimed entries that never started; their leases are released
+ * in the store at the end of the shutdown. */
+void engine_drop_waiting(struct engine *engine)
+{
+    for (size_t i = 0; i < engine->platform_count; i++) {
+        struct platform_runtime *platform = &engine->platforms[i];
+
+        while (platform->wait_head != NULL) {
+            struct inflight *inflight = platform->wait_head;
+
+            platform->wait_head = inflight->next;
+            free_inflight(inflight);
+            engine->held--;
+        }
+        platform->wait_tail = NULL;
+    }
+}
+
+/*
+ * A platform was paused while some of its entries waited here for a
+ * slot: they go back to retrying until the pause ends, without using a
+ * retry, so they do not hit a platform that asked us to stop.
+ */
+static void defer_waiting(struct engine *engine,
+                          struct platform_runtime *platform, int64_t until)
+{
+    platform->paused_until = until;
+    while (platform->wait_head != NULL) {
+        struct inflight *inflight = platform->wait_head;
+        struct attempt_completion *completion = &inflight->completion;
+
+        platform->wait_head = inflight->next;
+        adapter_result_fail(&inflight->attempt.result, OUTCOME_TRANSIENT,
+                            "not attempted: the platform was paused");
+        fill_completion(inflight, engine->node_id);
+        completion->next_status = ENTRY_RETRYING;
+        completion->retry_count = inflight->entry.retry_count;
+        completion->rate_limit_waited_ms =
+            inflight->entry.rate_limit_waited_ms;
+        completion->due_at = until == INT64_MAX ? engine_wall_ms() : until;
+        push_finished(engine, inflight);
+    }
+    platform->wait_tail = NULL;
+}
+
+void engine_handle_transfers(struct engine *engine)
+{
+    CURLMsg *message;
+    int queued;
+
+    while ((message = curl_multi_info_read(engine->multi, &queued))) {
+        struct inflight *inflight = NULL;
+        CURL *easy = message->easy_handle;
+        CURL *next = NULL;
+        enum adapter_step step;
+
+        if (message->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&inflight);
+        detach_transfer(engine, inflight);
+        step = inflight->platform->adapter->on_response(
+            inflight->platform->adapter_state, &inflight->attempt, easy,
+            message->data.result, &next);
+        handle_step(engine, inflight, step, next);
+    }
+}
+
+void engine_handle_async(struct engine *engine)
+{
+    struct inflight *done;
+
+    pthread_mutex_lock(&engine->async_lock);
+    done = engine->async_done;
+    engine->async_done = NULL;
+    pthread_mutex_unlock(&engine->async_lock);
+
+    while (done != NULL) {
+        struct inflight *next = done->next;
+
+        finish(engine, done);
+        done = next;
+    }
+}
+
+static void log_result(const struct inflight *inflight, int applied)
+{
+    const struct attempt_completion *c = &inflight->completion;
+    const struct entry *entry = &inflight->entry;
+
+    if (!applied) {
+        log_warn("engine",
+                 "result dropped entry=%" PRId64 " attempt=%u: the entry "
+                 "changed meanwhile (lease lost or cancelled)",
+                 entry->id, c->attempt_number);
+        return;
+    }
+    log_at(c->outcome == OUTCOME_SUCCESS ? LOG_INFO : LOG_WARN, "engine",
+           "attempt entry=%" PRId64 " job=%s platform=%s attempt=%u "
+           "outcome=%s http=%d latency_ms=%" PRId64 " next=%s retry=%u/%u"
+           "%s%s",
+           entry->id, entry->content_id, entry->platform, c->attempt_number,
+           outcome_name(c->outcome), c->http_status, c->latency_ms,
+           entry_status_name(c->next_status), c->retry_count,
+           entry->max_retries, c->error != NULL ? " error=" : "",
+           c->error != NULL ? c->error : "");
+}
+
+static void apply_pauses(struct engine *engine, struct inflight *list)
+{
+    for (struct inflight *it = list; it != NULL; it = it->next) {
+        if (it->completion.pause_until == 0 || it->platform == NULL)
+            continue;
+        log_warn("engine", "platform %s paused: %s", it->entry.platform,
+                 it->completion.pause_reason);
+        defer_waiting(engine, it->platform, it->completion.pause_until);
+    }
+}
+
+int engine_flush_results(struct engine *engine)
+{
+    struct attempt_completion *batch;
+    struct inflight *list = engine->finished;
+    size_t count = engine->finished_count;
+    int *applied;
+    size_t i = 0;
+
+    if (count == 0 || engine_mono_ms() < engine->flush_retry_ms)
+        return 0;
+    batch = calloc(count, sizeof *batch);
+    applied = calloc(count, sizeof *applied);
+    if (batch == NULL || applied == NULL)
+        goto fail;
+    for (struct inflight *it = list; it != NULL; it = it->next)
+        batch[i++] = it->completion;
+
+    if (engine->store->ops->complete_attempts(engine->store, batch, count,
+                                              applied) != STORE_OK) {
+        log_error("engine", "storing %zu results failed, retrying in 1 s: "
+                  "%s", count, store_errmsg(engine->store));
+        goto fail;
+    }
+
+    engine->finished = NULL;
+    engine->finished_count = 0;
+    i = 0;
+    for (struct inflight *it = list; it != NULL; it = it->next)
+        log_result(it, applied[i++]);
+    apply_pauses(engine, list);
+    while (list != NULL) {
+        struct inflight *next = list->next;
+
+        free_inflight(list);
+        engine->held--;
+        list = next;
+    }
+    free(batch);
+    free(applied);
+    return 0;
+
+fail:
+    engine->flush_retry_ms = engine_mono_ms() + 1000;
+    free(batch);
+    free(applied);
+    return -1;
+}
+
+/* At the end of the grace period: transfers still running may have
+ * reached the platform, so their outcome is unknown. */
+void engine_abort_all(struct engine *engine)
+{
+    while (engine->active != NULL) {
+        struct inflight *inflight = engine->active;
+
+        detach_transfer(engine, inflight);
+        adapter_result_fail(&inflight->attempt.result, OUTCOME_UNKNOWN,
+                            "aborted at shutdown after the grace period; "
+                            "the post may exist");
+        finish(engine, inflight);
+    }
+}

@@ -1,0 +1,96 @@
+/* Shared by the engine's files; not part of its interface. */
+#ifndef PUBQ_ENGINE_INTERNAL_H
+#define PUBQ_ENGINE_INTERNAL_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/cron.h"
+#include "core/zone.h"
+#include "engine/engine.h"
+#include "publish/adapter.h"
+
+/* One attempt the engine holds, from claim until its result is stored. */
+struct inflight {
+    struct engine *engine;
+    struct publish_attempt attempt;
+    struct entry entry;
+    json_t *content;
+    struct platform_runtime *platform;
+    CURL *easy;       /* the running HTTP step, or NULL */
+    int started;      /* the adapter's start() was called */
+    int64_t start_ms; /* monotonic time of start() */
+    struct attempt_completion completion;
+    struct inflight *next;
+    struct inflight *active_prev; /* in engine->active while easy is set */
+    struct inflight *active_next;
+};
+
+/* A configured platform and the attempts it has now. */
+struct platform_runtime {
+    const struct platform_config *config;
+    const struct adapter_ops *adapter;
+    void *adapter_state;
+    uint32_t running;      /* attempts started and not finished */
+    struct inflight *wait_head; /* claimed, waiting for a free slot */
+    struct inflight *wait_tail;
+    int64_t paused_until; /* wall ms; a pause this node learned of */
+};
+
+struct engine {
+    const struct pubq_config *config;
+    struct store *store;
+    char node_id[STORE_NAME_MAX];
+
+    CURLM *multi;
+    int wake_pipe[2]; /* a byte written wakes curl_multi_poll */
+    volatile int stop_requested;
+
+    struct platform_runtime *platforms;
+    size_t platform_count;
+    uint32_t held; /* claimed and not yet stored, over all platforms */
+
+    /* Attempts with an HTTP step on the multi handle. */
+    struct inflight *active;
+
+    /* Attempts whose ADAPTER_ASYNC step finished on another thread. */
+    pthread_mutex_t async_lock;
+    struct inflight *async_done;
+
+    /* Finished attempts whose results wait for the next store write. */
+    struct inflight *finished;
+    size_t finished_count;
+    int64_t flush_retry_ms; /* monotonic; after a failed store write */
+
+    struct cron_expr sweep_cron;
+    struct zone *sweep_zone;
+    int64_t next_sweep_ms;
+    int64_t next_recovery_ms;
+};
+
+int64_t engine_wall_ms(void);
+int64_t engine_mono_ms(void);
+
+/* engine_platforms.c */
+int engine_platforms_load(struct engine *engine, char *err, size_t errlen);
+void engine_platforms_free(struct engine *engine);
+struct platform_runtime *engine_platform_find(struct engine *engine,
+                                              const char *name);
+
+/* engine_attempts.c */
+void engine_accept_claimed(struct engine *engine, struct entry *entry);
+void engine_start_waiting(struct engine *engine);
+void engine_drop_waiting(struct engine *engine);
+void engine_handle_transfers(struct engine *engine);
+void engine_handle_async(struct engine *engine);
+int engine_flush_results(struct engine *engine);
+void engine_abort_all(struct engine *engine);
+
+/* engine_sweeper.c */
+int engine_sweeper_init(struct engine *engine, char *err, size_t errlen);
+void engine_sweeper_tick(struct engine *engine, int64_t now);
+void engine_sweeper_free(struct engine *engine);
+
+#endif

@@ -1,0 +1,78 @@
+#include "engine/engine_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+#include "util/banned.h"
+
+static int load_platform(struct platform_runtime *runtime,
+                         const struct platform_config *platform, char *err,
+                         size_t errlen)
+{
+    char reason[ENGINE_ERR_MAX];
+
+    runtime->config = platform;
+    runtime->adapter = adapter_find(platform->type);
+    if (runtime->adapter == NULL) {
+        snprintf(err, errlen,
+                 "platform \"%s\": unknown type \"%s\"; see "
+                 "docs/adapters.md for the types this build supports",
+                 platform->name, platform->type);
+        return -1;
+    }
+    if (runtime->adapter->create(platform, &runtime->adapter_state, reason,
+                                 sizeof reason) != 0) {
+        snprintf(err, errlen, "platform \"%s\": %s", platform->name,
+                 reason);
+        return -1;
+    }
+    return 0;
+}
+
+int engine_platforms_load(struct engine *engine, char *err, size_t errlen)
+{
+    const struct pubq_config *config = engine->config;
+
+    engine->platforms = calloc(config->platform_count + 1,
+                               sizeof *engine->platforms);
+    if (engine->platforms == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    for (size_t i = 0; i < config->platform_count; i++) {
+        if (load_platform(&engine->platforms[i], &config->platforms[i], err,
+                          errlen) != 0)
+            return -1;
+        engine->platform_count++;
+        log_info("engine", "platform %s type=%s concurrency=%u",
+                 config->platforms[i].name, config->platforms[i].type,
+                 config->platforms[i].concurrency);
+    }
+    return 0;
+}
+
+void engine_platforms_free(struct engine *engine)
+{
+    for (size_t i = 0; i < engine->platform_count; i++) {
+        struct platform_runtime *runtime = &engine->platforms[i];
+
+        runtime->adapter->destroy(runtime->adapter_state);
+    }
+    free(engine->platforms);
+    engine->platforms = NULL;
+    engine->platform_count = 0;
+}
+
+struct platform_runtime *engine_platform_find(struct engine *engine,
+                                              const char *name)
+{
+    for (size_t i = 0; i < engine->platform_count; i++) {
+        if (strcmp(engine->platforms[i].config->name, name) == 0)
+            return &engine->platforms[i];
+    }
+    return NULL;
+}
