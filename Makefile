@@ -8,7 +8,7 @@
 BUILD_PACKAGES = cmake gcc make pkg-config libsqlite3-dev libpq-dev \
 	libinih-dev libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev \
 	libutf8proc-dev libcmocka-dev libssl-dev libcsv-dev
-TEST_PACKAGES = python3 sqlite3
+TEST_PACKAGES = python3 sqlite3 postgresql python3-aiosmtpd chromium nodejs
 JOBS ?= 2
 
 .PHONY: all build run test bench deps test-deps clean

@@ -427,13 +427,24 @@ static void log_result(const struct inflight *inflight, int applied)
     }
     log_at(c->outcome == OUTCOME_SUCCESS ? LOG_INFO : LOG_WARN, "engine",
            "attempt entry=%" PRId64 " job=%s platform=%s attempt=%u "
-           "outcome=%s http=%d latency_ms=%" PRId64 " next=%s retry=%u/%u"
-           "%s%s",
+           "outcome=%s http=%d latency_ms=%" PRId64 " next=%s retry=%u/%u",
            entry->id, entry->content_id, entry->platform, c->attempt_number,
            outcome_name(c->outcome), c->http_status, c->latency_ms,
            entry_status_name(c->next_status), c->retry_count,
-           entry->max_retries, c->error != NULL ? " error=" : "",
-           c->error != NULL ? c->error : "");
+           entry->max_retries);
+    if (c->next_status == ENTRY_RETRYING)
+        log_info("engine",
+                 "retry scheduled entry=%" PRId64 " platform=%s "
+                 "delay_ms=%" PRId64 " reason=%s",
+                 entry->id, entry->platform, c->due_at - c->ended_at,
+                 c->error != NULL ? c->error : "-");
+    else if (c->next_status == ENTRY_FAILED)
+        log_warn("engine",
+                 "entry failed entry=%" PRId64 " platform=%s reason=%s "
+                 "error=%s",
+                 entry->id, entry->platform,
+                 c->fail_reason != NULL ? c->fail_reason : "-",
+                 c->error != NULL ? c->error : "-");
 }
 
 static void apply_pauses(struct engine *engine, struct inflight *list)
