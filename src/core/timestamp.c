@@ -210,7 +210,7 @@ static int64_t wall_seconds(const struct written_time *time)
 int timestamp_parse(const char *text, const struct zone *default_zone,
                     int64_t *epoch_ms, char *err, size_t errlen)
 {
-    struct written_time time;
+    struct written_time time = {0};
     int64_t seconds = 0;
 
     if (read_timestamp(text, &time, err, errlen) != 0 ||
