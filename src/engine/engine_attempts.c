@@ -255,6 +255,7 @@ void engine_accept_claimed(struct engine *engine, struct entry *entry)
     inflight->engine = engine;
     inflight->entry = *entry;
     inflight->attempt.entry = &inflight->entry;
+    inflight->attempt.store = engine->store;
     inflight->attempt.result.hint_ms = -1;
     inflight->attempt.finish_async = finish_async;
     inflight->attempt.engine_data = inflight;

@@ -61,6 +61,16 @@ struct publish_attempt {
     struct adapter_result result;
     void *step_state; /* the adapter's own per-attempt data */
 
+    /*
+     * The store, set by the engine; NULL when there is none (a test, a
+     * dry run). Adapters may call store->ops->get_platform_data and
+     * set_platform_data on it to keep state that outlives the process,
+     * such as a session or a migrated chat id, and nothing else. They
+     * may call it only from start() and on_response(), which run on the
+     * engine thread, never from work started by ADAPTER_ASYNC.
+     */
+    struct store *store;
+
     /* Set by the engine; thread-safe; for ADAPTER_ASYNC steps. */
     void (*finish_async)(struct publish_attempt *attempt);
     void *engine_data;

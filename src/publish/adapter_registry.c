@@ -12,13 +12,13 @@ extern const struct adapter_ops adapter_webhook_ops;
 extern const struct adapter_ops adapter_command_ops;
 /* TODO: make these strong once every platform adapter is in the tree;
  * weak references let each land on its own. */
-extern const struct adapter_ops adapter_mastodon_ops __attribute__((weak));
-extern const struct adapter_ops adapter_bluesky_ops __attribute__((weak));
-extern const struct adapter_ops adapter_discord_ops __attribute__((weak));
-extern const struct adapter_ops adapter_slack_ops __attribute__((weak));
-extern const struct adapter_ops adapter_telegram_ops __attribute__((weak));
-extern const struct adapter_ops adapter_wordpress_ops __attribute__((weak));
-extern const struct adapter_ops adapter_smtp_ops __attribute__((weak));
+extern const struct adapter_ops adapter_mastodon_ops;
+extern const struct adapter_ops adapter_bluesky_ops;
+extern const struct adapter_ops adapter_discord_ops;
+extern const struct adapter_ops adapter_slack_ops;
+extern const struct adapter_ops adapter_telegram_ops;
+extern const struct adapter_ops adapter_wordpress_ops;
+extern const struct adapter_ops adapter_smtp_ops;
 
 static const struct adapter_ops *const adapters[] = {
     &adapter_file_ops,     &adapter_webhook_ops,   &adapter_command_ops,
