@@ -84,6 +84,11 @@ static int64_t code_point_count(const char *text, size_t length, int utf16)
     return count;
 }
 
+int64_t content_code_point_count(const char *text, size_t length)
+{
+    return code_point_count(text, length, 0);
+}
+
 static int is_word_byte(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||

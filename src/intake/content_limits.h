@@ -42,4 +42,10 @@ int64_t content_mastodon_length(const char *text, size_t length);
 /* Counts grapheme clusters. Returns the count, or -1 for invalid UTF-8. */
 int64_t content_grapheme_count(const char *text, size_t length);
 
+/*
+ * Counts Unicode code points, the unit of the Discord and Slack limits.
+ * Returns the count, or -1 for invalid UTF-8.
+ */
+int64_t content_code_point_count(const char *text, size_t length);
+
 #endif

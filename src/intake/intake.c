@@ -7,6 +7,7 @@
 #include "core/timestamp.h"
 #include "intake/content_limits.h"
 #include "intake/intake_check.h"
+#include "publish/adapter.h"
 #include "util/banned.h"
 
 /* Content item ids and event ids, in bytes; the store keeps 255. */
@@ -171,6 +172,22 @@ static int parse_scheduled_at(const json_t *value,
     return 0;
 }
 
+/*
+ * Checks the content with the platform's adapter, so intake rejects what
+ * the adapter would reject when it publishes. Types whose adapter has no
+ * check_content (or is not built in) use the generic text limits.
+ */
+static int check_platform_content(const struct platform_config *platform,
+                                  const json_t *content, char *message,
+                                  size_t length)
+{
+    const struct adapter_ops *adapter = adapter_find(platform->type);
+
+    if (adapter != NULL && adapter->check_content != NULL)
+        return adapter->check_content(platform, content, message, length);
+    return content_check_limits(platform->type, content, message, length);
+}
+
 static int check_limits(const json_t *content,
                         const struct platform_config *const *platforms,
                         size_t count, struct intake_error *error)
@@ -178,8 +195,8 @@ static int check_limits(const json_t *content,
     char message[384];
 
     for (size_t i = 0; i < count; i++) {
-        if (content_check_limits(platforms[i]->type, content, message,
-                                 sizeof message) != 0)
+        if (check_platform_content(platforms[i], content, message,
+                                   sizeof message) != 0)
             return intake_fail(error, "data.content.text",
                                "platform \"%s\" (type %s): %s",
                                platforms[i]->name, platforms[i]->type, message);
