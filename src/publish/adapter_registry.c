@@ -10,8 +10,6 @@
 extern const struct adapter_ops adapter_file_ops;
 extern const struct adapter_ops adapter_webhook_ops;
 extern const struct adapter_ops adapter_command_ops;
-/* TODO: make these strong once every platform adapter is in the tree;
- * weak references let each land on its own. */
 extern const struct adapter_ops adapter_mastodon_ops;
 extern const struct adapter_ops adapter_bluesky_ops;
 extern const struct adapter_ops adapter_discord_ops;
@@ -33,7 +31,7 @@ const struct adapter_ops *adapter_find(const char *type)
         return NULL;
 
     for (size_t i = 0; i < sizeof adapters / sizeof adapters[0]; i++) {
-        if (adapters[i] != NULL && strcmp(adapters[i]->type, type) == 0)
+        if (strcmp(adapters[i]->type, type) == 0)
             return adapters[i];
     }
     return NULL;

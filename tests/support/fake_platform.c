@@ -21,6 +21,7 @@ struct stored_response {
     char *body;
     size_t body_len;
     int delay_ms;
+    int drop;
 };
 
 struct queued_response {
@@ -65,6 +66,7 @@ static int response_store(struct stored_response *out,
         len = strlen(in->body);
     out->status = in->status != 0 ? in->status : 200;
     out->delay_ms = in->delay_ms;
+    out->drop = in->drop;
     out->body_len = len;
     out->body = copy_bytes(in->body != NULL ? in->body : "", len);
     out->headers = strdup(in->headers != NULL ? in->headers : "");
@@ -126,6 +128,14 @@ static enum MHD_Result collect_pair(void *cls, enum MHD_ValueKind kind,
     return MHD_YES;
 }
 
+static int64_t wall_ms(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
 static struct fake_request *request_new(struct MHD_Connection *connection,
                                         const char *path, const char *method)
 {
@@ -138,6 +148,7 @@ static struct fake_request *request_new(struct MHD_Connection *connection,
     request->method = strdup(method);
     request->path = strdup(path);
     request->body = copy_bytes("", 0);
+    request->received_at_ms = wall_ms();
 
     headers = (struct pair_list){&request->headers, &request->header_count};
     query = (struct pair_list){&request->query, &request->query_count};
@@ -214,6 +225,7 @@ static int next_response(struct fake_platform *fake, const char *path,
             .body = fake->fallback.body,
             .body_len = fake->fallback.body_len,
             .delay_ms = fake->fallback.delay_ms,
+            .drop = fake->fallback.drop,
         };
 
         result = response_store(out, &copy);
@@ -278,6 +290,11 @@ static enum MHD_Result send_response(struct fake_platform *fake,
     if (next_response(fake, path, &stored) != 0)
         return MHD_NO;
     wait_delay(fake, stored.delay_ms);
+    if (stored.drop) {
+        /* MHD_NO makes libmicrohttpd close the connection unanswered. */
+        response_clear(&stored);
+        return MHD_NO;
+    }
 
     response = MHD_create_response_from_buffer(stored.body_len, stored.body,
                                                MHD_RESPMEM_MUST_COPY);
@@ -462,6 +479,43 @@ size_t fake_platform_requests_with_key(struct fake_platform *fake,
         if (value != NULL && strcmp(value, key) == 0)
             count++;
     }
+    pthread_mutex_unlock(&fake->lock);
+    return count;
+}
+
+size_t fake_platform_distinct_keys(struct fake_platform *fake)
+{
+    size_t distinct = 0;
+
+    pthread_mutex_lock(&fake->lock);
+    for (size_t i = 0; i < fake->request_count; i++) {
+        const char *key =
+            fake_request_header(fake->requests[i], "Idempotency-Key");
+        size_t seen = 0;
+
+        if (key == NULL)
+            continue;
+        /* Quadratic, which is fine for the few hundred requests a test
+         * makes. */
+        for (size_t j = 0; j < i && !seen; j++) {
+            const char *earlier =
+                fake_request_header(fake->requests[j], "Idempotency-Key");
+
+            seen = earlier != NULL && strcmp(earlier, key) == 0;
+        }
+        distinct += !seen;
+    }
+    pthread_mutex_unlock(&fake->lock);
+    return distinct;
+}
+
+size_t fake_platform_requests_to(struct fake_platform *fake, const char *path)
+{
+    size_t count = 0;
+
+    pthread_mutex_lock(&fake->lock);
+    for (size_t i = 0; i < fake->request_count; i++)
+        count += strcmp(fake->requests[i]->path, path) == 0;
     pthread_mutex_unlock(&fake->lock);
     return count;
 }

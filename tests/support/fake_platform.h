@@ -18,6 +18,7 @@
 #define PUBQ_FAKE_PLATFORM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* A canned response. Strings are copied when it is queued. */
 struct fake_response {
@@ -26,6 +27,8 @@ struct fake_response {
     const char *body;    /* NULL means empty */
     size_t body_len;     /* 0 means strlen(body) */
     int delay_ms;        /* delay before the response is sent */
+    int drop;            /* after the delay, close the connection without
+                            sending any response */
 };
 
 /* A name and value of a request header or query argument. */
@@ -44,6 +47,8 @@ struct fake_request {
     size_t query_count;
     char *body; /* NUL-terminated; may contain other NULs */
     size_t body_len;
+    int64_t received_at_ms; /* wall clock (CLOCK_REALTIME) when its
+                               headers arrived, ms since the epoch */
 };
 
 struct fake_platform;
@@ -84,6 +89,12 @@ const struct fake_request *fake_platform_request(struct fake_platform *fake,
 /* Returns how many requests carried "Idempotency-Key: key". */
 size_t fake_platform_requests_with_key(struct fake_platform *fake,
                                        const char *key);
+
+/* Returns how many distinct Idempotency-Key values arrived. */
+size_t fake_platform_distinct_keys(struct fake_platform *fake);
+
+/* Returns how many requests arrived for `path`. */
+size_t fake_platform_requests_to(struct fake_platform *fake, const char *path);
 
 /*
  * Waits until at least `count` requests have arrived or timeout_ms has
