@@ -21,7 +21,8 @@
  * this long even when it knows of no work. */
 #define IDLE_POLL_MS 1000
 
-/* How often leases that expired on other nodes are recovered. */
+/* Maximum interval between recoveries of leases that expired on other
+ * nodes. A shorter lease shortens the interval to the lease. */
 #define RECOVERY_INTERVAL_MS 30000
 
 int64_t engine_wall_ms(void)
@@ -149,16 +150,47 @@ static void drain_wake_pipe(struct engine *engine)
     }
 }
 
+/*
+ * Attempt slots free now over all platforms. A claimed entry's lease runs
+ * from the claim, so the engine claims no more than it can start at
+ * once: an entry that waited in memory for a slot longer than its lease
+ * would be recovered, and posted again, while this node still held it.
+ * NOTE: claim_due cannot pick platforms, so with several platforms an
+ * entry of a busy one can still be claimed into a wait. An attempt that
+ * runs longer than the lease is recovered too, because the store has no
+ * lease renewal.
+ */
+static uint32_t free_slots(const struct engine *engine)
+{
+    uint64_t slots = 0;
+
+    for (size_t i = 0; i < engine->platform_count; i++) {
+        const struct platform_runtime *platform = &engine->platforms[i];
+        uint64_t busy = platform->running;
+
+        for (const struct inflight *it = platform->wait_head; it != NULL;
+             it = it->next)
+            busy++;
+        if (busy < platform->config->concurrency)
+            slots += platform->config->concurrency - busy;
+    }
+    return slots < UINT32_MAX ? (uint32_t)slots : UINT32_MAX;
+}
+
 /* Claims as many due entries as there is room for. */
 static int claim_due(struct engine *engine)
 {
     uint32_t room = engine->config->max_in_flight - engine->held;
+    uint32_t slots = free_slots(engine);
 
+    if (slots < room)
+        room = slots;
     while (room > 0) {
         struct entry_list list = {0};
         size_t want = room < engine->config->claim_batch
                           ? room
                           : engine->config->claim_batch;
+        size_t claimed;
         int rc = engine->store->ops->claim_due(
             engine->store, engine->node_id, engine_wall_ms(),
             engine->config->lease_ms, want, &list);
@@ -168,14 +200,15 @@ static int claim_due(struct engine *engine)
                       store_errmsg(engine->store));
             return -1;
         }
-        if (list.count > 0)
-            log_info("engine", "claimed %zu entries node=%s", list.count,
+        claimed = list.count;
+        if (claimed > 0)
+            log_info("engine", "claimed %zu entries node=%s", claimed,
                      engine->node_id);
-        for (size_t i = 0; i < list.count; i++)
+        for (size_t i = 0; i < claimed; i++)
             engine_accept_claimed(engine, &list.items[i]);
-        room -= (uint32_t)list.count;
+        room -= (uint32_t)claimed;
         entry_list_free(&list);
-        if (list.count < want)
+        if (claimed < want)
             break;
     }
     return 0;
@@ -187,7 +220,9 @@ static int next_wait_ms(struct engine *engine, int64_t now)
     int64_t wait = IDLE_POLL_MS;
     int64_t due;
 
+    /* With no room, finishing attempts wake the loop, not due times. */
     if (engine->held < engine->config->max_in_flight &&
+        free_slots(engine) > 0 &&
         engine->store->ops->next_due_at(engine->store, &due) == STORE_OK &&
         due - now < wait)
         wait = due - now;
@@ -211,6 +246,19 @@ static void wait_for_events(struct engine *engine, int wait_ms)
     curl_multi_perform(engine->multi, &running);
 }
 
+/*
+ * A dead node's entries wait for their lease to expire and then for the
+ * next recovery run, so the interval is capped by the lease: otherwise a
+ * 3 s lease would still leave them waiting up to 33 s.
+ */
+static int64_t recovery_interval_ms(const struct engine *engine)
+{
+    int64_t lease = engine->config->lease_ms;
+
+    return lease > 0 && lease < RECOVERY_INTERVAL_MS ? lease
+                                                     : RECOVERY_INTERVAL_MS;
+}
+
 static void run_periodic(struct engine *engine, int64_t now)
 {
     size_t recovered = 0;
@@ -223,7 +271,7 @@ static void run_periodic(struct engine *engine, int64_t now)
         else if (recovered > 0)
             log_warn("engine", "recovered %zu entries with expired leases",
                      recovered);
-        engine->next_recovery_ms = now + RECOVERY_INTERVAL_MS;
+        engine->next_recovery_ms = now + recovery_interval_ms(engine);
     }
     engine_sweeper_tick(engine, now);
 }

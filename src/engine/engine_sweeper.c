@@ -58,8 +58,8 @@ void engine_sweeper_tick(struct engine *engine, int64_t now)
     if (now < engine->next_sweep_ms)
         return;
 
-    if (engine->store->ops->sweep(engine->store, now, "sweeper",
-                                  &result) != STORE_OK) {
+    if (engine->store->ops->sweep(engine->store, now, engine->next_sweep_ms,
+                                  "sweeper", &result) != STORE_OK) {
         log_error("sweeper", "sweep failed, next try in %d s: %s",
                   SWEEP_RETRY_MS / 1000, store_errmsg(engine->store));
         engine->next_sweep_ms = now + SWEEP_RETRY_MS;
@@ -73,7 +73,7 @@ void engine_sweeper_tick(struct engine *engine, int64_t now)
 int engine_sweep_once(struct store *store, struct sweep_result *result,
                       char *err, size_t errlen)
 {
-    if (store->ops->sweep(store, engine_wall_ms(), "manual",
+    if (store->ops->sweep(store, engine_wall_ms(), 0, "manual",
                           result) != STORE_OK) {
         snprintf(err, errlen, "sweep failed: %s", store_errmsg(store));
         return -1;

@@ -1,5 +1,6 @@
 /* Claiming due entries and finding the next due time (SQLite store). */
 #include "store/sqlite_internal.h"
+#include "store/store_check.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -88,21 +89,6 @@ static int start_attempt(struct sqlite_store *s, const struct entry *entry,
     return sqlite_exec_stmt(s, stmt, "start attempt");
 }
 
-static int check_claim(struct sqlite_store *s, const char *node, int64_t now,
-                       int64_t lease_ms)
-{
-    if (node == NULL || node[0] == '\0' || strlen(node) >= STORE_NAME_MAX)
-        return sqlite_error(s, STORE_INVALID,
-                            "invalid node id: give a name of 1 to %d bytes",
-                            STORE_NAME_MAX - 1);
-    if (lease_ms <= 0 || now > INT64_MAX - lease_ms)
-        return sqlite_error(s, STORE_INVALID,
-                            "invalid lease of %" PRId64 " ms: give a "
-                            "positive duration",
-                            lease_ms);
-    return STORE_OK;
-}
-
 int sqlite_claim_due(struct store *store, const char *node, int64_t now,
                      int64_t lease_ms, size_t max, struct entry_list *list)
 {
@@ -111,7 +97,7 @@ int sqlite_claim_due(struct store *store, const char *node, int64_t now,
 
     list->items = NULL;
     list->count = 0;
-    result = check_claim(s, node, now, lease_ms);
+    result = store_check_claim(store, node, now, lease_ms);
     if (result != STORE_OK || max == 0)
         return result;
 

@@ -1,5 +1,6 @@
 /* Applying attempt results to entries (SQLite store). */
 #include "store/sqlite_internal.h"
+#include "store/store_check.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -28,48 +29,6 @@ int sqlite_attempt_close(struct sqlite_store *s,
     sqlite3_bind_int64(stmt, 7, end->entry_id);
     sqlite3_bind_int64(stmt, 8, end->number);
     return sqlite_exec_stmt(s, stmt, "close attempt");
-}
-
-static enum entry_event event_for(enum entry_status next)
-{
-    switch (next) {
-    case ENTRY_PUBLISHED:
-        return ENTRY_EV_SUCCEED;
-    case ENTRY_RETRYING:
-        return ENTRY_EV_RETRY_LATER;
-    default:
-        return ENTRY_EV_FAIL;
-    }
-}
-
-/* Checks a completion against the state machine before anything runs. */
-static int check_completion(struct sqlite_store *s, size_t index,
-                            const struct attempt_completion *c)
-{
-    char why[256];
-    enum entry_status to;
-
-    if (entry_transition(ENTRY_PUBLISHING, event_for(c->next_status), &to, why,
-                         sizeof why) != 0 ||
-        to != c->next_status)
-        return sqlite_error(s, STORE_INVALID,
-                            "invalid completion %zu for entry %" PRId64
-                            ": next status \"%s\" is not published, "
-                            "retrying or failed",
-                            index, c->entry_id,
-                            entry_status_name(c->next_status));
-    if (c->node == NULL || c->node[0] == '\0')
-        return sqlite_error(s, STORE_INVALID,
-                            "invalid completion %zu for entry %" PRId64
-                            ": missing node id",
-                            index, c->entry_id);
-    if (c->pause_until > 0 &&
-        (c->pause_reason == NULL || c->pause_reason[0] == '\0'))
-        return sqlite_error(s, STORE_INVALID,
-                            "invalid completion %zu for entry %" PRId64
-                            ": pause_until is set without a pause_reason",
-                            index, c->entry_id);
-    return STORE_OK;
 }
 
 /* Fields of the changed entry, as the conditional update returns them. */
@@ -152,8 +111,9 @@ static int update_entry(struct sqlite_store *s,
 }
 
 /*
- * "retry" records: one per scheduled retry, and one when a failure that
- * a retry could have fixed found no retries left.
+ * "retry" records: one per scheduled retry, one when a retried entry is
+ * published at last ("success"), and one when a failure that a retry
+ * could have fixed found no retries left.
  */
 static int audit_retry(struct sqlite_store *s,
                        const struct attempt_completion *c,
@@ -163,6 +123,8 @@ static int audit_retry(struct sqlite_store *s,
 
     if (c->next_status == ENTRY_RETRYING)
         status = "scheduled";
+    else if (c->next_status == ENTRY_PUBLISHED && c->attempt_number > 1)
+        status = "success";
     else if (c->next_status == ENTRY_FAILED &&
              c->outcome != OUTCOME_PERMANENT &&
              c->retry_count >= done->max_retries)
@@ -236,15 +198,9 @@ int sqlite_complete_attempts(struct store *store,
     struct sqlite_store *s = sqlite_store_of(store);
     int result = STORE_OK;
 
-    if (count > 0 && (completions == NULL || applied == NULL))
-        return sqlite_error(s, STORE_INVALID,
-                            "invalid completions: missing array");
-    for (size_t i = 0; i < count; i++) {
-        applied[i] = 0;
-        result = check_completion(s, i, &completions[i]);
-        if (result != STORE_OK)
-            return result;
-    }
+    result = store_check_completions(store, completions, count, applied);
+    if (result != STORE_OK)
+        return result;
     if (count == 0)
         return STORE_OK;
 

@@ -34,6 +34,8 @@ enum sqlite_stmt_id {
     STMT_ENTRY_SET_KEY,
     STMT_ENTRY_GET,
     STMT_ENTRY_LIST,
+    STMT_ENTRY_LIST_UPDATED,
+    STMT_ATTEMPT_STATS,
     STMT_ENTRY_COUNT,
     STMT_ATTEMPT_LIST,
     STMT_ATTEMPT_START,
@@ -49,6 +51,8 @@ enum sqlite_stmt_id {
     STMT_LEASE_HELD,
     STMT_LEASE_RELEASE,
     STMT_SWEEP_REQUEUE,
+    STMT_SWEEP_TICK,
+    STMT_SWEEP_PRUNE,
     STMT_ENTRY_REQUEUE,
     STMT_ENTRY_CANCEL,
     STMT_ENTRY_MARK_PUBLISHED,
@@ -229,8 +233,8 @@ int sqlite_complete_attempts(struct store *store,
 int sqlite_release_leases(struct store *store, const char *node, int64_t now,
                           size_t *released);
 int sqlite_recover_leases(struct store *store, int64_t now, size_t *recovered);
-int sqlite_sweep(struct store *store, int64_t now, const char *agent,
-                 struct sweep_result *result);
+int sqlite_sweep(struct store *store, int64_t now, int64_t tick_at,
+                 const char *agent, struct sweep_result *result);
 int sqlite_retry_entry(struct store *store, int64_t entry_id, int64_t now,
                        const char *agent);
 int sqlite_cancel_entry(struct store *store, int64_t entry_id, int64_t now,
@@ -257,5 +261,7 @@ int sqlite_set_platform_data(struct store *store, const char *platform,
                              const char *json, int64_t now);
 int sqlite_list_audit(struct store *store, const struct audit_filter *filter,
                       struct audit_list *list);
+int sqlite_attempt_stats(struct store *store,
+                         struct attempt_stats_list *list);
 
 #endif

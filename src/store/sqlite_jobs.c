@@ -1,5 +1,6 @@
 /* Creating jobs and reading jobs, entries and attempts (SQLite store). */
 #include "store/sqlite_internal.h"
+#include "store/store_check.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -7,87 +8,6 @@
 #include <string.h>
 
 #include "util/banned.h"
-
-static int check_name(struct sqlite_store *s, size_t index, const char *what,
-                      const char *value, size_t max)
-{
-    if (value == NULL || value[0] == '\0')
-        return sqlite_error(s, STORE_INVALID, "invalid job %zu: missing %s",
-                            index, what);
-    if (strlen(value) >= max)
-        return sqlite_error(s, STORE_INVALID,
-                            "invalid job %zu: %s \"%.40s...\" is longer "
-                            "than %zu bytes",
-                            index, what, value, max - 1);
-    return STORE_OK;
-}
-
-static int check_platforms(struct sqlite_store *s, size_t index,
-                           const struct job_request *req)
-{
-    if (req->platforms == NULL || req->platform_count == 0)
-        return sqlite_error(s, STORE_INVALID,
-                            "invalid job %zu (content \"%s\"): empty "
-                            "platform list; name at least one platform",
-                            index, req->content_id);
-
-    for (size_t i = 0; i < req->platform_count; i++) {
-        int result = check_name(s, index, "platform name", req->platforms[i],
-                                STORE_NAME_MAX);
-        if (result != STORE_OK)
-            return result;
-
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(req->platforms[i], req->platforms[j]) == 0)
-                return sqlite_error(s, STORE_INVALID,
-                                    "invalid job %zu (content \"%s\"): "
-                                    "duplicate platform \"%s\"; list each "
-                                    "platform once",
-                                    index, req->content_id, req->platforms[i]);
-        }
-    }
-    return STORE_OK;
-}
-
-static int check_content(struct sqlite_store *s, size_t index,
-                         const struct job_request *req)
-{
-    json_error_t error;
-    json_t *content = NULL;
-
-    if (req->content_json != NULL)
-        content = json_loads(req->content_json, 0, &error);
-    if (content == NULL || !json_is_object(content)) {
-        json_decref(content);
-        return sqlite_error(s, STORE_INVALID,
-                            "invalid job %zu (content \"%s\"): content is "
-                            "not a JSON object",
-                            index, req->content_id);
-    }
-    json_decref(content);
-    return STORE_OK;
-}
-
-/* Checks every request before anything is written. */
-static int check_request(struct sqlite_store *s, size_t index,
-                         const struct job_request *req)
-{
-    int result =
-        check_name(s, index, "content item id", req->content_id, STORE_ID_MAX);
-
-    if (result == STORE_OK && req->event_id != NULL)
-        result = check_name(s, index, "event id", req->event_id, STORE_ID_MAX);
-    if (result == STORE_OK && req->scheduled_at < 0)
-        result = sqlite_error(s, STORE_INVALID,
-                              "invalid job %zu (content \"%s\"): negative "
-                              "scheduled time %" PRId64,
-                              index, req->content_id, req->scheduled_at);
-    if (result == STORE_OK)
-        result = check_platforms(s, index, req);
-    if (result == STORE_OK)
-        result = check_content(s, index, req);
-    return result;
-}
 
 /* Looks up an event id; sets *job_id to its job, or 0 when unseen. */
 static int find_event(struct sqlite_store *s, const char *event_id,
@@ -188,39 +108,6 @@ static int remember_event(struct sqlite_store *s, const char *event_id,
     return sqlite_exec_stmt(s, stmt, "record event id");
 }
 
-/*
- * FNV-1a, 64 bits: the key only has to be stable and spread well, not
- * resist attack, so a ten-line hash serves better than a crypto
- * dependency.
- */
-static uint64_t fnv1a(uint64_t hash, const char *text, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        hash ^= (unsigned char)text[i];
-        hash *= UINT64_C(0x100000001b3);
-    }
-    return hash;
-}
-
-/*
- * "pubq-<entry id>-<16 hex digits>": the id makes it unique in this
- * database, the hash of content id, platform and job id keeps keys from
- * two databases (a reset, a second install) from colliding.
- */
-static void make_key(char *key, size_t size, int64_t entry_id,
-                     const char *content_id, const char *platform,
-                     int64_t job_id)
-{
-    char job_text[32];
-    uint64_t hash = UINT64_C(0xcbf29ce484222325);
-
-    snprintf(job_text, sizeof job_text, "%" PRId64, job_id);
-    hash = fnv1a(hash, content_id, strlen(content_id) + 1);
-    hash = fnv1a(hash, platform, strlen(platform) + 1);
-    hash = fnv1a(hash, job_text, strlen(job_text));
-    snprintf(key, size, "pubq-%" PRId64 "-%016" PRIx64, entry_id, hash);
-}
-
 static int set_key(struct sqlite_store *s, int64_t entry_id, const char *key)
 {
     static const char sql[] =
@@ -268,7 +155,8 @@ static int insert_entry(struct sqlite_store *s, const struct new_entry *e)
     if (result != STORE_OK)
         return result;
 
-    make_key(key, sizeof key, entry_id, e->content_id, e->platform, e->job_id);
+    store_key_make(key, sizeof key, entry_id, e->content_id, e->platform,
+                   e->job_id);
     return set_key(s, entry_id, key);
 }
 
@@ -351,14 +239,9 @@ int sqlite_submit_jobs(struct store *store, const struct job_request *reqs,
     struct sqlite_store *s = sqlite_store_of(store);
     int result = STORE_OK;
 
-    if (count > 0 && (reqs == NULL || results == NULL))
-        return sqlite_error(s, STORE_INVALID,
-                            "invalid submit: no requests or results array");
-    for (size_t i = 0; i < count; i++) {
-        result = check_request(s, i, &reqs[i]);
-        if (result != STORE_OK)
-            return result;
-    }
+    result = store_check_requests(store, reqs, count, results);
+    if (result != STORE_OK)
+        return result;
     if (count == 0)
         return STORE_OK;
 
@@ -447,6 +330,18 @@ static const char sql_entry_list[] =
     " AND scheduled_at >= ?5 AND scheduled_at < ?6"
     " AND id < ?7 ORDER BY id DESC LIMIT ?8";
 
+/* The change feed: the same filters, oldest change first. */
+static const char sql_entry_list_updated[] =
+    "SELECT " SQLITE_ENTRY_COLUMNS " FROM entries"
+    " WHERE (?1 IS NULL OR status = ?1)"
+    " AND (?2 IS NULL OR platform = ?2)"
+    " AND (?3 IS NULL OR content_id = ?3)"
+    " AND (?4 = 0 OR job_id = ?4)"
+    " AND scheduled_at >= ?5 AND scheduled_at < ?6"
+    " AND id < ?7"
+    " AND (updated_at > ?9 OR (updated_at = ?9 AND id > ?10))"
+    " ORDER BY updated_at, id LIMIT ?8";
+
 static void bind_entry_filter(sqlite3_stmt *stmt, const struct entry_filter *f)
 {
     const char *status = f->has_status ? entry_status_name(f->status) : NULL;
@@ -461,6 +356,10 @@ static void bind_entry_filter(sqlite3_stmt *stmt, const struct entry_filter *f)
                        f->scheduled_to != 0 ? f->scheduled_to : INT64_MAX);
     sqlite3_bind_int64(stmt, 7, f->before_id != 0 ? f->before_id : INT64_MAX);
     sqlite3_bind_int64(stmt, 8, f->limit != 0 ? (int64_t)f->limit : 100);
+    if (f->updated_since != 0) {
+        sqlite3_bind_int64(stmt, 9, f->updated_since);
+        sqlite3_bind_int64(stmt, 10, f->updated_after_id);
+    }
 }
 
 int sqlite_list_entries(struct store *store, const struct entry_filter *filter,
@@ -475,11 +374,16 @@ int sqlite_list_entries(struct store *store, const struct entry_filter *filter,
 
     list->items = NULL;
     list->count = 0;
+    if (filter == NULL)
+        filter = &none;
     sqlite3_stmt *stmt =
-        sqlite_stmt(s, STMT_ENTRY_LIST, sql_entry_list, "list entries");
+        filter->updated_since != 0
+            ? sqlite_stmt(s, STMT_ENTRY_LIST_UPDATED, sql_entry_list_updated,
+                          "list entries")
+            : sqlite_stmt(s, STMT_ENTRY_LIST, sql_entry_list, "list entries");
     if (stmt == NULL)
         return sqlite_stmt_error(s);
-    bind_entry_filter(stmt, filter != NULL ? filter : &none);
+    bind_entry_filter(stmt, filter);
 
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         sqlite_read_entry(stmt, 0, &entry);

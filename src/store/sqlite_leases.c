@@ -336,27 +336,67 @@ static int audit_sweep(struct sqlite_store *s, int64_t now, const char *agent,
     return result;
 }
 
-int sqlite_sweep(struct store *store, int64_t now, const char *agent,
-                 struct sweep_result *result_out)
+/* Sweeper ticks older than this are forgotten: no node runs that late. */
+#define TICK_KEEP_MS (INT64_C(7) * 24 * 3600 * 1000)
+
+/*
+ * Records the cron tick; *taken is 0 when another process recorded it
+ * first. Old ticks are pruned in the same step to keep the table small.
+ */
+static int take_tick(struct sqlite_store *s, int64_t tick_at, int64_t now,
+                     const char *agent, int *taken)
+{
+    static const char sql_tick[] =
+        "INSERT INTO sweeper_ticks (tick_at, agent_name, swept_at)"
+        " VALUES (?1, ?2, ?3) ON CONFLICT (tick_at) DO NOTHING";
+    static const char sql_prune[] =
+        "DELETE FROM sweeper_ticks WHERE tick_at < ?1";
+    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_SWEEP_TICK, sql_tick, "sweep");
+    int result;
+
+    *taken = 0;
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite3_bind_int64(stmt, 1, tick_at);
+    sqlite_bind_text(stmt, 2, agent);
+    sqlite3_bind_int64(stmt, 3, now);
+    result = sqlite_exec_stmt(s, stmt, "record sweeper tick");
+    if (result != STORE_OK)
+        return result;
+    *taken = sqlite3_changes(s->db) == 1;
+
+    stmt = sqlite_stmt(s, STMT_SWEEP_PRUNE, sql_prune, "sweep");
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite3_bind_int64(stmt, 1, tick_at - TICK_KEEP_MS);
+    return sqlite_exec_stmt(s, stmt, "prune sweeper ticks");
+}
+
+int sqlite_sweep(struct store *store, int64_t now, int64_t tick_at,
+                 const char *agent, struct sweep_result *result_out)
 {
     struct sqlite_store *s = sqlite_store_of(store);
     struct sweep_result counts = {0};
     const char *name = agent != NULL ? agent : "sweeper";
     json_t *ids = json_array();
+    int taken = 1;
     int result = sqlite_begin(s, "sweep");
 
-    if (result == STORE_OK)
+    if (result == STORE_OK && tick_at != 0)
+        result = take_tick(s, tick_at, now, name, &taken);
+    if (result == STORE_OK && taken)
         result = sqlite_recover_expired(s, now, name, &counts.recovered);
-    if (result == STORE_OK)
+    if (result == STORE_OK && taken)
         result = requeue_failed(s, now, ids, &counts.requeued);
-    if (result == STORE_OK)
+    if (result == STORE_OK && taken)
         result = audit_sweep(s, now, name, &counts, ids);
     json_decref(ids);
 
-    if (result == STORE_OK)
+    if (result == STORE_OK && taken)
         result = sqlite_commit(s, "sweep");
     else
         sqlite_rollback(s);
+    counts.skipped = !taken;
     if (result_out != NULL)
         *result_out = result == STORE_OK ? counts : (struct sweep_result){0};
     return result;

@@ -1,22 +1,12 @@
 /* Platform pauses and adapter state (SQLite store). */
 #include "store/sqlite_internal.h"
+#include "store/store_check.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/banned.h"
-
-static int check_platform(struct sqlite_store *s, const char *platform)
-{
-    if (platform == NULL || platform[0] == '\0' ||
-        strlen(platform) >= STORE_NAME_MAX)
-        return sqlite_error(s, STORE_INVALID,
-                            "invalid platform name: give a name of 1 to %d "
-                            "bytes",
-                            STORE_NAME_MAX - 1);
-    return STORE_OK;
-}
 
 static int audit_platform(struct sqlite_store *s, const char *platform,
                           const char *action, const char *status,
@@ -76,7 +66,7 @@ int sqlite_pause_platform(struct store *store, const char *platform,
                           const char *agent)
 {
     struct sqlite_store *s = sqlite_store_of(store);
-    int result = check_platform(s, platform);
+    int result = store_check_platform(store, platform);
 
     if (result != STORE_OK)
         return result;
@@ -120,7 +110,7 @@ int sqlite_resume_platform(struct store *store, const char *platform,
 {
     struct sqlite_store *s = sqlite_store_of(store);
     int resumed = 0;
-    int result = check_platform(s, platform);
+    int result = store_check_platform(store, platform);
 
     if (result == STORE_OK)
         result = sqlite_begin(s, "resume platform");
@@ -200,7 +190,7 @@ int sqlite_get_platform_data(struct store *store, const char *platform,
     static const char sql[] = "SELECT data_json FROM platform_state"
                               " WHERE platform = ? AND data_json IS NOT NULL";
     struct sqlite_store *s = sqlite_store_of(store);
-    int result = check_platform(s, platform);
+    int result = store_check_platform(store, platform);
 
     *json = NULL;
     if (result != STORE_OK)
@@ -235,7 +225,7 @@ int sqlite_set_platform_data(struct store *store, const char *platform,
         " data_json = excluded.data_json, updated_at = excluded.updated_at";
     struct sqlite_store *s = sqlite_store_of(store);
     json_error_t error;
-    int result = check_platform(s, platform);
+    int result = store_check_platform(store, platform);
 
     if (result != STORE_OK)
         return result;

@@ -119,8 +119,23 @@ static const char migration_1[] =
     "  data_json TEXT,"
     "  updated_at INTEGER NOT NULL);";
 
+/* One row per cron tick of the sweeper that ran, so that several
+ * processes sweeping the same tick do the work once. */
+static const char migration_2[] =
+    "CREATE TABLE sweeper_ticks ("
+    "  tick_at INTEGER PRIMARY KEY,"
+    "  agent_name TEXT NOT NULL,"
+    "  swept_at INTEGER NOT NULL);";
+
+/* The change feed of list_entries (updated_since) reads by this index;
+ * SQLite appends the rowid, so it also orders ties by id. */
+static const char migration_3[] =
+    "CREATE INDEX entries_updated ON entries(updated_at);";
+
 static const struct migration migrations[] = {
     {1, migration_1},
+    {2, migration_2},
+    {3, migration_3},
 };
 
 #define MIGRATION_COUNT (sizeof migrations / sizeof migrations[0])

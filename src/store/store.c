@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_pg.h"
 #include "store/store_sqlite.h"
 #include "util/banned.h"
 
@@ -21,14 +22,10 @@ int store_open(const char *url, struct store **store, char *err, size_t errlen)
         return STORE_INVALID;
     }
 
-    if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://")) {
-        /* The URL is not echoed: it may carry a password. */
-        snprintf(err, errlen,
-                 "unsupported database URL: the PostgreSQL back end is not "
-                 "built in this version; use a SQLite file path or "
-                 "\"sqlite:PATH\"");
-        return STORE_INVALID;
-    }
+    /* The PostgreSQL back end never repeats the URL: it may carry a
+     * password. */
+    if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://"))
+        return store_pg_open(url, store, err, errlen);
 
     if (has_prefix(url, "sqlite:"))
         url += strlen("sqlite:");
@@ -99,6 +96,15 @@ void audit_list_free(struct audit_list *list)
 }
 
 void platform_state_list_free(struct platform_state_list *list)
+{
+    if (list == NULL)
+        return;
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+void attempt_stats_list_free(struct attempt_stats_list *list)
 {
     if (list == NULL)
         return;

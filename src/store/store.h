@@ -159,6 +159,14 @@ struct entry_filter {
     int64_t scheduled_to;   /* scheduled_at < this */
     int64_t before_id;
     size_t limit; /* 0 means 100 */
+    /*
+     * Change feed: when not 0, selects entries with updated_at >
+     * updated_since, or updated_at == updated_since and id >
+     * updated_after_id, ordered by (updated_at, id) ascending instead of
+     * newest first. Pass the last row's updated_at and id to read on.
+     */
+    int64_t updated_since;
+    int64_t updated_after_id;
 };
 
 struct audit_filter {
@@ -214,6 +222,27 @@ struct platform_state_list {
 struct sweep_result {
     size_t requeued;  /* failed entries put back to pending */
     size_t recovered; /* expired leases recovered */
+    int skipped;      /* 1: another run already took this tick */
+};
+
+/* Upper bounds of the latency buckets of attempt_stats, in ms. */
+#define STORE_LATENCY_BUCKETS 12
+extern const int64_t store_latency_bounds_ms[STORE_LATENCY_BUCKETS];
+
+/* Attempt totals of one platform, for metrics. */
+struct attempt_stats {
+    char platform[STORE_NAME_MAX];
+    int64_t by_outcome[OUTCOME_COUNT]; /* attempts that ended */
+    int64_t retries; /* attempts after the first of their entry */
+    /* Finished attempts with latency_ms <= store_latency_bounds_ms[i]. */
+    int64_t latency_buckets[STORE_LATENCY_BUCKETS];
+    int64_t latency_count; /* finished attempts */
+    int64_t latency_sum_ms;
+};
+
+struct attempt_stats_list {
+    struct attempt_stats *items;
+    size_t count;
 };
 
 struct status_counts {
@@ -306,9 +335,15 @@ struct store_ops {
      * entry with retry_count < max_retries, except those that failed as
      * "expired" or "outcome unknown", back to pending (retry_count + 1,
      * due now). Writes one "sweep" audit record with the counts.
+     *
+     * `tick_at` is the scheduled cron time the run belongs to, or 0 for
+     * a run by hand, which always runs. The tick is recorded in the same
+     * transaction, so of several nodes sweeping the same tick only the
+     * first does the work; the others change nothing and return
+     * STORE_OK with result->skipped set.
      */
-    int (*sweep)(struct store *store, int64_t now, const char *agent,
-                 struct sweep_result *result);
+    int (*sweep)(struct store *store, int64_t now, int64_t tick_at,
+                 const char *agent, struct sweep_result *result);
 
     /* Manual retry: failed -> pending now, retry_count 0, history kept. */
     int (*retry_entry)(struct store *store, int64_t entry_id, int64_t now,
@@ -358,6 +393,30 @@ struct store_ops {
                       struct audit_list *list);
 
     void (*close)(struct store *store);
+
+    /*
+     * Totals over every attempt ever started, one item per platform
+     * that has attempts; attempt_stats_list_free frees the list. Reads
+     * the whole attempts table, so call it at scrape rate, not per
+     * request.
+     */
+    int (*attempt_stats)(struct store *store,
+                         struct attempt_stats_list *list);
+
+    /*
+     * Optional wake-ups from other processes: NULL in a back end that
+     * has none (SQLite). wake_fd returns a socket to poll for reading,
+     * or -1 when there is none right now (for example while the
+     * database is unreachable). It may change after a reconnect, so
+     * callers ask again before every poll. The first call subscribes
+     * this store's connection to wake-ups. consume_wakeups reads what
+     * has arrived, without blocking, and returns how many wake-ups were
+     * pending (0 when none). Wake-ups can also arrive while another
+     * operation runs, so call it before deciding how long to sleep, not
+     * only when the socket is readable.
+     */
+    int (*wake_fd)(struct store *store);
+    int (*consume_wakeups)(struct store *store);
 };
 
 /* The fields every back end shares; back ends embed it first. */
@@ -391,6 +450,20 @@ static inline const char *store_errmsg(const struct store *store)
     return store->errmsg;
 }
 
+/* Returns the wake-up socket, or -1 when the back end has none. */
+static inline int store_wake_fd(struct store *store)
+{
+    return store->ops->wake_fd != NULL ? store->ops->wake_fd(store) : -1;
+}
+
+/* Returns how many wake-ups were pending, or 0 without wake-ups. */
+static inline int store_consume_wakeups(struct store *store)
+{
+    if (store->ops->consume_wakeups == NULL)
+        return 0;
+    return store->ops->consume_wakeups(store);
+}
+
 const char *store_result_name(int result);
 
 void job_clear(struct job *job);
@@ -398,5 +471,6 @@ void entry_list_free(struct entry_list *list);
 void attempt_list_free(struct attempt_list *list);
 void audit_list_free(struct audit_list *list);
 void platform_state_list_free(struct platform_state_list *list);
+void attempt_stats_list_free(struct attempt_stats_list *list);
 
 #endif

@@ -45,6 +45,7 @@ static const struct store_ops sqlite_ops = {
     .get_platform_data = sqlite_get_platform_data,
     .set_platform_data = sqlite_set_platform_data,
     .list_audit = sqlite_list_audit,
+    .attempt_stats = sqlite_attempt_stats,
     .close = sqlite_close,
 };
 

@@ -4,9 +4,11 @@
  * named by PUBQ_TEST_DATABASE, or else a fresh SQLite file in a new
  * temporary directory.
  *
- * NOTE: with PUBQ_TEST_DATABASE set, each test expects an empty database
- * because claims and counts see every row. The interface has no reset,
- * so the caller has to provide an empty database per test.
+ * With a PostgreSQL URL each test gets an empty schema of its own. The
+ * fixture creates it and adds "options=-csearch_path=SCHEMA" (and the
+ * schema as application_name) to the URL, so every connection the test
+ * opens works in it. Teardown drops the schema. Any other
+ * PUBQ_TEST_DATABASE must name an empty database per run.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,10 +16,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <libpq-fe.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -30,9 +35,66 @@
 #define LEASE (5 * MINUTE)
 
 struct fixture {
-    char url[1024];
+    char base_url[1024]; /* PUBQ_TEST_DATABASE, or "" */
+    char url[1280];
+    char schemas[2][64]; /* PostgreSQL schemas this test owns, or "" */
     struct store *store;
 };
+
+static int is_postgres(const char *url)
+{
+    return strncmp(url, "postgres://", 11) == 0 ||
+           strncmp(url, "postgresql://", 13) == 0;
+}
+
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+/* Runs one statement on a connection of its own; fails the test if not. */
+static void pg_admin(const char *url, const char *sql)
+{
+    PGconn *conn = PQconnectdb(url);
+    PGresult *res = NULL;
+
+    if (PQstatus(conn) != CONNECTION_OK)
+        fail_msg("connect for \"%s\": %s", sql, PQerrorMessage(conn));
+    /* DROP SCHEMA ... CASCADE lists every table it drops. */
+    PQsetNoticeProcessor(conn, ignore_notice, NULL);
+    res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+        PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("\"%s\": %s", sql, PQerrorMessage(conn));
+    PQclear(res);
+    PQfinish(conn);
+}
+
+/*
+ * Makes a database no test has used and writes its URL to url: a new
+ * schema (slot 0 or 1 of the fixture) or a new SQLite file.
+ */
+static void fresh_database(struct fixture *f, int slot, char *url,
+                           size_t size)
+{
+    static int counter;
+    char sql[128];
+
+    if (!is_postgres(f->base_url)) {
+        snprintf(url, size, "sqlite:%s",
+                 test_path(test_tmpdir(), "pubq.db"));
+        return;
+    }
+    snprintf(f->schemas[slot], sizeof f->schemas[slot], "pubq_test_%ld_%d",
+             (long)getpid(), ++counter);
+    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", f->schemas[slot]);
+    pg_admin(f->base_url, sql);
+    snprintf(url, size,
+             "%s%coptions=-csearch_path%%3D%s&application_name=%s",
+             f->base_url, strchr(f->base_url, '?') != NULL ? '&' : '?',
+             f->schemas[slot], f->schemas[slot]);
+}
 
 static void open_url(const char *url, struct store **store)
 {
@@ -40,7 +102,7 @@ static void open_url(const char *url, struct store **store)
     int rc = store_open(url, store, err, sizeof err);
 
     if (rc != STORE_OK)
-        fail_msg("store_open(%s): %s", url, err);
+        fail_msg("store_open: %s", err);
     rc = store_migrate(*store);
     if (rc != STORE_OK)
         fail_msg("migrate: %s", store_errmsg(*store));
@@ -52,11 +114,13 @@ static int setup(void **state)
     const char *url = getenv("PUBQ_TEST_DATABASE");
 
     assert_non_null(f);
-    if (url != NULL && url[0] != '\0')
+    if (url != NULL && url[0] != '\0' && !is_postgres(url))
         snprintf(f->url, sizeof f->url, "%s", url);
-    else
-        snprintf(f->url, sizeof f->url, "sqlite:%s",
-                 test_path(test_tmpdir(), "pubq.db"));
+    else {
+        if (url != NULL)
+            snprintf(f->base_url, sizeof f->base_url, "%s", url);
+        fresh_database(f, 0, f->url, sizeof f->url);
+    }
     open_url(f->url, &f->store);
     *state = f;
     return 0;
@@ -65,8 +129,15 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
+    char sql[128];
 
     store_close(f->store);
+    for (int i = 0; i < 2; i++) {
+        if (f->schemas[i][0] == '\0')
+            continue;
+        snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", f->schemas[i]);
+        pg_admin(f->base_url, sql);
+    }
     free(f);
     return 0;
 }
@@ -468,6 +539,86 @@ static void list_pages_with_cursor(void **state)
         entry_list_free(&list);
     }
     assert_int_equal(seen_count, 6);
+}
+
+/* Reads the change feed after (since, after_id) and returns the list. */
+static struct entry_list changes(struct store *store, int64_t since,
+                                 int64_t after_id, size_t limit)
+{
+    struct entry_filter filter = {.updated_since = since,
+                                  .updated_after_id = after_id,
+                                  .limit = limit};
+    struct entry_list list = {0};
+
+    check_ok(store, store->ops->list_entries(store, &filter, &list));
+    return list;
+}
+
+static void list_changes_since(void **state)
+{
+    struct store *store = store_of(state);
+    struct entry_list list;
+    struct entry claimed;
+
+    /* Three entries written in the same millisecond tie on updated_at. */
+    submit_simple(store, "feed-1", two, 2, NOW);
+    submit_simple(store, "feed-2", one_alpha, 1, NOW);
+
+    list = changes(store, NOW - 1, 0, 2);
+    assert_int_equal(list.count, 2);
+    assert_true(list.items[0].id < list.items[1].id);
+    int64_t last_id = list.items[1].id;
+    entry_list_free(&list);
+
+    /* The id breaks the tie, so the next page starts after the last row. */
+    list = changes(store, NOW, last_id, 10);
+    assert_int_equal(list.count, 1);
+    assert_true(list.items[0].id > last_id);
+    entry_list_free(&list);
+
+    list = changes(store, NOW, INT64_MAX, 10);
+    assert_int_equal(list.count, 0);
+    entry_list_free(&list);
+
+    /* A claim moves updated_at, so the claimed entry shows up again. */
+    claimed = claim_one(store, "node-a", NOW + 1000);
+    list = changes(store, NOW, INT64_MAX, 10);
+    assert_int_equal(list.count, 1);
+    assert_int_equal(list.items[0].id, claimed.id);
+    assert_int_equal(list.items[0].updated_at, NOW + 1000);
+    entry_list_free(&list);
+}
+
+static void attempt_stats_totals(void **state)
+{
+    struct store *store = store_of(state);
+    struct attempt_stats_list stats = {0};
+    struct entry first;
+    struct attempt_completion c;
+
+    submit_simple(store, "stats-1", one_alpha, 1, NOW);
+    first = claim_one(store, "node-a", NOW);
+    c = completion(&first, ENTRY_RETRYING, OUTCOME_TRANSIENT, NOW + 120);
+    c.retry_count = 1;
+    c.due_at = NOW + 1000;
+    assert_int_equal(complete(store, &c), 1);
+
+    first = claim_one(store, "node-a", NOW + 1000);
+    c = completion(&first, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + 1120);
+    assert_int_equal(complete(store, &c), 1);
+
+    check_ok(store, store->ops->attempt_stats(store, &stats));
+    assert_int_equal(stats.count, 1);
+    assert_string_equal(stats.items[0].platform, "alpha");
+    assert_int_equal(stats.items[0].by_outcome[OUTCOME_TRANSIENT], 1);
+    assert_int_equal(stats.items[0].by_outcome[OUTCOME_SUCCESS], 1);
+    assert_int_equal(stats.items[0].retries, 1);
+    assert_int_equal(stats.items[0].latency_count, 2);
+    assert_int_equal(stats.items[0].latency_sum_ms, 240);
+    /* Bucket bounds 50, 100, 250 ms: both 120 ms attempts fall in 250. */
+    assert_int_equal(stats.items[0].latency_buckets[1], 0);
+    assert_int_equal(stats.items[0].latency_buckets[2], 2);
+    attempt_stats_list_free(&stats);
 }
 
 static void count_by_status(void **state)
@@ -974,9 +1125,10 @@ static void sweep_requeues_failed(void **state)
     int64_t retrying = entry_in_state(store, "e", 3, ENTRY_RETRYING, NULL);
     int64_t published = entry_in_state(store, "f", 3, ENTRY_PUBLISHED, NULL);
     int64_t publishing = entry_in_state(store, "g", 3, ENTRY_PUBLISHING, NULL);
-    struct sweep_result result = {99, 99};
+    struct sweep_result result = {99, 99, 99};
 
-    check_ok(store, store->ops->sweep(store, NOW + MINUTE, "sweeper", &result));
+    check_ok(store,
+             store->ops->sweep(store, NOW + MINUTE, 0, "sweeper", &result));
     assert_int_equal(result.requeued, 1);
     assert_int_equal(result.recovered, 0);
 
@@ -1013,7 +1165,8 @@ static void sweep_recovers_leases(void **state)
     struct sweep_result result;
 
     check_ok(store,
-             store->ops->sweep(store, NOW + 2 * LEASE, "sweeper", &result));
+             store->ops->sweep(store, NOW + 2 * LEASE, 0, "sweeper",
+                               &result));
     assert_int_equal(result.recovered, 1);
     assert_int_equal(result.requeued, 0);
     assert_int_equal(get_entry(store, id).status, ENTRY_RETRYING);
@@ -1281,20 +1434,235 @@ static void migrate_twice_is_noop(void **state)
     entry_list_free(&list);
 }
 
-static void open_rejects_postgres_url(void **state)
+static void open_postgres_hides_password(void **state)
 {
     struct store *other = NULL;
     char err[STORE_ERR_MAX];
 
     (void)state;
-    if (getenv("PUBQ_TEST_DATABASE") != NULL)
-        skip();
-    assert_int_equal(store_open("postgres://u:secret@127.0.0.1/pubq", &other,
-                                err, sizeof err),
-                     STORE_INVALID);
+    /* Port 1 on loopback refuses at once: the connect fails fast. */
+    assert_int_equal(store_open("postgres://u:s3cr3t@127.0.0.1:1/pubq",
+                                &other, err, sizeof err),
+                     STORE_ERROR);
     assert_null(other);
     assert_non_null(strstr(err, "PostgreSQL"));
-    assert_null(strstr(err, "secret"));
+    assert_null(strstr(err, "s3cr3t"));
+
+    assert_int_equal(store_open("postgres://u:s3cr3t@127.0.0.1/pubq?bogus=1",
+                                &other, err, sizeof err),
+                     STORE_INVALID);
+    assert_null(other);
+    assert_null(strstr(err, "s3cr3t"));
+}
+
+/* ---- sweeper ticks ---- */
+
+static void sweep_tick_runs_once(void **state)
+{
+    struct store *store = store_of(state);
+    int64_t first = entry_in_state(store, "a", 3, ENTRY_FAILED, NULL);
+    struct sweep_result result = {99, 99, 99};
+
+    check_ok(store, store->ops->sweep(store, NOW + MINUTE, NOW + MINUTE,
+                                      "sweeper", &result));
+    assert_int_equal(result.skipped, 0);
+    assert_int_equal(result.requeued, 1);
+    assert_int_equal(get_entry(store, first).status, ENTRY_PENDING);
+
+    /* The same tick again, from this or another node, does nothing. */
+    int64_t second = entry_in_state(store, "b", 3, ENTRY_FAILED, NULL);
+    check_ok(store, store->ops->sweep(store, NOW + 2 * MINUTE, NOW + MINUTE,
+                                      "sweeper", &result));
+    assert_int_equal(result.skipped, 1);
+    assert_int_equal(result.requeued, 0);
+    assert_int_equal(get_entry(store, second).status, ENTRY_FAILED);
+    assert_int_equal(audit_count(store, NULL, "sweep"), 1);
+
+    /* The next tick and a run by hand (tick 0) both run. */
+    check_ok(store, store->ops->sweep(store, NOW + 2 * MINUTE, 0, "manual",
+                                      &result));
+    assert_int_equal(result.skipped, 0);
+    assert_int_equal(result.requeued, 1);
+    check_ok(store, store->ops->sweep(store, NOW + 3 * MINUTE,
+                                      NOW + 3 * MINUTE, "sweeper", &result));
+    assert_int_equal(result.skipped, 0);
+    assert_int_equal(audit_count(store, NULL, "sweep"), 3);
+}
+
+#define SWEEP_TICKS 20
+
+struct sweeper_node {
+    const char *url;
+    int ran[SWEEP_TICKS];
+    int failed;
+};
+
+static void *sweep_ticks(void *arg)
+{
+    struct sweeper_node *node = arg;
+    struct store *store = NULL;
+    char err[STORE_ERR_MAX];
+
+    if (store_open(node->url, &store, err, sizeof err) != STORE_OK) {
+        node->failed = 1;
+        return NULL;
+    }
+    for (int i = 0; i < SWEEP_TICKS; i++) {
+        struct sweep_result result = {0};
+        int64_t tick = NOW + i * MINUTE;
+
+        if (store->ops->sweep(store, tick, tick, "sweeper", &result) !=
+            STORE_OK) {
+            node->failed = 1;
+            break;
+        }
+        node->ran[i] = !result.skipped;
+    }
+    store_close(store);
+    return NULL;
+}
+
+static void sweep_tick_one_node(void **state)
+{
+    struct fixture *f = *state;
+    struct sweeper_node nodes[3] = {{.url = f->url}, {.url = f->url},
+                                    {.url = f->url}};
+    pthread_t threads[3];
+
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(
+            pthread_create(&threads[i], NULL, sweep_ticks, &nodes[i]), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(nodes[i].failed, 0);
+    for (int tick = 0; tick < SWEEP_TICKS; tick++)
+        assert_int_equal(nodes[0].ran[tick] + nodes[1].ran[tick] +
+                             nodes[2].ran[tick],
+                         1);
+    assert_int_equal(audit_count(f->store, NULL, "sweep"), SWEEP_TICKS);
+}
+
+/* ---- wake-ups and connections ---- */
+
+/* Waits up to 5 s for a wake-up on store; returns how many arrived. */
+static int wait_for_wakeup(struct store *store)
+{
+    for (int round = 0; round < 50; round++) {
+        struct pollfd pfd = {.fd = store_wake_fd(store), .events = POLLIN};
+        int count = store_consume_wakeups(store);
+
+        if (count > 0)
+            return count;
+        assert_true(pfd.fd >= 0);
+        poll(&pfd, 1, 100);
+    }
+    return 0;
+}
+
+static void wakeup_after_submit(void **state)
+{
+    struct fixture *f = *state;
+    struct store *other = NULL;
+
+    if (f->store->ops->wake_fd == NULL) {
+        /* A back end without wake-ups reports none. */
+        assert_int_equal(store_wake_fd(f->store), -1);
+        assert_int_equal(store_consume_wakeups(f->store), 0);
+        return;
+    }
+    assert_true(store_wake_fd(f->store) >= 0);
+    store_consume_wakeups(f->store);
+
+    open_url(f->url, &other);
+    submit_simple(other, "c1", one_alpha, 1, NOW);
+    assert_true(wait_for_wakeup(f->store) >= 1);
+    assert_int_equal(store_consume_wakeups(f->store), 0);
+
+    /* A failure that schedules a retry wakes the others too. */
+    struct entry e = claim_one(other, "node-b", NOW);
+    struct attempt_completion c =
+        completion(&e, ENTRY_RETRYING, OUTCOME_TRANSIENT, NOW);
+    c.retry_count = 1;
+    c.due_at = NOW + MINUTE;
+    assert_int_equal(complete(other, &c), 1);
+    assert_true(wait_for_wakeup(f->store) >= 1);
+    store_close(other);
+}
+
+static void reconnect_after_disconnect(void **state)
+{
+    struct fixture *f = *state;
+    struct status_counts counts;
+    char sql[256];
+
+    if (f->schemas[0][0] == '\0')
+        skip(); /* only a server connection can break */
+
+    submit_simple(f->store, "c1", one_alpha, 1, NOW);
+    assert_true(store_wake_fd(f->store) >= 0);
+    snprintf(sql, sizeof sql,
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+             " WHERE application_name = '%s'",
+             f->schemas[0]);
+    pg_admin(f->base_url, sql);
+
+    /* The next call reconnects and works; the listener owes a wake-up
+     * for what it may have missed. */
+    check_ok(f->store, f->store->ops->count_entries(f->store, NULL, &counts));
+    assert_int_equal(counts.by_status[ENTRY_PENDING], 1);
+    assert_true(store_consume_wakeups(f->store) >= 1);
+    assert_true(store_wake_fd(f->store) >= 0);
+
+    struct entry e = claim_one(f->store, "node-a", NOW);
+    assert_string_equal(e.content_id, "c1");
+}
+
+struct migrator {
+    const char *url;
+    int result;
+};
+
+static void *migrate_thread(void *arg)
+{
+    struct migrator *m = arg;
+    struct store *store = NULL;
+    char err[STORE_ERR_MAX];
+
+    m->result = store_open(m->url, &store, err, sizeof err);
+    if (m->result == STORE_OK)
+        m->result = store_migrate(store);
+    store_close(store);
+    return NULL;
+}
+
+static void migrate_concurrently(void **state)
+{
+    struct fixture *f = *state;
+    char url[1280];
+    struct migrator migrators[3];
+    pthread_t threads[3];
+    struct store *store = NULL;
+
+    fresh_database(f, 1, url, sizeof url);
+    for (int i = 0; i < 3; i++) {
+        migrators[i] = (struct migrator){.url = url, .result = -99};
+        assert_int_equal(
+            pthread_create(&threads[i], NULL, migrate_thread, &migrators[i]),
+            0);
+    }
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(migrators[i].result, STORE_OK);
+
+    open_url(url, &store);
+    submit_simple(store, "c1", two, 2, NOW);
+    struct entry_list list = claim(store, "node-a", NOW, 10);
+    assert_int_equal(list.count, 2);
+    entry_list_free(&list);
+    store_close(store);
 }
 
 /* ---- concurrency ---- */
@@ -1389,6 +1757,8 @@ int main(void)
         STORE_TEST(get_missing_rows),
         STORE_TEST(list_filters),
         STORE_TEST(list_pages_with_cursor),
+        STORE_TEST(list_changes_since),
+        STORE_TEST(attempt_stats_totals),
         STORE_TEST(count_by_status),
         STORE_TEST(claim_due_oldest_first),
         STORE_TEST(claim_orders_by_due),
@@ -1417,7 +1787,12 @@ int main(void)
         STORE_TEST(platform_data_roundtrip),
         STORE_TEST(audit_filters),
         STORE_TEST(migrate_twice_is_noop),
-        STORE_TEST(open_rejects_postgres_url),
+        STORE_TEST(open_postgres_hides_password),
+        STORE_TEST(sweep_tick_runs_once),
+        STORE_TEST(sweep_tick_one_node),
+        STORE_TEST(wakeup_after_submit),
+        STORE_TEST(reconnect_after_disconnect),
+        STORE_TEST(migrate_concurrently),
         STORE_TEST(concurrent_claims_disjoint),
     };
 

@@ -1,0 +1,130 @@
+/* Claiming due entries and finding the next due time (PostgreSQL store). */
+#include "store/pg_internal.h"
+
+#include <stdint.h>
+
+#include "store/store_check.h"
+#include "util/banned.h"
+
+/*
+ * One statement, so one round trip per batch. The inner SELECT walks the
+ * partial index entries_due in due order and locks up to $4 rows. It
+ * skips rows that another node has locked (FOR UPDATE SKIP LOCKED), so
+ * concurrent claims neither wait for each other nor return the same
+ * entry. The UPDATE takes the entries, the second CTE starts their
+ * attempt rows, and the statement commits on its own.
+ */
+static const char sql_claim[] =
+    "WITH claimed AS ("
+    "  UPDATE entries SET status = 'publishing', claimed_from = status,"
+    "  lease_node = $1::text, lease_expires_at = $2::bigint,"
+    "  attempt_count = attempt_count + 1, updated_at = $3::bigint"
+    "  WHERE id IN (SELECT id FROM entries"
+    "    WHERE status IN ('pending', 'retrying') AND due_at <= $3::bigint"
+    "    AND platform NOT IN (SELECT platform FROM platform_state"
+    "      WHERE paused_until > $3::bigint)"
+    "    ORDER BY due_at, id LIMIT $4::bigint FOR UPDATE SKIP LOCKED)"
+    "  RETURNING " PG_ENTRY_COLUMNS "),"
+    " started AS ("
+    "  INSERT INTO attempts (entry_id, number, started_at, node)"
+    "  SELECT id, attempt_count, $3::bigint, $1::text FROM claimed)"
+    " SELECT " PG_ENTRY_COLUMNS " FROM claimed ORDER BY due_at, id";
+
+struct claim_args {
+    const char *node;
+    int64_t now;
+    int64_t lease_ms;
+    size_t max;
+    struct entry_list *list;
+};
+
+static int claim_body(struct pg_store *s, void *arg)
+{
+    struct claim_args *a = arg;
+    struct pg_params p;
+    int result;
+
+    entry_list_free(a->list);
+    pg_params_init(&p);
+    pg_param_text(&p, a->node);
+    pg_param_int(&p, a->now + a->lease_ms);
+    pg_param_int(&p, a->now);
+    pg_param_int(&p, a->max > INT64_MAX ? INT64_MAX : (int64_t)a->max);
+
+    PGresult *res =
+        pg_query(s, PG_CLAIM, sql_claim, &p, "claim due entries", &result);
+    if (res == NULL)
+        return result;
+    result = pg_read_entries(s, res, a->list);
+    PQclear(res);
+    return result;
+}
+
+int pg_claim_due(struct store *store, const char *node, int64_t now,
+                 int64_t lease_ms, size_t max, struct entry_list *list)
+{
+    struct claim_args args = {node, now, lease_ms, max, list};
+    struct pg_op op = {"claim due entries", PG_OP_AUTOCOMMIT, claim_body,
+                       &args};
+    int result;
+
+    list->items = NULL;
+    list->count = 0;
+    result = store_check_claim(store, node, now, lease_ms);
+    if (result != STORE_OK || max == 0)
+        return result;
+    return pg_run_op(pg_store_of(store), &op);
+}
+
+/*
+ * Reads both times in one round trip. The first is the earliest waiting
+ * entry whose platform is not paused at its due time, read in due order
+ * from entries_due and stopping at the first hit. The second is the
+ * earliest end of a pause that keeps a waiting entry back.
+ */
+static const char sql_next_due[] =
+    "SELECT (SELECT due_at FROM entries AS e"
+    "    WHERE status IN ('pending', 'retrying')"
+    "    AND NOT EXISTS (SELECT 1 FROM platform_state p"
+    "      WHERE p.platform = e.platform AND p.paused_until > e.due_at)"
+    "    ORDER BY due_at LIMIT 1),"
+    " (SELECT min(paused_until) FROM platform_state p"
+    "    WHERE paused_until > 0"
+    "    AND paused_until < 9223372036854775807"
+    "    AND EXISTS (SELECT 1 FROM entries e"
+    "      WHERE e.platform = p.platform"
+    "      AND e.status IN ('pending', 'retrying')"
+    "      AND e.due_at < p.paused_until))";
+
+static int next_due_body(struct pg_store *s, void *arg)
+{
+    int64_t *due_at = arg;
+    int result;
+    PGresult *res = pg_query(s, PG_NEXT_DUE, sql_next_due, NULL,
+                             "find next due time", &result);
+
+    if (res == NULL)
+        return result;
+
+    int has_entry = !PQgetisnull(res, 0, 0);
+    int has_pause = !PQgetisnull(res, 0, 1);
+    int64_t entry_due = pg_get_int(res, 0, 0);
+    int64_t pause_end = pg_get_int(res, 0, 1);
+    PQclear(res);
+
+    if (!has_entry && !has_pause)
+        return pg_error(s, STORE_NOT_FOUND, "no entry is waiting");
+    if (has_entry && (!has_pause || entry_due <= pause_end))
+        *due_at = entry_due;
+    else
+        *due_at = pause_end;
+    return STORE_OK;
+}
+
+int pg_next_due_at(struct store *store, int64_t *due_at)
+{
+    struct pg_op op = {"find next due time", PG_OP_AUTOCOMMIT, next_due_body,
+                       due_at};
+
+    return pg_run_op(pg_store_of(store), &op);
+}

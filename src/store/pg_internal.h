@@ -1,0 +1,303 @@
+/*
+ * Private declarations shared by the files of the PostgreSQL back end.
+ * Only src/store/pg_*.c and store_pg.c include this.
+ *
+ * Every statement is prepared once per connection, on first use, under
+ * the name "pubq_<id>", and run with PQexecPrepared. Values always
+ * travel as parameters in text form; the SQL text is a compile-time
+ * constant. A reconnect drops the prepared statements, so they are
+ * prepared again on the new connection.
+ *
+ * Each operation runs through pg_run_op(), which opens the transaction,
+ * runs the operation's body, commits, and repeats the whole operation
+ * after a deadlock, or after the connection broke before the commit was
+ * sent (reconnecting first, with exponential backoff). A body therefore
+ * starts by resetting its outputs and must not keep state between runs.
+ */
+#ifndef PUBQ_STORE_PG_INTERNAL_H
+#define PUBQ_STORE_PG_INTERNAL_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "store/store.h"
+
+/* One slot per prepared statement. */
+enum pg_stmt_id {
+    PG_BEGIN,
+    PG_COMMIT,
+    PG_ROLLBACK,
+    PG_NOTIFY,
+    PG_LISTEN,
+    PG_MIGRATE_LOCK,
+    PG_MIGRATE_UNLOCK,
+    PG_MIGRATE_APPLIED,
+    PG_MIGRATE_RECORD,
+    PG_AUDIT_INSERT,
+    PG_AUDIT_LIST,
+    PG_SEEN_EVENT_GET,
+    PG_SEEN_EVENT_INSERT,
+    PG_JOB_INSERT,
+    PG_JOB_GET,
+    PG_ENTRY_INSERT,
+    PG_ENTRY_GET,
+    PG_ENTRY_LIST,
+    PG_ENTRY_LIST_UPDATED,
+    PG_ATTEMPT_STATS,
+    PG_ENTRY_COUNT,
+    PG_ATTEMPT_LIST,
+    PG_CLAIM,
+    PG_NEXT_DUE,
+    PG_COMPLETE,
+    PG_PUBLISH_LOCK,
+    PG_PUBLISH_MARK,
+    PG_PUBLISH_RESULTS,
+    PG_LEASE_EXPIRED,
+    PG_LEASE_RECOVER,
+    PG_LEASE_HELD,
+    PG_LEASE_RELEASE,
+    PG_SWEEP_LOCK,
+    PG_SWEEP_TICK,
+    PG_SWEEP_PRUNE,
+    PG_SWEEP_REQUEUE,
+    PG_ENTRY_REQUEUE,
+    PG_ENTRY_CANCEL,
+    PG_ENTRY_MARK_PUBLISHED,
+    PG_CONTENT_EXISTS,
+    PG_CONTENT_CANCEL,
+    PG_CONTENT_RESCHEDULE,
+    PG_PLATFORM_PAUSE,
+    PG_PLATFORM_RESUME,
+    PG_PLATFORM_LIST,
+    PG_PLATFORM_DATA_GET,
+    PG_PLATFORM_DATA_SET,
+    PG_STMT_COUNT,
+};
+
+struct pg_store {
+    struct store base; /* first, so a struct store * converts back */
+    PGconn *conn;
+    unsigned char prepared[PG_STMT_COUNT];
+    int listening;       /* LISTEN was issued; repeated after reconnects */
+    int pending_wakeups; /* wake-ups owed to the caller (after reconnect) */
+    int64_t backoff_ms;  /* sleep before the next reconnect try */
+    int connection_lost; /* the last statement failed on a broken link */
+    char sqlstate[6];    /* of the last failed statement, or "" */
+    int notify;          /* the running operation created due work */
+};
+
+/*
+ * The columns of an entry in the order pg_read_entry() expects. A
+ * compile-time constant, spliced into SQL text with no values in it.
+ */
+#define PG_ENTRY_COLUMNS                                                       \
+    "id, job_id, content_id, platform, status, retry_count, max_retries, "     \
+    "attempt_count, scheduled_at, due_at, rate_limit_waited_ms, "              \
+    "idempotency_key, lease_node, lease_expires_at, published_at, post_id, "   \
+    "post_url, last_error, fail_reason, created_at, updated_at"
+
+#define PG_PARAMS_MAX 16
+
+/*
+ * The parameters of one statement, as text. Numbers are formatted into
+ * `numbers`; text is borrowed, or copied into `owned` when it had to be
+ * cut or cleaned. pg_params_clear frees the copies.
+ */
+struct pg_params {
+    const char *values[PG_PARAMS_MAX];
+    char numbers[PG_PARAMS_MAX][24];
+    char *owned[PG_PARAMS_MAX];
+    int count;
+    int failed; /* out of memory or too many parameters */
+};
+
+/* An audit record to write; strings may be NULL for "". */
+struct pg_audit {
+    int64_t at;
+    const char *agent;
+    const char *action;
+    const char *content_id;
+    int64_t entry_id;
+    const char *platform;
+    const char *status;
+    json_t *metadata; /* borrowed; NULL writes {} */
+};
+
+static inline struct pg_store *pg_store_of(struct store *store)
+{
+    return (struct pg_store *)store;
+}
+
+/* ---- parameters (pg_util.c) ---- */
+
+void pg_params_init(struct pg_params *p);
+void pg_params_clear(struct pg_params *p);
+void pg_param_int(struct pg_params *p, int64_t value);
+void pg_param_bool(struct pg_params *p, int value);
+/* Borrows text, which must be valid UTF-8; NULL binds SQL NULL. */
+void pg_param_text(struct pg_params *p, const char *text);
+/*
+ * Copies at most max - 1 bytes of text, cut back to a character
+ * boundary, with invalid UTF-8 bytes replaced by '?', or "" for NULL.
+ * For text from outside (error messages, post ids and URLs).
+ */
+void pg_param_text_max(struct pg_params *p, const char *text, size_t max);
+/* Takes a heap string (json_dumps output), freed by pg_params_clear. */
+void pg_param_owned(struct pg_params *p, char *text);
+
+/* ---- results (pg_util.c) ---- */
+
+int64_t pg_get_int(const PGresult *res, int row, int col);
+int pg_get_bool(const PGresult *res, int row, int col);
+/* Copies a text column into dst (size bytes, always terminated). */
+void pg_get_text(const PGresult *res, int row, int col, char *dst, size_t size);
+/* Reads PG_ENTRY_COLUMNS starting at column `col`. */
+void pg_read_entry(const PGresult *res, int row, int col, struct entry *e);
+/* Replaces *list with every row (PG_ENTRY_COLUMNS from column 0). */
+int pg_read_entries(struct pg_store *s, const PGresult *res,
+                    struct entry_list *list);
+
+/* ---- statements and errors (pg_conn.c) ---- */
+
+/* Fills errmsg with a formatted message and returns `result`. */
+int pg_error(struct pg_store *s, int result, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Runs prepared statement `id`, preparing `sql` on this connection
+ * first if needed. Returns the result (PGRES_TUPLES_OK or
+ * PGRES_COMMAND_OK) for the caller to PQclear, or NULL with errmsg set
+ * to "OP failed: MESSAGE" and *result set to the store result.
+ */
+PGresult *pg_query(struct pg_store *s, enum pg_stmt_id id, const char *sql,
+                   const struct pg_params *p, const char *op, int *result);
+
+/* Runs a statement whose rows are not needed; returns a store result. */
+int pg_exec(struct pg_store *s, enum pg_stmt_id id, const char *sql,
+            const struct pg_params *p, const char *op);
+
+/* Like pg_exec, and sets *rows to the number of rows changed. */
+int pg_exec_count(struct pg_store *s, enum pg_stmt_id id, const char *sql,
+                  const struct pg_params *p, const char *op, size_t *rows);
+
+/* The SQLSTATE of the last failed statement ("" when none). */
+const char *pg_last_sqlstate(const struct pg_store *s);
+
+/* ---- operations (pg_conn.c) ---- */
+
+enum pg_op_kind {
+    /* Statements that commit one by one: reads, and writes that are
+     * safe to repeat (a claim whose result was lost only leaves its
+     * entries to lease recovery). Run again after a lost connection. */
+    PG_OP_AUTOCOMMIT,
+    /* One transaction; run again unless the link broke during COMMIT. */
+    PG_OP_TRANSACTION,
+};
+
+struct pg_op {
+    const char *name;
+    enum pg_op_kind kind;
+    int (*body)(struct pg_store *s, void *arg);
+    void *arg;
+};
+
+/*
+ * Runs an operation: reconnects if the connection is broken, wraps a
+ * PG_OP_TRANSACTION in BEGIN/COMMIT (plus NOTIFY when the body set s->notify),
+ * and runs it again after a deadlock or a lost connection as the kind
+ * allows. Returns the body's store result, or STORE_ERROR when the
+ * database stays unreachable.
+ */
+int pg_run_op(struct pg_store *s, const struct pg_op *op);
+
+/* Connects again after a failure, with backoff; returns a store result. */
+int pg_reconnect(struct pg_store *s, const char *op);
+
+/* Issues LISTEN on the current connection; returns a store result. */
+int pg_listen(struct pg_store *s);
+
+/* ---- shared steps inside a transaction ---- */
+
+/* pg_jobs.c: reads one entry; STORE_NOT_FOUND when there is none. */
+int pg_read_entry_by_id(struct pg_store *s, int64_t entry_id,
+                        struct entry *entry);
+
+/* pg_audit.c: writes one audit record. */
+int pg_audit_insert(struct pg_store *s, const struct pg_audit *record);
+
+/*
+ * pg_audit.c: writes the job's "publish" audit record if every entry
+ * has finished its first round and the record was not written before.
+ * Locks the job row first, so that two nodes finishing the last two
+ * entries at once cannot both miss the moment.
+ */
+int pg_publish_check(struct pg_store *s, int64_t job_id, int64_t now);
+
+/* pg_leases.c: recovers expired leases, as recover_leases describes. */
+int pg_recover_expired(struct pg_store *s, int64_t now, const char *agent,
+                       size_t *recovered);
+
+/* pg_platforms.c: pauses a platform, as sqlite_pause describes. */
+int pg_pause(struct pg_store *s, const char *platform, int64_t until,
+             const char *reason, int64_t now, const char *agent,
+             int extend_only);
+
+/* pg_schema.c: the version of the newest schema migration. */
+int pg_schema_latest(void);
+
+/* ---- operations, one per function pointer of struct store_ops ---- */
+
+int pg_migrate(struct store *store);
+int pg_submit_jobs(struct store *store, const struct job_request *reqs,
+                   size_t count, int64_t now, struct submit_result *results);
+int pg_get_job(struct store *store, int64_t job_id, struct job *job);
+int pg_get_entry(struct store *store, int64_t entry_id, struct entry *entry);
+int pg_list_entries(struct store *store, const struct entry_filter *filter,
+                    struct entry_list *list);
+int pg_list_attempts(struct store *store, int64_t entry_id,
+                     struct attempt_list *list);
+int pg_count_entries(struct store *store, const char *platform,
+                     struct status_counts *counts);
+int pg_claim_due(struct store *store, const char *node, int64_t now,
+                 int64_t lease_ms, size_t max, struct entry_list *list);
+int pg_next_due_at(struct store *store, int64_t *due_at);
+int pg_complete_attempts(struct store *store,
+                         const struct attempt_completion *completions,
+                         size_t count, int *applied);
+int pg_release_leases(struct store *store, const char *node, int64_t now,
+                      size_t *released);
+int pg_recover_leases(struct store *store, int64_t now, size_t *recovered);
+int pg_sweep(struct store *store, int64_t now, int64_t tick_at,
+             const char *agent, struct sweep_result *result);
+int pg_retry_entry(struct store *store, int64_t entry_id, int64_t now,
+                   const char *agent);
+int pg_cancel_entry(struct store *store, int64_t entry_id, int64_t now,
+                    const char *agent);
+int pg_mark_published(struct store *store, int64_t entry_id, int64_t now,
+                      const char *agent);
+int pg_cancel_content(struct store *store, const char *content_id,
+                      const char *const *platforms, size_t count, int64_t now,
+                      const char *agent, size_t *changed);
+int pg_reschedule_content(struct store *store, const char *content_id,
+                          const char *const *platforms, size_t count,
+                          int64_t new_due, int64_t now, const char *agent,
+                          size_t *changed);
+int pg_pause_platform(struct store *store, const char *platform, int64_t until,
+                      const char *reason, int64_t now, const char *agent);
+int pg_resume_platform(struct store *store, const char *platform, int64_t now,
+                       const char *agent);
+int pg_list_platform_states(struct store *store,
+                            struct platform_state_list *list);
+int pg_get_platform_data(struct store *store, const char *platform,
+                         char **json);
+int pg_set_platform_data(struct store *store, const char *platform,
+                         const char *json, int64_t now);
+int pg_list_audit(struct store *store, const struct audit_filter *filter,
+                  struct audit_list *list);
+int pg_attempt_stats(struct store *store, struct attempt_stats_list *list);
+int pg_wake_fd(struct store *store);
+int pg_consume_wakeups(struct store *store);
+
+#endif

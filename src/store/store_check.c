@@ -1,0 +1,239 @@
+/* Argument checks and idempotency keys shared by every back end. */
+#include "store/store_check.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "util/banned.h"
+
+int store_fail(struct store *store, int result, const char *fmt, ...)
+{
+    va_list args;
+
+    va_start(args, fmt);
+    vsnprintf(store->errmsg, sizeof store->errmsg, fmt, args);
+    va_end(args);
+    return result;
+}
+
+static int check_name(struct store *s, size_t index, const char *what,
+                      const char *value, size_t max)
+{
+    if (value == NULL || value[0] == '\0')
+        return store_fail(s, STORE_INVALID, "invalid job %zu: missing %s",
+                          index, what);
+    if (strlen(value) >= max)
+        return store_fail(s, STORE_INVALID,
+                          "invalid job %zu: %s \"%.40s...\" is longer "
+                          "than %zu bytes",
+                          index, what, value, max - 1);
+    return STORE_OK;
+}
+
+static int check_platforms(struct store *s, size_t index,
+                           const struct job_request *req)
+{
+    if (req->platforms == NULL || req->platform_count == 0)
+        return store_fail(s, STORE_INVALID,
+                          "invalid job %zu (content \"%s\"): empty "
+                          "platform list; name at least one platform",
+                          index, req->content_id);
+
+    for (size_t i = 0; i < req->platform_count; i++) {
+        int result = check_name(s, index, "platform name", req->platforms[i],
+                                STORE_NAME_MAX);
+        if (result != STORE_OK)
+            return result;
+
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(req->platforms[i], req->platforms[j]) == 0)
+                return store_fail(s, STORE_INVALID,
+                                  "invalid job %zu (content \"%s\"): "
+                                  "duplicate platform \"%s\"; list each "
+                                  "platform once",
+                                  index, req->content_id, req->platforms[i]);
+        }
+    }
+    return STORE_OK;
+}
+
+static int check_content(struct store *s, size_t index,
+                         const struct job_request *req)
+{
+    json_error_t error;
+    json_t *content = NULL;
+
+    if (req->content_json != NULL)
+        content = json_loads(req->content_json, 0, &error);
+    if (content == NULL || !json_is_object(content)) {
+        json_decref(content);
+        return store_fail(s, STORE_INVALID,
+                          "invalid job %zu (content \"%s\"): content is "
+                          "not a JSON object",
+                          index, req->content_id);
+    }
+    json_decref(content);
+    return STORE_OK;
+}
+
+static int check_request(struct store *s, size_t index,
+                         const struct job_request *req)
+{
+    int result =
+        check_name(s, index, "content item id", req->content_id, STORE_ID_MAX);
+
+    if (result == STORE_OK && req->event_id != NULL)
+        result = check_name(s, index, "event id", req->event_id, STORE_ID_MAX);
+    if (result == STORE_OK && req->scheduled_at < 0)
+        result = store_fail(s, STORE_INVALID,
+                            "invalid job %zu (content \"%s\"): negative "
+                            "scheduled time %" PRId64,
+                            index, req->content_id, req->scheduled_at);
+    if (result == STORE_OK)
+        result = check_platforms(s, index, req);
+    if (result == STORE_OK)
+        result = check_content(s, index, req);
+    return result;
+}
+
+int store_check_requests(struct store *store, const struct job_request *reqs,
+                         size_t count, const struct submit_result *results)
+{
+    if (count > 0 && (reqs == NULL || results == NULL))
+        return store_fail(store, STORE_INVALID,
+                          "invalid submit: no requests or results array");
+    for (size_t i = 0; i < count; i++) {
+        int result = check_request(store, i, &reqs[i]);
+
+        if (result != STORE_OK)
+            return result;
+    }
+    return STORE_OK;
+}
+
+static enum entry_event event_for(enum entry_status next)
+{
+    switch (next) {
+    case ENTRY_PUBLISHED:
+        return ENTRY_EV_SUCCEED;
+    case ENTRY_RETRYING:
+        return ENTRY_EV_RETRY_LATER;
+    default:
+        return ENTRY_EV_FAIL;
+    }
+}
+
+/* Checks a completion against the state machine before anything runs. */
+static int check_completion(struct store *s, size_t index,
+                            const struct attempt_completion *c)
+{
+    char why[256];
+    enum entry_status to;
+
+    if (entry_transition(ENTRY_PUBLISHING, event_for(c->next_status), &to, why,
+                         sizeof why) != 0 ||
+        to != c->next_status)
+        return store_fail(s, STORE_INVALID,
+                          "invalid completion %zu for entry %" PRId64
+                          ": next status \"%s\" is not published, "
+                          "retrying or failed",
+                          index, c->entry_id,
+                          entry_status_name(c->next_status));
+    if (c->node == NULL || c->node[0] == '\0')
+        return store_fail(s, STORE_INVALID,
+                          "invalid completion %zu for entry %" PRId64
+                          ": missing node id",
+                          index, c->entry_id);
+    if (c->pause_until > 0 &&
+        (c->pause_reason == NULL || c->pause_reason[0] == '\0'))
+        return store_fail(s, STORE_INVALID,
+                          "invalid completion %zu for entry %" PRId64
+                          ": pause_until is set without a pause_reason",
+                          index, c->entry_id);
+    return STORE_OK;
+}
+
+int store_check_completions(struct store *store,
+                            const struct attempt_completion *completions,
+                            size_t count, int *applied)
+{
+    if (count > 0 && (completions == NULL || applied == NULL))
+        return store_fail(store, STORE_INVALID,
+                          "invalid completions: missing array");
+    for (size_t i = 0; i < count; i++)
+        applied[i] = 0;
+    for (size_t i = 0; i < count; i++) {
+        int result = check_completion(store, i, &completions[i]);
+
+        if (result != STORE_OK)
+            return result;
+    }
+    return STORE_OK;
+}
+
+int store_check_claim(struct store *store, const char *node, int64_t now,
+                      int64_t lease_ms)
+{
+    if (node == NULL || node[0] == '\0' || strlen(node) >= STORE_NAME_MAX)
+        return store_fail(store, STORE_INVALID,
+                          "invalid node id: give a name of 1 to %d bytes",
+                          STORE_NAME_MAX - 1);
+    if (lease_ms <= 0 || now > INT64_MAX - lease_ms)
+        return store_fail(store, STORE_INVALID,
+                          "invalid lease of %" PRId64 " ms: give a "
+                          "positive duration",
+                          lease_ms);
+    return STORE_OK;
+}
+
+int store_check_platform(struct store *store, const char *platform)
+{
+    if (platform == NULL || platform[0] == '\0' ||
+        strlen(platform) >= STORE_NAME_MAX)
+        return store_fail(store, STORE_INVALID,
+                          "invalid platform name: give a name of 1 to %d "
+                          "bytes",
+                          STORE_NAME_MAX - 1);
+    return STORE_OK;
+}
+
+/*
+ * FNV-1a, 64 bits: the key only has to be stable and spread well, not
+ * resist attack, so a ten-line hash serves better than a crypto
+ * dependency.
+ */
+static uint64_t fnv1a(uint64_t hash, const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        hash ^= (unsigned char)text[i];
+        hash *= UINT64_C(0x100000001b3);
+    }
+    return hash;
+}
+
+void store_key_hash(char *hex, size_t size, const char *content_id,
+                    const char *platform, int64_t job_id)
+{
+    char job_text[32];
+    uint64_t hash = UINT64_C(0xcbf29ce484222325);
+
+    snprintf(job_text, sizeof job_text, "%" PRId64, job_id);
+    hash = fnv1a(hash, content_id, strlen(content_id) + 1);
+    hash = fnv1a(hash, platform, strlen(platform) + 1);
+    hash = fnv1a(hash, job_text, strlen(job_text));
+    snprintf(hex, size, "%016" PRIx64, hash);
+}
+
+void store_key_make(char *key, size_t size, int64_t entry_id,
+                    const char *content_id, const char *platform,
+                    int64_t job_id)
+{
+    char hex[24];
+
+    store_key_hash(hex, sizeof hex, content_id, platform, job_id);
+    snprintf(key, size, "pubq-%" PRId64 "-%s", entry_id, hex);
+}

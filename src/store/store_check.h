@@ -1,0 +1,48 @@
+/*
+ * Checks of operation arguments that every back end applies before it
+ * writes anything. Each returns STORE_OK, or STORE_INVALID with a
+ * message in store->errmsg.
+ */
+#ifndef PUBQ_STORE_CHECK_H
+#define PUBQ_STORE_CHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* Fills store->errmsg with a formatted message and returns `result`. */
+int store_fail(struct store *store, int result, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Checks a submit_jobs batch: ids, platforms, content JSON. */
+int store_check_requests(struct store *store, const struct job_request *reqs,
+                         size_t count, const struct submit_result *results);
+
+/* Checks a complete_attempts batch and sets every applied[i] to 0. */
+int store_check_completions(struct store *store,
+                            const struct attempt_completion *completions,
+                            size_t count, int *applied);
+
+/* Checks claim_due's node id and lease. */
+int store_check_claim(struct store *store, const char *node, int64_t now,
+                      int64_t lease_ms);
+
+/* Checks a platform name: 1 to STORE_NAME_MAX - 1 bytes. */
+int store_check_platform(struct store *store, const char *platform);
+
+/*
+ * Writes the idempotency key of an entry, "pubq-<entry id>-<16 hex
+ * digits>", into key (size bytes). The id makes it unique in one
+ * database. The hash of content id, platform and job id keeps keys from
+ * two databases (a reset, a second install) from colliding.
+ */
+void store_key_make(char *key, size_t size, int64_t entry_id,
+                    const char *content_id, const char *platform,
+                    int64_t job_id);
+
+/* Writes the 16 hex digits alone, for a back end that adds the id. */
+void store_key_hash(char *hex, size_t size, const char *content_id,
+                    const char *platform, int64_t job_id);
+
+#endif

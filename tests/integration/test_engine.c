@@ -1,0 +1,941 @@
+/*
+ * The engine end to end. It runs in a thread of this process over a real
+ * SQLite file and publishes through the webhook adapter to the fake
+ * platform server on 127.0.0.1. The tests read the results through a
+ * second store connection, as the CLI would.
+ *
+ * Timing checks assert lower bounds only (a retry never starts before
+ * its delay), plus a sanity ceiling of 20 times the expected delay. An
+ * upper bound tighter than that would fail on a loaded machine.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+
+#include "config/config.h"
+#include "engine/engine.h"
+#include "fake_platform.h"
+#include "store/store.h"
+#include "test_support.h"
+
+#define BASE_DELAY_MS 200
+#define SANITY_FACTOR 20
+#define MAX_PLATFORMS 4
+#define POLL_MS 20
+#define SETTLE_TIMEOUT_MS 20000
+#define CONTENT "{\"text\":\"Hello from the engine test\"}"
+
+/* Options that differ between tests. Zero fields take the defaults. */
+struct setup {
+    const char *platforms[MAX_PLATFORMS]; /* default: one named "hook" */
+    const char *on_unknown;               /* default: hold */
+    const char *timeout;                  /* webhook timeout; default: 5s */
+    const char *grace;                    /* shutdown_grace; default: 5s */
+    const char *lease;                    /* default: 30s */
+};
+
+struct harness {
+    struct fake_platform *fake;
+    const char *dir;
+    struct pubq_config config;
+    int config_loaded;
+    struct store *store; /* the engine's connection */
+    struct store *probe; /* the test thread's connection */
+    struct engine *engine;
+    pthread_t thread;
+    int running;
+    int run_result;
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec delay = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    nanosleep(&delay, NULL);
+}
+
+static void write_config(struct harness *h, const struct setup *setup)
+{
+    char text[8192];
+    size_t used;
+    const char *first = setup->platforms[0] != NULL ? setup->platforms[0]
+                                                    : "hook";
+
+    used = (size_t)snprintf(
+        text, sizeof text,
+        "[database]\nurl = %s/pubq.db\nnode_id = engine-test\n"
+        "lease = %s\n\n"
+        "[retry]\nbase_delay = %dms\nmax_delay = 10s\nmax_retries = 3\n\n"
+        "[engine]\nmax_in_flight = 64\nshutdown_grace = %s\n\n"
+        /* Once a year, so that no cron sweep runs during a test. */
+        "[sweeper]\ncron = 0 0 1 1 *\nzone = UTC\n\n",
+        h->dir, setup->lease ? setup->lease : "30s", BASE_DELAY_MS,
+        setup->grace ? setup->grace : "5s");
+
+    for (size_t i = 0; i < MAX_PLATFORMS; i++) {
+        const char *name = i == 0 ? first : setup->platforms[i];
+
+        if (name == NULL)
+            break;
+        assert_true(used < sizeof text);
+        used += (size_t)snprintf(
+            text + used, sizeof text - used,
+            "[platform %s]\ntype = webhook\nurl = %s/%s\ntimeout = %s\n"
+            "on_unknown = %s\nconcurrency = 1\nmax_lateness = 0\n\n",
+            name, fake_platform_url(h->fake), name,
+            setup->timeout ? setup->timeout : "5s",
+            setup->on_unknown ? setup->on_unknown : "hold");
+    }
+    assert_true(used < sizeof text);
+    test_write_file(test_path(h->dir, "pubq.conf"), text);
+}
+
+static void *engine_thread(void *arg)
+{
+    struct harness *h = arg;
+
+    h->run_result = engine_run(h->engine);
+    return NULL;
+}
+
+static void open_store(struct harness *h, struct store **store)
+{
+    char err[STORE_ERR_MAX] = "";
+
+    assert_int_equal(store_open(h->config.database, store, err, sizeof err),
+                     STORE_OK);
+    assert_int_equal(store_migrate(*store), STORE_OK);
+}
+
+/* Starts the engine thread. The fake server was started by setup(). */
+static void engine_start(struct harness *h)
+{
+    char err[ENGINE_ERR_MAX] = "";
+
+    h->engine = engine_new(&h->config, h->store, err, sizeof err);
+    if (h->engine == NULL)
+        fail_msg("engine_new failed: %s", err);
+    assert_int_equal(pthread_create(&h->thread, NULL, engine_thread, h), 0);
+    h->running = 1;
+}
+
+/* Writes the configuration, opens both connections, starts the engine. */
+static void harness_start(struct harness *h, const struct setup *setup)
+{
+    char err[CONFIG_ERR_MAX] = "";
+
+    h->dir = test_tmpdir();
+    write_config(h, setup);
+    if (config_load(test_path(h->dir, "pubq.conf"), &h->config, err,
+                    sizeof err) != 0)
+        fail_msg("config_load failed: %s", err);
+    h->config_loaded = 1;
+    open_store(h, &h->store);
+    open_store(h, &h->probe);
+    engine_start(h);
+}
+
+/*
+ * Stops the engine and waits for its thread. Whatever the test did, no
+ * entry may be left publishing under a lease once engine_run returned.
+ */
+static void engine_halt(struct harness *h)
+{
+    struct entry_filter filter = {
+        .has_status = 1,
+        .status = ENTRY_PUBLISHING,
+    };
+    struct entry_list list = {0};
+
+    if (!h->running)
+        return;
+    engine_stop(h->engine);
+    assert_int_equal(pthread_join(h->thread, NULL), 0);
+    h->running = 0;
+    engine_free(h->engine);
+    h->engine = NULL;
+    assert_int_equal(h->run_result, 0);
+
+    assert_int_equal(h->probe->ops->list_entries(h->probe, &filter, &list),
+                     STORE_OK);
+    assert_int_equal(list.count, 0);
+    entry_list_free(&list);
+}
+
+static int setup(void **state)
+{
+    struct harness *h = calloc(1, sizeof *h);
+
+    if (h == NULL)
+        return -1;
+    h->fake = fake_platform_start();
+    if (h->fake == NULL) {
+        free(h);
+        return -1;
+    }
+    *state = h;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct harness *h = *state;
+
+    if (h->running) {
+        engine_stop(h->engine);
+        pthread_join(h->thread, NULL);
+        h->running = 0;
+    }
+    engine_free(h->engine);
+    store_close(h->store);
+    store_close(h->probe);
+    if (h->config_loaded)
+        config_free(&h->config);
+    fake_platform_stop(h->fake);
+    free(h);
+    return 0;
+}
+
+/* Submits one job and wakes the engine. Returns the job id. */
+static int64_t submit_job(struct harness *h, const char *content_id,
+                          const char *const *platforms, size_t count,
+                          int64_t scheduled_at)
+{
+    struct job_request request = {
+        .content_id = content_id,
+        .content_json = CONTENT,
+        .scheduled_at = scheduled_at,
+        .platforms = platforms,
+        .platform_count = count,
+        .max_retries = 3,
+        .source = "test",
+    };
+    struct submit_result result = {0};
+
+    assert_int_equal(h->probe->ops->submit_jobs(h->probe, &request, 1,
+                                                wall_ms(), &result),
+                     STORE_OK);
+    if (h->running)
+        engine_wake(h->engine);
+    return result.job_id;
+}
+
+/* Submits a job on one platform and returns its entry. */
+static struct entry submit_one(struct harness *h, const char *content_id,
+                               const char *platform, int64_t scheduled_at)
+{
+    const char *platforms[] = {platform};
+    int64_t job_id = submit_job(h, content_id, platforms, 1, scheduled_at);
+    struct entry_filter filter = {.job_id = job_id};
+    struct entry_list list = {0};
+    struct entry entry;
+
+    assert_int_equal(h->probe->ops->list_entries(h->probe, &filter, &list),
+                     STORE_OK);
+    assert_int_equal(list.count, 1);
+    entry = list.items[0];
+    entry_list_free(&list);
+    return entry;
+}
+
+static struct entry entry_of_job(struct harness *h, int64_t job_id,
+                                 const char *platform)
+{
+    struct entry_filter filter = {.job_id = job_id, .platform = platform};
+    struct entry_list list = {0};
+    struct entry entry;
+
+    assert_int_equal(h->probe->ops->list_entries(h->probe, &filter, &list),
+                     STORE_OK);
+    assert_int_equal(list.count, 1);
+    entry = list.items[0];
+    entry_list_free(&list);
+    return entry;
+}
+
+static struct entry read_entry(struct harness *h, int64_t id)
+{
+    struct entry entry;
+
+    assert_int_equal(h->probe->ops->get_entry(h->probe, id, &entry),
+                     STORE_OK);
+    return entry;
+}
+
+/*
+ * Polls the entry until it has `status` and returns it. After timeout_ms
+ * the test fails with the status and error the entry has then.
+ */
+static struct entry wait_status(struct harness *h, int64_t id,
+                                enum entry_status status, int timeout_ms)
+{
+    int64_t deadline = wall_ms() + timeout_ms;
+    struct entry entry = read_entry(h, id);
+
+    while (entry.status != status && wall_ms() < deadline) {
+        sleep_ms(POLL_MS);
+        entry = read_entry(h, id);
+    }
+    if (entry.status != status)
+        fail_msg("entry %lld is %s after %d ms, expected %s (error: %s)",
+                 (long long)id, entry_status_name(entry.status), timeout_ms,
+                 entry_status_name(status), entry.last_error);
+    return entry;
+}
+
+/* Returns the arrival time of request `index` to `path`, or -1. */
+static int64_t arrival_to(struct harness *h, const char *path, size_t index)
+{
+    size_t seen = 0;
+
+    for (size_t i = 0; i < fake_platform_request_count(h->fake); i++) {
+        const struct fake_request *request =
+            fake_platform_request(h->fake, i);
+
+        if (strcmp(request->path, path) != 0)
+            continue;
+        if (seen++ == index)
+            return request->received_at_ms;
+    }
+    return -1;
+}
+
+/* Fills *attempts with the entry's attempts. The caller frees them. */
+static void read_attempts(struct harness *h, int64_t id,
+                          struct attempt_list *attempts)
+{
+    assert_int_equal(h->probe->ops->list_attempts(h->probe, id, attempts),
+                     STORE_OK);
+}
+
+/* Returns the status of the one "publish" audit record of a job. */
+static void publish_audit_status(struct harness *h, const char *content_id,
+                                 char *status, size_t len)
+{
+    struct audit_filter filter = {.job_id = content_id, .action = "publish"};
+    struct audit_list list = {0};
+
+    assert_int_equal(h->probe->ops->list_audit(h->probe, &filter, &list),
+                     STORE_OK);
+    assert_int_equal(list.count, 1);
+    snprintf(status, len, "%s", list.items[0].status);
+    audit_list_free(&list);
+}
+
+static size_t count_audit_status(struct harness *h, const char *content_id,
+                                 const char *action, const char *status)
+{
+    struct audit_filter filter = {
+        .job_id = content_id, .action = action, .limit = 1000};
+    struct audit_list list = {0};
+    size_t count = 0;
+
+    assert_int_equal(h->probe->ops->list_audit(h->probe, &filter, &list),
+                     STORE_OK);
+    for (size_t i = 0; i < list.count; i++)
+        count += strcmp(list.items[i].status, status) == 0;
+    audit_list_free(&list);
+    return count;
+}
+
+static size_t count_audit(struct harness *h, const char *action)
+{
+    struct audit_filter filter = {.action = action, .limit = 1000};
+    struct audit_list list = {0};
+    size_t count;
+
+    assert_int_equal(h->probe->ops->list_audit(h->probe, &filter, &list),
+                     STORE_OK);
+    count = list.count;
+    audit_list_free(&list);
+    return count;
+}
+
+static void push(struct harness *h, const char *path, int status,
+                 const char *headers)
+{
+    const struct fake_response response = {
+        .status = status,
+        .headers = headers,
+        .body = "{}",
+    };
+
+    assert_int_equal(fake_platform_push_response(h->fake, path, &response),
+                     0);
+}
+
+static void assert_gap(int64_t earlier, int64_t later, int64_t expected)
+{
+    int64_t gap = later - earlier;
+
+    if (gap < expected || gap > expected * SANITY_FACTOR)
+        fail_msg("gap between requests %lld ms, expected at least %lld "
+                 "and at most %lld",
+                 (long long)gap, (long long)expected,
+                 (long long)expected * SANITY_FACTOR);
+}
+
+static void test_retry_then_success(void **state)
+{
+    struct harness *h = *state;
+    struct attempt_list attempts = {0};
+    struct entry entry;
+    char status[STORE_NAME_MAX];
+
+    harness_start(h, &(struct setup){0});
+    push(h, "/hook", 503, NULL);
+    push(h, "/hook", 503, NULL);
+    push(h, "/hook", 200, NULL);
+
+    entry = submit_one(h, "retry-then-success", "hook", 0);
+    entry = wait_status(h, entry.id, ENTRY_PUBLISHED, SETTLE_TIMEOUT_MS);
+
+    assert_int_equal(fake_platform_requests_to(h->fake, "/hook"), 3);
+    assert_int_equal(entry.attempt_count, 3);
+    assert_int_equal(entry.retry_count, 2);
+    assert_gap(arrival_to(h, "/hook", 0), arrival_to(h, "/hook", 1),
+               BASE_DELAY_MS);
+    assert_gap(arrival_to(h, "/hook", 1), arrival_to(h, "/hook", 2),
+               2 * BASE_DELAY_MS);
+
+    read_attempts(h, entry.id, &attempts);
+    assert_int_equal(attempts.count, 3);
+    assert_int_equal(attempts.items[0].outcome, OUTCOME_TRANSIENT);
+    assert_int_equal(attempts.items[0].http_status, 503);
+    assert_int_equal(attempts.items[1].outcome, OUTCOME_TRANSIENT);
+    assert_int_equal(attempts.items[2].outcome, OUTCOME_SUCCESS);
+    attempt_list_free(&attempts);
+
+    engine_halt(h);
+
+    /* The publish record sums up the first round, in which nothing was
+     * published yet; the retry that succeeded has a record of its own. */
+    publish_audit_status(h, "retry-then-success", status, sizeof status);
+    assert_string_equal(status, "failed");
+    assert_int_equal(count_audit_status(h, "retry-then-success", "retry",
+                                        "success"),
+                     1);
+}
+
+static void test_retries_exhausted(void **state)
+{
+    struct harness *h = *state;
+    struct attempt_list attempts = {0};
+    struct entry entry;
+
+    harness_start(h, &(struct setup){0});
+    assert_int_equal(fake_platform_set_default(
+                         h->fake, &(struct fake_response){.status = 503}),
+                     0);
+
+    entry = submit_one(h, "exhausted", "hook", 0);
+    entry = wait_status(h, entry.id, ENTRY_FAILED, SETTLE_TIMEOUT_MS);
+    engine_halt(h);
+
+    assert_int_equal(entry.retry_count, 3);
+    assert_int_equal(entry.attempt_count, 4);
+    assert_string_equal(entry.fail_reason, "retries exhausted");
+    assert_int_equal(fake_platform_requests_to(h->fake, "/hook"), 4);
+    read_attempts(h, entry.id, &attempts);
+    assert_int_equal(attempts.count, 4);
+    for (size_t i = 0; i < attempts.count; i++)
+        assert_int_equal(attempts.items[i].http_status, 503);
+    attempt_list_free(&attempts);
+}
+
+static void test_unauthorized_pauses(void **state)
+{
+    struct harness *h = *state;
+    struct platform_state_list states = {0};
+    struct entry entry;
+    struct entry waiting;
+    int found = 0;
+
+    harness_start(h, &(struct setup){0});
+    push(h, "/hook", 401, NULL);
+
+    entry = submit_one(h, "unauthorized", "hook", 0);
+    entry = wait_status(h, entry.id, ENTRY_FAILED, SETTLE_TIMEOUT_MS);
+    assert_int_equal(entry.attempt_count, 1);
+    assert_string_equal(entry.fail_reason, "permanent error");
+
+    assert_int_equal(h->probe->ops->list_platform_states(h->probe, &states),
+                     STORE_OK);
+    for (size_t i = 0; i < states.count; i++) {
+        if (strcmp(states.items[i].platform, "hook") != 0)
+            continue;
+        found = 1;
+        assert_true(states.items[i].paused_until == INT64_MAX);
+        assert_non_null(strstr(states.items[i].pause_reason, "401"));
+    }
+    platform_state_list_free(&states);
+    assert_true(found);
+
+    /* The pause holds back the platform's other entries. */
+    waiting = submit_one(h, "unauthorized-next", "hook", 0);
+    assert_int_equal(fake_platform_wait_requests(h->fake, 2, 1000), 1);
+    engine_halt(h);
+    assert_int_equal(read_entry(h, waiting.id).status, ENTRY_PENDING);
+}
+
+/* Every request after the 429 arrived at least the hint after it. */
+static void assert_none_before(struct harness *h, int64_t not_before)
+{
+    for (size_t i = 1; i < fake_platform_request_count(h->fake); i++) {
+        const struct fake_request *request =
+            fake_platform_request(h->fake, i);
+
+        if (request->received_at_ms < not_before)
+            fail_msg("request %zu arrived %lld ms before the rate limit "
+                     "ended",
+                     i, (long long)(not_before - request->received_at_ms));
+    }
+}
+
+static void test_rate_limit_waits(void **state)
+{
+    struct harness *h = *state;
+    struct entry limited;
+    struct entry queued;
+    struct entry later;
+    int64_t limited_at;
+
+    harness_start(h, &(struct setup){0});
+    push(h, "/hook", 429, "Retry-After: 2\n");
+
+    /* Submitted together: `queued` waits behind the platform's one slot. */
+    limited = submit_one(h, "rate-limited", "hook", 0);
+    queued = submit_one(h, "rate-queued", "hook", 0);
+    assert_int_equal(fake_platform_wait_requests(h->fake, 1, 10000), 1);
+    limited_at = fake_platform_request(h->fake, 0)->received_at_ms;
+
+    /* Submitted while the platform is paused in the store. */
+    sleep_ms(300);
+    later = submit_one(h, "rate-later", "hook", 0);
+
+    limited = wait_status(h, limited.id, ENTRY_PUBLISHED, SETTLE_TIMEOUT_MS);
+    queued = wait_status(h, queued.id, ENTRY_PUBLISHED, SETTLE_TIMEOUT_MS);
+    later = wait_status(h, later.id, ENTRY_PUBLISHED, SETTLE_TIMEOUT_MS);
+    engine_halt(h);
+
+    assert_int_equal(fake_platform_request_count(h->fake), 4);
+    assert_none_before(h, limited_at + 2000);
+    assert_true(arrival_to(h, "/hook", 1) < limited_at + 2000 * SANITY_FACTOR);
+    /* Waiting for a rate limit does not use up a retry. */
+    assert_int_equal(limited.retry_count, 0);
+    assert_int_equal(queued.retry_count, 0);
+    assert_int_equal(later.retry_count, 0);
+}
+
+static void test_partial_job(void **state)
+{
+    struct harness *h = *state;
+    const char *platforms[] = {"hook", "other"};
+    struct sweep_result swept = {0};
+    struct entry hook;
+    struct entry other;
+    char status[STORE_NAME_MAX];
+    int64_t job_id;
+
+    harness_start(h, &(struct setup){.platforms = {"hook", "other"}});
+    push(h, "/other", 400, NULL);
+    /* After the sweep re-queues it, one retry and then success. */
+    push(h, "/other", 503, NULL);
+    push(h, "/other", 200, NULL);
+
+    job_id = submit_job(h, "partial", platforms, 2, 0);
+    hook = entry_of_job(h, job_id, "hook");
+    other = entry_of_job(h, job_id, "other");
+    hook = wait_status(h, hook.id, ENTRY_PUBLISHED, SETTLE_TIMEOUT_MS);
+    other = wait_status(h, other.id, ENTRY_FAILED, SETTLE_TIMEOUT_MS);
+    assert_string_equal(other.fail_reason, "permanent error");
+    publish_audit_status(h, "partial", status, sizeof status);
+    assert_string_equal(status, "partial");
+
+    assert_int_equal(h->probe->ops->sweep(h->probe, wall_ms(), 0, "test",
+                                          &swept),
+                     STORE_OK);
+    assert_int_equal(swept.requeued, 1);
+    engine_wake(h->engine);
+    other = wait_status(h, other.id, ENTRY_PUBLISHED, SETTLE_TIMEOUT_MS);
+    engine_halt(h);
+
+    assert_int_equal(fake_platform_requests_to(h->fake, "/other"), 3);
+    assert_int_equal(fake_platform_requests_to(h->fake, "/hook"), 1);
+    hook = read_entry(h, hook.id);
+    assert_int_equal(hook.status, ENTRY_PUBLISHED);
+    assert_int_equal(hook.attempt_count, 1);
+}
+
+/* A first response that arrives after the adapter gave up, then 200. */
+static void push_slow_then_ok(struct harness *h)
+{
+    assert_int_equal(fake_platform_push_response(
+                         h->fake, "/hook",
+                         &(struct fake_response){.status = 200,
+                                                 .body = "{\"id\":\"p1\"}",
+                                                 .delay_ms = 1500}),
+                     0);
+    push(h, "/hook", 200, NULL);
+}
+
+/* Both requests carried the entry's own key, and no other key came. */
+static void assert_one_key(struct harness *h, const struct entry *entry,
+                           size_t requests)
+{
+    assert_int_equal(fake_platform_request_count(h->fake), requests);
+    assert_int_equal(
+        fake_platform_requests_with_key(h->fake, entry->idempotency_key),
+        requests);
+    assert_int_equal(fake_platform_distinct_keys(h->fake), 1);
+}
+
+static void test_timeout_then_retry(void **state)
+{
+    struct harness *h = *state;
+    struct attempt_list attempts = {0};
+    struct entry entry;
+
+    harness_start(h, &(struct setup){.timeout = "500ms",
+                                     .on_unknown = "retry"});
+    push_slow_then_ok(h);
+
+    entry = submit_one(h, "timeout-retry", "hook", 0);
+    entry = wait_status(h, entry.id, ENTRY_PUBLISHED, SETTLE_TIMEOUT_MS);
+    engine_halt(h);
+
+    assert_one_key(h, &entry, 2);
+    read_attempts(h, entry.id, &attempts);
+    assert_int_equal(attempts.count, 2);
+    assert_int_equal(attempts.items[0].outcome, OUTCOME_UNKNOWN);
+    assert_int_equal(attempts.items[1].outcome, OUTCOME_SUCCESS);
+    attempt_list_free(&attempts);
+}
+
+static void test_timeout_then_hold(void **state)
+{
+    struct harness *h = *state;
+    struct sweep_result swept = {0};
+    struct entry entry;
+
+    harness_start(h, &(struct setup){.timeout = "500ms"});
+    push_slow_then_ok(h);
+
+    entry = submit_one(h, "timeout-hold", "hook", 0);
+    entry = wait_status(h, entry.id, ENTRY_FAILED, SETTLE_TIMEOUT_MS);
+    assert_string_equal(entry.fail_reason, "outcome unknown");
+
+    /* The sweeper leaves an unknown outcome to the operator. */
+    assert_int_equal(h->probe->ops->sweep(h->probe, wall_ms(), 0, "test",
+                                          &swept),
+                     STORE_OK);
+    assert_int_equal(swept.requeued, 0);
+    engine_halt(h);
+    assert_one_key(h, &entry, 1);
+    assert_int_equal(read_entry(h, entry.id).status, ENTRY_FAILED);
+}
+
+static void test_dropped_then_retry(void **state)
+{
+    struct harness *h = *state;
+    struct attempt_list attempts = {0};
+    struct entry entry;
+
+    harness_start(h, &(struct setup){.on_unknown = "retry"});
+    assert_int_equal(fake_platform_push_response(
+                         h->fake, "/hook", &(struct fake_response){.drop = 1}),
+                     0);
+    push(h, "/hook", 200, NULL);
+
+    entry = submit_one(h, "dropped-retry", "hook", 0);
+    entry = wait_status(h, entry.id, ENTRY_PUBLISHED, SETTLE_TIMEOUT_MS);
+    engine_halt(h);
+
+    assert_one_key(h, &entry, 2);
+    read_attempts(h, entry.id, &attempts);
+    assert_int_equal(attempts.count, 2);
+    assert_int_equal(attempts.items[0].outcome, OUTCOME_UNKNOWN);
+    attempt_list_free(&attempts);
+}
+
+/* Fails entry i on platform s<i> with retry_count i (3: exhausted). */
+static void push_failures(struct harness *h)
+{
+    push(h, "/s0", 400, NULL);
+    push(h, "/s1", 503, NULL);
+    push(h, "/s1", 400, NULL);
+    push(h, "/s2", 503, NULL);
+    push(h, "/s2", 503, NULL);
+    push(h, "/s2", 400, NULL);
+    for (int i = 0; i < 4; i++)
+        push(h, "/s3", 503, NULL);
+}
+
+/* Runs one sweep of the cron tick `tick`, as the engine's sweeper does. */
+static struct sweep_result sweep_tick(struct harness *h, int64_t tick)
+{
+    struct sweep_result result = {0};
+
+    assert_int_equal(h->probe->ops->sweep(h->probe, wall_ms(), tick,
+                                          "sweeper", &result),
+                     STORE_OK);
+    return result;
+}
+
+static void test_sweeper_requeue(void **state)
+{
+    struct harness *h = *state;
+    static const char *const names[] = {"s0", "s1", "s2", "s3"};
+    struct sweep_result swept;
+    char err[ENGINE_ERR_MAX] = "";
+    struct entry entries[4];
+    int64_t tick = wall_ms() / 3600000 * 3600000;
+
+    harness_start(h, &(struct setup){.platforms = {"s0", "s1", "s2", "s3"}});
+    push_failures(h);
+    for (size_t i = 0; i < 4; i++) {
+        char id[32];
+
+        snprintf(id, sizeof id, "sweep-%zu", i);
+        entries[i] = submit_one(h, id, names[i], 0);
+    }
+    for (size_t i = 0; i < 4; i++) {
+        entries[i] = wait_status(h, entries[i].id, ENTRY_FAILED,
+                                 SETTLE_TIMEOUT_MS);
+        assert_int_equal(entries[i].retry_count, i);
+    }
+    /* Stopped, so that the re-queued entries stay pending to be read. */
+    engine_halt(h);
+
+    swept = sweep_tick(h, tick);
+    assert_int_equal(swept.requeued, 3);
+    assert_int_equal(swept.skipped, 0);
+    for (size_t i = 0; i < 3; i++) {
+        struct entry entry = read_entry(h, entries[i].id);
+
+        assert_int_equal(entry.status, ENTRY_PENDING);
+        assert_int_equal(entry.retry_count, i + 1);
+    }
+    assert_int_equal(read_entry(h, entries[3].id).status, ENTRY_FAILED);
+    assert_int_equal(read_entry(h, entries[3].id).retry_count, 3);
+
+    /* The re-queued entries fail again within the same tick. */
+    for (size_t i = 0; i < 3; i++) {
+        char path[8];
+
+        snprintf(path, sizeof path, "/%s", names[i]);
+        push(h, path, 400, NULL);
+    }
+    engine_start(h);
+    for (size_t i = 0; i < 3; i++)
+        wait_status(h, entries[i].id, ENTRY_FAILED, SETTLE_TIMEOUT_MS);
+    engine_halt(h);
+
+    swept = sweep_tick(h, tick);
+    assert_int_equal(swept.requeued, 0);
+    assert_int_equal(swept.skipped, 1);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(read_entry(h, entries[i].id).status, ENTRY_FAILED);
+
+    /* The next tick re-queues the two that still have a retry left. */
+    swept = sweep_tick(h, tick + 3600000);
+    assert_int_equal(swept.requeued, 2);
+
+    /* A sweep by hand always runs: nothing is left to re-queue. */
+    assert_int_equal(engine_sweep_once(h->probe, &swept, err, sizeof err), 0);
+    assert_int_equal(swept.requeued, 0);
+    assert_int_equal(count_audit(h, "sweep"), 3);
+}
+
+static void test_scheduled_start(void **state)
+{
+    struct harness *h = *state;
+    struct entry entry;
+    int64_t arrived;
+
+    harness_start(h, &(struct setup){0});
+    entry = submit_one(h, "scheduled", "hook", wall_ms() + 2000);
+
+    assert_int_equal(fake_platform_wait_requests(h->fake, 1, 12000), 1);
+    arrived = fake_platform_request(h->fake, 0)->received_at_ms;
+    assert_true(arrived >= entry.due_at);
+    assert_true(arrived < entry.due_at + 2000 * SANITY_FACTOR);
+    wait_status(h, entry.id, ENTRY_PUBLISHED, SETTLE_TIMEOUT_MS);
+    engine_halt(h);
+}
+
+static void test_cancel_scheduled(void **state)
+{
+    struct harness *h = *state;
+    struct entry entry;
+    int64_t wait;
+
+    harness_start(h, &(struct setup){0});
+    entry = submit_one(h, "cancelled", "hook", wall_ms() + 1500);
+    assert_int_equal(h->probe->ops->cancel_entry(h->probe, entry.id,
+                                                 wall_ms(), "test"),
+                     STORE_OK);
+    engine_wake(h->engine);
+
+    wait = entry.due_at + 1500 - wall_ms();
+    assert_int_equal(fake_platform_wait_requests(h->fake, 1, (int)wait), 0);
+    engine_halt(h);
+    assert_int_equal(read_entry(h, entry.id).status, ENTRY_CANCELLED);
+    assert_int_equal(fake_platform_request_count(h->fake), 0);
+}
+
+static void push_slow(struct harness *h, int delay_ms)
+{
+    assert_int_equal(fake_platform_push_response(
+                         h->fake, "/hook",
+                         &(struct fake_response){.status = 200,
+                                                 .body = "{\"id\":\"p1\"}",
+                                                 .delay_ms = delay_ms}),
+                     0);
+}
+
+static void test_shutdown_finishes(void **state)
+{
+    struct harness *h = *state;
+    struct entry entry;
+
+    harness_start(h, &(struct setup){.grace = "10s"});
+    push_slow(h, 1000);
+
+    entry = submit_one(h, "shutdown-finish", "hook", 0);
+    assert_int_equal(fake_platform_wait_requests(h->fake, 1, 10000), 1);
+    engine_halt(h);
+
+    entry = read_entry(h, entry.id);
+    assert_int_equal(entry.status, ENTRY_PUBLISHED);
+    assert_string_equal(entry.post_id, "p1");
+    assert_string_equal(entry.lease_node, "");
+}
+
+/* Stops the engine during a request slower than the grace period. */
+static struct entry stop_during_slow_request(struct harness *h,
+                                             const char *content_id)
+{
+    struct attempt_list attempts = {0};
+    struct entry entry;
+
+    push_slow(h, 5000);
+    entry = submit_one(h, content_id, "hook", 0);
+    assert_int_equal(fake_platform_wait_requests(h->fake, 1, 10000), 1);
+    engine_halt(h);
+
+    entry = read_entry(h, entry.id);
+    assert_string_equal(entry.lease_node, "");
+    read_attempts(h, entry.id, &attempts);
+    assert_int_equal(attempts.count, 1);
+    assert_int_equal(attempts.items[0].outcome, OUTCOME_UNKNOWN);
+    attempt_list_free(&attempts);
+    return entry;
+}
+
+static void test_shutdown_unknown_retry(void **state)
+{
+    struct harness *h = *state;
+    struct entry entry;
+
+    harness_start(h, &(struct setup){.grace = "200ms",
+                                     .on_unknown = "retry"});
+    entry = stop_during_slow_request(h, "shutdown-retry");
+    assert_int_equal(entry.status, ENTRY_RETRYING);
+    assert_int_equal(entry.retry_count, 1);
+}
+
+static void test_shutdown_unknown_hold(void **state)
+{
+    struct harness *h = *state;
+    struct entry entry;
+
+    harness_start(h, &(struct setup){.grace = "200ms"});
+    entry = stop_during_slow_request(h, "shutdown-hold");
+    assert_int_equal(entry.status, ENTRY_FAILED);
+    assert_string_equal(entry.fail_reason, "outcome unknown");
+}
+
+/*
+ * Entries claimed together wait in the engine for the platform's one
+ * slot. Their leases must not run out while they wait or while their
+ * request runs, or the engine's own lease recovery would re-queue them
+ * and post them a second time.
+ */
+static void test_lease_outlives_queue(void **state)
+{
+    struct harness *h = *state;
+    struct entry entries[3];
+
+    harness_start(h, &(struct setup){.lease = "1s"});
+    assert_int_equal(fake_platform_set_default(
+                         h->fake, &(struct fake_response){.status = 200,
+                                                          .body = "{}",
+                                                          .delay_ms = 700}),
+                     0);
+    for (size_t i = 0; i < 3; i++) {
+        char id[32];
+
+        snprintf(id, sizeof id, "lease-%zu", i);
+        entries[i] = submit_one(h, id, "hook", 0);
+    }
+    for (size_t i = 0; i < 3; i++)
+        entries[i] = wait_status(h, entries[i].id, ENTRY_PUBLISHED,
+                                 SETTLE_TIMEOUT_MS);
+    engine_halt(h);
+
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(fake_platform_requests_with_key(
+                             h->fake, entries[i].idempotency_key),
+                         1);
+        assert_int_equal(entries[i].retry_count, 0);
+        assert_int_equal(entries[i].attempt_count, 1);
+    }
+    assert_int_equal(count_audit(h, "lease_recovered"), 0);
+}
+
+#define ENGINE_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        ENGINE_TEST(test_retry_then_success),
+        ENGINE_TEST(test_retries_exhausted),
+        ENGINE_TEST(test_unauthorized_pauses),
+        ENGINE_TEST(test_rate_limit_waits),
+        ENGINE_TEST(test_partial_job),
+        ENGINE_TEST(test_timeout_then_retry),
+        ENGINE_TEST(test_timeout_then_hold),
+        ENGINE_TEST(test_dropped_then_retry),
+        ENGINE_TEST(test_sweeper_requeue),
+        ENGINE_TEST(test_scheduled_start),
+        ENGINE_TEST(test_cancel_scheduled),
+        ENGINE_TEST(test_shutdown_finishes),
+        ENGINE_TEST(test_shutdown_unknown_retry),
+        ENGINE_TEST(test_shutdown_unknown_hold),
+        ENGINE_TEST(test_lease_outlives_queue),
+    };
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return failed;
+}
