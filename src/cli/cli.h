@@ -40,11 +40,16 @@ struct cli {
     const char *config_path; /* --config or $PUBQ_CONFIG, or NULL */
     const char *database;    /* --database or $PUBQ_DATABASE, or NULL */
     int json;                /* --json: one JSON document on stdout */
+    const char *url;         /* --url or $PUBQ_URL: the daemon API */
 
     struct pubq_config config;
     int config_loaded;
     struct zone *default_zone; /* from config default_zone, or NULL */
     struct store *store;
+
+    /* With --url: the daemon's platforms, for local checks by intake. */
+    struct pubq_config remote_config;
+    int remote_config_loaded;
 };
 
 struct cli_command;

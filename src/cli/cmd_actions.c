@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "cli/remote.h"
 #include "cli/render.h"
 
 #include "util/banned.h"
@@ -46,6 +47,7 @@ const char cmd_cancel_help[] =
 
 /* One manual action: its words for messages and the store call. */
 struct entry_action {
+    const char *path; /* "retry", as in POST /v1/entries/ID/retry */
     const char *verb; /* "retry" */
     const char *done; /* "retried" */
     enum entry_event event;
@@ -67,12 +69,20 @@ static int apply_cancel(struct store *store, int64_t id, int64_t now,
 }
 
 static const struct entry_action retry_action = {
-    "retry", "retried", ENTRY_EV_REQUEUE, "only failed entries can be retried",
+    "retry",
+    "retry",
+    "retried",
+    ENTRY_EV_REQUEUE,
+    "only failed entries can be retried",
     apply_retry};
 
 static const struct entry_action cancel_action = {
-    "cancel", "cancelled", ENTRY_EV_CANCEL,
-    "only pending, retrying or failed entries can be cancelled", apply_cancel};
+    "cancel",
+    "cancel",
+    "cancelled",
+    ENTRY_EV_CANCEL,
+    "only pending, retrying or failed entries can be cancelled",
+    apply_cancel};
 
 /* Reads entry `id`. Returns CLI_OK, or CLI_FAILED after printing why. */
 static int read_entry(struct cli *cli, int64_t id, struct entry *entry)
@@ -153,6 +163,18 @@ static int run_action(struct cli *cli, const struct entry_action *action,
     return print_result(cli, action, &entry);
 }
 
+/* Runs the action through the daemon's HTTP API (--url). */
+static int run_remote(struct cli *cli, const struct entry_action *action,
+                      int64_t id)
+{
+    struct entry entry;
+
+    if (cli_load_config(cli) != CLI_OK ||
+        remote_entry_action(cli, action->path, action->verb, id, &entry) != 0)
+        return CLI_FAILED;
+    return print_result(cli, action, &entry);
+}
+
 static int run_command(struct cli *cli, const struct cli_command *command,
                        const struct entry_action *action, int argc, char **argv)
 {
@@ -161,6 +183,8 @@ static int run_command(struct cli *cli, const struct cli_command *command,
 
     if (status != CLI_CONTINUE)
         return status;
+    if (cli->url != NULL)
+        return run_remote(cli, action, id);
     if (cli_open_store(cli) != CLI_OK)
         return CLI_FAILED;
 

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "cli/remote.h"
 #include "cli/render.h"
 
 #include "util/banned.h"
@@ -150,9 +151,13 @@ int cmd_audit(struct cli *cli, const struct cli_command *command, int argc,
     if (status != CLI_CONTINUE)
         return status;
 
-    if (cli_open_store(cli) != CLI_OK)
+    if (cli->url != NULL) {
+        if (remote_list_audit(cli, &filter, &list) != 0)
+            return CLI_FAILED;
+    } else if (cli_open_store(cli) != CLI_OK) {
         return CLI_FAILED;
-    if (cli->store->ops->list_audit(cli->store, &filter, &list) != STORE_OK) {
+    } else if (cli->store->ops->list_audit(cli->store, &filter, &list) !=
+               STORE_OK) {
         cli_error("cannot read the audit log: %s", store_errmsg(cli->store));
         return CLI_FAILED;
     }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "cli/remote.h"
 #include "cli/render.h"
 #include "intake/import.h"
 #include "intake/intake.h"
@@ -168,16 +169,39 @@ done:
     return status;
 }
 
+/* Stores every job through the daemon's HTTP API (--url), all or none. */
+static int store_jobs_remote(struct cli *cli, const char *path,
+                             const struct intake_job *jobs, size_t count)
+{
+    struct submit_result *results = calloc(count, sizeof *results);
+    char err[1024];
+    int status = CLI_FAILED;
+
+    if (results == NULL) {
+        cli_error("cannot import %s: out of memory for %zu rows", path, count);
+        return CLI_FAILED;
+    }
+    if (remote_submit_jobs(cli, jobs, count, results, err, sizeof err) != 0)
+        cli_error("cannot import %s: %s; nothing was stored", path, err);
+    else if (print_stored(cli, path, jobs, results, count) == 0)
+        status = CLI_OK;
+    free(results);
+    return status;
+}
+
 static int import_file(struct cli *cli, const struct import_options *opts)
 {
     int64_t now = cli_now_ms();
+    const struct pubq_config *config = remote_intake_config(cli);
     struct intake_job *jobs = NULL;
     size_t count = 0;
     struct intake_error error = {{0}, {0}};
     int status;
 
-    if (import_read_file(opts->path, &cli->config, cli->default_zone, now,
-                         &jobs, &count, &error) != 0) {
+    if (config == NULL)
+        return CLI_FAILED;
+    if (import_read_file(opts->path, config, cli->default_zone, now, &jobs,
+                         &count, &error) != 0) {
         cli_error("cannot import %s: %s: %s; nothing was stored", opts->path,
                   error.field, error.message);
         return CLI_FAILED;
@@ -189,6 +213,8 @@ static int import_file(struct cli *cli, const struct import_options *opts)
     else if (count == 0)
         status = print_stored(cli, opts->path, jobs, NULL, 0) == 0 ? CLI_OK
                                                                    : CLI_FAILED;
+    else if (cli->url != NULL)
+        status = store_jobs_remote(cli, opts->path, jobs, count);
     else if (cli_open_store(cli) != CLI_OK)
         status = CLI_FAILED;
     else

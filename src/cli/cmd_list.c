@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "cli/remote.h"
 #include "cli/render.h"
 
 #include "util/banned.h"
@@ -104,10 +105,15 @@ int cmd_list(struct cli *cli, const struct cli_command *command, int argc,
 
     if (status != CLI_CONTINUE)
         return status;
-    if (cli_open_store(cli) != CLI_OK)
-        return CLI_FAILED;
 
-    if (cli->store->ops->list_entries(cli->store, &filter, &list) != STORE_OK) {
+    if (cli->url != NULL) {
+        if (cli_load_config(cli) != CLI_OK ||
+            remote_list_entries(cli, &filter, &list) != 0)
+            return CLI_FAILED;
+    } else if (cli_open_store(cli) != CLI_OK) {
+        return CLI_FAILED;
+    } else if (cli->store->ops->list_entries(cli->store, &filter, &list) !=
+               STORE_OK) {
         cli_error("cannot list entries: %s", store_errmsg(cli->store));
         return CLI_FAILED;
     }

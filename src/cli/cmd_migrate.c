@@ -56,6 +56,11 @@ int cmd_migrate(struct cli *cli, const struct cli_command *command, int argc,
 
     if (status != CLI_CONTINUE)
         return status;
+    if (cli->url != NULL)
+        return cli_usage_error(command,
+                               "migrate works on the database itself, not "
+                               "through --url or $PUBQ_URL; pass "
+                               "--database instead");
     if (cli_open_store(cli) != CLI_OK)
         return CLI_FAILED;
 

@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "cli/publish_data.h"
+#include "cli/remote.h"
 #include "cli/render.h"
 #include "intake/intake.h"
 
@@ -249,6 +250,32 @@ static int submit_job(struct cli *cli, const struct intake_job *job,
     return status == 0 ? CLI_OK : CLI_FAILED;
 }
 
+/* Stores the job through the daemon's HTTP API (--url). */
+static int submit_remote(struct cli *cli, const struct intake_job *job)
+{
+    struct submit_result result = {0};
+    struct entry_list entries = {0};
+    char err[1024];
+    int status;
+
+    if (remote_submit_jobs(cli, job, 1, &result, err, sizeof err) != 0) {
+        cli_error("cannot store the job for content %s: %s", job->content_id,
+                  err);
+        return CLI_FAILED;
+    }
+    if (remote_job_entries(cli, result.job_id, &entries) != 0) {
+        cli_error("job %" PRId64 " stored, but listing its entries failed; "
+                  "run 'pubq list --content-id %s'",
+                  result.job_id, job->content_id);
+        return CLI_FAILED;
+    }
+
+    status =
+        render_submitted(job->content_id, &result, &entries, cli->json, stdout);
+    entry_list_free(&entries);
+    return status == 0 ? CLI_OK : CLI_FAILED;
+}
+
 /* Validates the options through intake and stores the job. */
 static int publish(struct cli *cli, const struct publish_options *opts,
                    const char *text, size_t length)
@@ -256,11 +283,14 @@ static int publish(struct cli *cli, const struct publish_options *opts,
     int64_t now = cli_now_ms();
     char generated_id[64];
     const char *content_id = opts->content_id;
+    const struct pubq_config *config = remote_intake_config(cli);
     struct intake_job job;
     struct intake_error error = {{0}, {0}};
     json_t *data;
     int status;
 
+    if (config == NULL)
+        return CLI_FAILED;
     if (content_id == NULL) {
         generate_content_id(now, generated_id, sizeof generated_id);
         content_id = generated_id;
@@ -270,7 +300,7 @@ static int publish(struct cli *cli, const struct publish_options *opts,
     if (data == NULL)
         return CLI_FAILED;
 
-    status = intake_parse_scheduled(data, opts->event_id, &cli->config,
+    status = intake_parse_scheduled(data, opts->event_id, config,
                                     cli->default_zone, now, &job, &error);
     json_decref(data);
     if (status != 0) {
@@ -279,9 +309,13 @@ static int publish(struct cli *cli, const struct publish_options *opts,
         return CLI_FAILED;
     }
 
-    status = cli_open_store(cli);
-    if (status == CLI_OK)
-        status = submit_job(cli, &job, now);
+    if (cli->url != NULL) {
+        status = submit_remote(cli, &job);
+    } else {
+        status = cli_open_store(cli);
+        if (status == CLI_OK)
+            status = submit_job(cli, &job, now);
+    }
     intake_job_clear(&job);
     return status;
 }

@@ -1,10 +1,12 @@
 /* pubq serve: the daemon. pubq sweep: one sweeper run by hand. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "engine/engine.h"
+#include "http/http_server.h"
 #include "util/log.h"
 
 #include "util/banned.h"
@@ -15,7 +17,9 @@ const char cmd_serve_help[] =
     "Runs the daemon in the foreground until SIGTERM or SIGINT: it waits\n"
     "until entries are due, publishes them through their platforms'\n"
     "adapters, retries failures with backoff and runs the sweeper on its\n"
-    "cron schedule. Logs go to stderr, one line per event.\n"
+    "cron schedule. It serves the HTTP API and the publishing page on\n"
+    "[server] listen (default 127.0.0.1:8080). Logs go to stderr, one\n"
+    "line per event.\n"
     "\n"
     "On SIGTERM or SIGINT it stops claiming work, lets attempts in flight\n"
     "finish within [engine] shutdown_grace, releases the rest and exits\n"
@@ -42,6 +46,11 @@ static void on_stop_signal(int signo)
     (void)signo;
     if (running_engine != NULL)
         engine_stop(running_engine);
+}
+
+static void wake_engine(void *engine)
+{
+    engine_wake(engine);
 }
 
 static void install_signal_handlers(void)
@@ -78,9 +87,34 @@ static int parse_no_options(const struct cli_command *command, int argc,
     return -1;
 }
 
+/* The HTTP server opens its own store handles on the same database. */
+static struct http_server *start_http(struct cli *cli, struct engine *engine,
+                                      struct http_server_hooks *hooks)
+{
+    char err[HTTP_SERVER_ERR_MAX];
+    struct http_server *server;
+
+    if (cli->database != NULL) {
+        free(cli->config.database);
+        cli->config.database = strdup(cli->database);
+    }
+    hooks->wake = wake_engine;
+    hooks->arg = engine;
+    hooks->node_id = engine_node_id(engine);
+    server = http_server_start(&cli->config, hooks, err, sizeof err);
+    if (server == NULL)
+        cli_error("cannot serve HTTP on %s: %s", cli->config.listen, err);
+    else
+        log_info("http", "listening on %s node=%s", cli->config.listen,
+                 hooks->node_id);
+    return server;
+}
+
 int cmd_serve(struct cli *cli, const struct cli_command *command, int argc,
               char **argv)
 {
+    struct http_server_hooks hooks = {0};
+    struct http_server *server;
     char err[ENGINE_ERR_MAX];
     enum log_level level;
     int rc = parse_no_options(command, argc, argv);
@@ -97,9 +131,16 @@ int cmd_serve(struct cli *cli, const struct cli_command *command, int argc,
         cli_error("cannot start: %s", err);
         return CLI_FAILED;
     }
+    server = start_http(cli, running_engine, &hooks);
+    if (server == NULL) {
+        engine_free(running_engine);
+        running_engine = NULL;
+        return CLI_FAILED;
+    }
     install_signal_handlers();
 
     rc = engine_run(running_engine);
+    http_server_stop(server);
     engine_free(running_engine);
     running_engine = NULL;
     return rc == 0 ? CLI_OK : CLI_FAILED;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "cli/remote.h"
 #include "cli/render.h"
 
 #include "util/banned.h"
@@ -71,6 +72,24 @@ static int show_entry(struct cli *cli, int64_t id)
     return status == 0 ? CLI_OK : CLI_FAILED;
 }
 
+/* Fetches the same data from the daemon's HTTP API (--url). */
+static int show_remote(struct cli *cli, int64_t id)
+{
+    struct entry entry;
+    struct job job = {0};
+    struct attempt_list attempts = {0};
+    int status;
+
+    if (cli_load_config(cli) != CLI_OK ||
+        remote_entry_detail(cli, id, &entry, &attempts, &job) != 0)
+        return CLI_FAILED;
+
+    status = render_entry_detail(&entry, &job, &attempts, cli->json, stdout);
+    job_clear(&job);
+    attempt_list_free(&attempts);
+    return status == 0 ? CLI_OK : CLI_FAILED;
+}
+
 int cmd_show(struct cli *cli, const struct cli_command *command, int argc,
              char **argv)
 {
@@ -79,6 +98,8 @@ int cmd_show(struct cli *cli, const struct cli_command *command, int argc,
 
     if (status != CLI_CONTINUE)
         return status;
+    if (cli->url != NULL)
+        return show_remote(cli, id);
     if (cli_open_store(cli) != CLI_OK)
         return CLI_FAILED;
 

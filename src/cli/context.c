@@ -30,6 +30,10 @@ void cli_free(struct cli *cli)
     if (cli->config_loaded)
         config_free(&cli->config);
     cli->config_loaded = 0;
+
+    if (cli->remote_config_loaded)
+        config_free(&cli->remote_config);
+    cli->remote_config_loaded = 0;
 }
 
 void cli_error(const char *fmt, ...)

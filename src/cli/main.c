@@ -38,8 +38,8 @@ static const struct cli_command global_command = {"", NULL, NULL, NULL};
 
 static void print_usage(FILE *out)
 {
-    fputs("usage: pubq [--config FILE] [--database URL] [--json] COMMAND "
-          "[OPTIONS]\n"
+    fputs("usage: pubq [--config FILE] [--database URL] [--url URL] [--json]\n"
+          "            COMMAND [OPTIONS]\n"
           "\n"
           "Schedules content for publishing and inspects the queue.\n"
           "\n"
@@ -51,6 +51,13 @@ static void print_usage(FILE *out)
           "                   SQLite path, sqlite:PATH or postgres://...\n"
           "                   (default: $PUBQ_DATABASE, else the\n"
           "                   configuration)\n"
+          "  --url URL        send publish, import, list, show, retry,\n"
+          "                   cancel and audit to the HTTP API of a\n"
+          "                   running pubq serve, such as\n"
+          "                   http://127.0.0.1:8080, instead of opening\n"
+          "                   the database (default: $PUBQ_URL); the API\n"
+          "                   token comes from the variable named by\n"
+          "                   api_token_env, else $PUBQ_API_TOKEN\n"
           "  --json           print one JSON document for scripts\n"
           "  --help           print this help and exit\n"
           "  --version        print the version and exit\n"
@@ -97,6 +104,7 @@ static int parse_global_options(struct cli *cli, int argc, char **argv)
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"database", required_argument, NULL, 'd'},
+        {"url", required_argument, NULL, 'u'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -112,6 +120,9 @@ static int parse_global_options(struct cli *cli, int argc, char **argv)
             break;
         case 'd':
             cli->database = optarg;
+            break;
+        case 'u':
+            cli->url = optarg;
             break;
         case 'j':
             cli->json = 1;
@@ -136,6 +147,7 @@ static int run(struct cli *cli, int argc, char **argv)
 
     cli->config_path = env_or_null("PUBQ_CONFIG");
     cli->database = env_or_null("PUBQ_DATABASE");
+    cli->url = env_or_null("PUBQ_URL");
 
     status = parse_global_options(cli, argc, argv);
     if (status != CLI_CONTINUE)

@@ -740,6 +740,37 @@ static int zone_make_utc(struct zone *zone)
     return 0;
 }
 
+/* An empty zone that owns a copy of name, or NULL with a message. */
+static struct zone *zone_new(const char *name, char *err, size_t errlen)
+{
+    struct zone *zone = calloc(1, sizeof *zone);
+
+    if (!zone || !(zone->name = strdup(name))) {
+        snprintf(err, errlen, "cannot load time zone \"%s\": out of memory",
+                 name);
+        free(zone);
+        return NULL;
+    }
+    return zone;
+}
+
+struct zone *zone_parse_tzif(const unsigned char *data, size_t len,
+                             const char *name, char *err, size_t errlen)
+{
+    struct zone *zone = zone_new(name, err, errlen);
+    const char *problem = NULL;
+
+    if (!zone)
+        return NULL;
+    if (tzif_parse(zone, data, len, &problem) != 0) {
+        snprintf(err, errlen, "invalid TZif data for time zone \"%s\": %s",
+                 name, problem);
+        zone_free(zone);
+        return NULL;
+    }
+    return zone;
+}
+
 struct zone *zone_load(const char *name, char *err, size_t errlen)
 {
     struct zone *zone;
@@ -748,13 +779,9 @@ struct zone *zone_load(const char *name, char *err, size_t errlen)
     if (name_check(name, err, errlen) != 0)
         return NULL;
 
-    zone = calloc(1, sizeof *zone);
-    if (!zone || !(zone->name = strdup(name))) {
-        snprintf(err, errlen, "cannot load time zone \"%s\": out of memory",
-                 name);
-        free(zone);
+    zone = zone_new(name, err, errlen);
+    if (!zone)
         return NULL;
-    }
 
     if (strcmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0) {
         status = zone_make_utc(zone);

@@ -52,7 +52,16 @@ enum zone_resolution {
  */
 struct zone *zone_load(const char *name, char *err, size_t errlen);
 
-/* Releases a zone from zone_load. NULL is allowed. */
+/*
+ * Parses the TZif bytes data[0..len) (RFC 8536), as zone_load does with
+ * the bytes of a file, and names the zone `name` (any label; it is not
+ * checked and no file is read). Returns a zone that the caller releases
+ * with zone_free, or NULL with a message in err naming the problem.
+ */
+struct zone *zone_parse_tzif(const unsigned char *data, size_t len,
+                             const char *name, char *err, size_t errlen);
+
+/* Releases a zone from zone_load or zone_parse_tzif. NULL is allowed. */
 void zone_free(struct zone *zone);
 
 /* Returns the name passed to zone_load. It lives as long as the zone. */

@@ -16,10 +16,12 @@
 
 #include "util/banned.h"
 
-/* Longest sleep with nothing due. Another process (the CLI writing to
- * the same SQLite file) cannot wake this loop, so it looks again after
- * this long even when it knows of no work. */
+/* Longest sleep with nothing due. Other processes wake the loop through
+ * the store's wake-up descriptor when it has one (an inotify watch for
+ * SQLite, LISTEN/NOTIFY for PostgreSQL); this safety poll covers a store
+ * without one and wake-ups lost on a broken connection. */
 #define IDLE_POLL_MS 1000
+#define IDLE_POLL_WITH_WAKEUPS_MS 30000
 
 /* Maximum interval between recoveries of leases that expired on other
  * nodes. A shorter lease shortens the interval to the lease. */
@@ -217,7 +219,9 @@ static int claim_due(struct engine *engine)
 /* Milliseconds to sleep before anything new can be due. */
 static int next_wait_ms(struct engine *engine, int64_t now)
 {
-    int64_t wait = IDLE_POLL_MS;
+    int64_t wait = store_wake_fd(engine->store) >= 0
+                       ? IDLE_POLL_WITH_WAKEUPS_MS
+                       : IDLE_POLL_MS;
     int64_t due;
 
     /* With no room, finishing attempts wake the loop, not due times. */
@@ -235,14 +239,17 @@ static int next_wait_ms(struct engine *engine, int64_t now)
 
 static void wait_for_events(struct engine *engine, int wait_ms)
 {
-    struct curl_waitfd wake = {
-        .fd = engine->wake_pipe[0],
-        .events = CURL_WAIT_POLLIN,
+    struct curl_waitfd wake[2] = {
+        {.fd = engine->wake_pipe[0], .events = CURL_WAIT_POLLIN},
+        {.fd = store_wake_fd(engine->store), .events = CURL_WAIT_POLLIN},
     };
+    unsigned int count = wake[1].fd >= 0 ? 2 : 1;
     int running = 0;
 
-    curl_multi_poll(engine->multi, &wake, 1, wait_ms, NULL);
+    curl_multi_poll(engine->multi, wake, count, wait_ms, NULL);
     drain_wake_pipe(engine);
+    if (count == 2 && wake[1].revents != 0)
+        store_consume_wakeups(engine->store);
     curl_multi_perform(engine->multi, &running);
 }
 

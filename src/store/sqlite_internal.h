@@ -71,6 +71,7 @@ struct sqlite_store {
     struct store base; /* first, so a struct store * converts back */
     sqlite3 *db;
     sqlite3_stmt *stmts[STMT_COUNT];
+    int wake_fd; /* inotify descriptor, SQLITE_WAKE_UNOPENED or -1 */
 };
 
 /*
@@ -263,5 +264,11 @@ int sqlite_list_audit(struct store *store, const struct audit_filter *filter,
                       struct audit_list *list);
 int sqlite_attempt_stats(struct store *store,
                          struct attempt_stats_list *list);
+
+/* sqlite_wake.c */
+#define SQLITE_WAKE_UNOPENED (-2)
+int sqlite_wake_fd(struct store *store);
+int sqlite_consume_wakeups(struct store *store);
+void sqlite_wake_close(struct sqlite_store *s);
 
 #endif

@@ -16,6 +16,7 @@ static void sqlite_close(struct store *store)
 
     for (int i = 0; i < STMT_COUNT; i++)
         sqlite3_finalize(s->stmts[i]);
+    sqlite_wake_close(s);
     sqlite3_close(s->db);
     free(s);
 }
@@ -46,6 +47,8 @@ static const struct store_ops sqlite_ops = {
     .set_platform_data = sqlite_set_platform_data,
     .list_audit = sqlite_list_audit,
     .attempt_stats = sqlite_attempt_stats,
+    .wake_fd = sqlite_wake_fd,
+    .consume_wakeups = sqlite_consume_wakeups,
     .close = sqlite_close,
 };
 
@@ -108,6 +111,7 @@ int store_sqlite_open(const char *path, struct store **out, char *err,
         snprintf(err, errlen, "out of memory opening \"%s\"", path);
         return STORE_ERROR;
     }
+    s->wake_fd = SQLITE_WAKE_UNOPENED;
 
     int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {

@@ -1,0 +1,236 @@
+/*
+ * POST /v1/events and POST /e/{event-key}: stores a validated event
+ * batch. Every publishing.scheduled event of the request goes into one
+ * submit_jobs call, so they are stored all or none. Cancels and
+ * reschedules run after it, in request order, each in its own
+ * transaction.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "http/http_events.h"
+#include "util/log.h"
+
+#include "util/banned.h"
+
+#define HTTP_AGENT "api"
+
+static size_t count_scheduled(const struct http_event_batch *batch)
+{
+    size_t count = 0;
+
+    for (size_t i = 0; i < batch->count; i++)
+        count += batch->events[i].kind == HTTP_EVENT_SCHEDULED;
+    return count;
+}
+
+static int submit_scheduled(struct http_request *request, struct store *store,
+                            struct http_event_batch *batch,
+                            struct http_reply *reply)
+{
+    size_t count = count_scheduled(batch);
+    struct job_request *requests = calloc(count + 1, sizeof *requests);
+    struct submit_result *results = calloc(count + 1, sizeof *results);
+    size_t next = 0;
+    int status = -1;
+
+    if (requests == NULL || results == NULL) {
+        http_reply_error(reply, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+                         "out of memory for %zu jobs", count);
+        goto done;
+    }
+    for (size_t i = 0; i < batch->count; i++) {
+        if (batch->events[i].kind == HTTP_EVENT_SCHEDULED)
+            intake_job_to_request(&batch->events[i].job, "api",
+                                  &requests[next++]);
+    }
+
+    int result =
+        store->ops->submit_jobs(store, requests, count, request->now, results);
+    if (result != STORE_OK) {
+        http_reply_store_error(reply, store, result,
+                               "cannot store the events; nothing was stored");
+        goto done;
+    }
+
+    next = 0;
+    for (size_t i = 0; i < batch->count; i++) {
+        if (batch->events[i].kind == HTTP_EVENT_SCHEDULED)
+            batch->events[i].submitted = results[next++];
+    }
+    status = 0;
+done:
+    free(requests);
+    free(results);
+    return status;
+}
+
+/*
+ * NOTE: the event id of a cancel or reschedule is not deduplicated,
+ * because the store records event ids only for jobs. A replayed old
+ * reschedule moves the entries back to its time.
+ */
+static int apply_change(struct http_request *request, struct store *store,
+                        size_t index, struct http_event *event,
+                        struct http_reply *reply)
+{
+    char what[160];
+    int result;
+
+    if (event->kind == HTTP_EVENT_CANCELLED)
+        result = store->ops->cancel_content(
+            store, event->content_id, event->platforms, event->platform_count,
+            request->now, HTTP_AGENT, &event->changed);
+    else
+        result = store->ops->reschedule_content(
+            store, event->content_id, event->platforms, event->platform_count,
+            event->new_due, request->now, HTTP_AGENT, &event->changed);
+    if (result == STORE_OK)
+        return 0;
+
+    /* Content that was never scheduled has nothing to change. */
+    if (result == STORE_NOT_FOUND) {
+        event->changed = 0;
+        return 0;
+    }
+    snprintf(what, sizeof what,
+             "cannot apply event %zu (%s); the events before it were "
+             "stored",
+             index, event->name);
+    http_reply_store_error(reply, store, result, what);
+    return -1;
+}
+
+/* Stores the batch; returns 0, or -1 with the reply filled. */
+static int store_batch(struct http_request *request,
+                       struct http_event_batch *batch, struct http_reply *reply)
+{
+    struct store *store = http_request_store(request, reply);
+    int status = 0;
+
+    if (store == NULL)
+        return -1;
+    if (count_scheduled(batch) > 0 &&
+        submit_scheduled(request, store, batch, reply) != 0)
+        return -1;
+
+    for (size_t i = 0; status == 0 && i < batch->count; i++) {
+        if (batch->events[i].kind != HTTP_EVENT_SCHEDULED)
+            status = apply_change(request, store, i, &batch->events[i], reply);
+    }
+
+    /* Wake the engine even after a partial failure: some work may be new. */
+    http_server_wake(request->server);
+    return status;
+}
+
+/* The ids of the job's entries, oldest first; an empty array on error. */
+static json_t *entry_ids_json(struct store *store, int64_t job_id)
+{
+    struct entry_filter filter = {.job_id = job_id,
+                                  .limit = HTTP_LIST_LIMIT_MAX};
+    struct entry_list list = {0};
+    json_t *ids = json_array();
+
+    if (store->ops->list_entries(store, &filter, &list) != STORE_OK) {
+        log_warn("http", "cannot list the entries of job=%" PRId64 ": %s",
+                 job_id, store_errmsg(store));
+        return ids;
+    }
+    for (size_t i = list.count; i > 0; i--)
+        json_array_append_new(ids, json_integer(list.items[i - 1].id));
+    entry_list_free(&list);
+    return ids;
+}
+
+static json_t *event_result_json(struct store *store,
+                                 const struct http_event *event)
+{
+    json_t *object =
+        json_pack("{s:s, s:o}", "name", event->name, "id",
+                  event->id != NULL ? json_string(event->id) : json_null());
+
+    if (object == NULL)
+        return NULL;
+    if (event->kind == HTTP_EVENT_SCHEDULED) {
+        json_object_set_new(object, "jobId",
+                            json_integer(event->submitted.job_id));
+        json_object_set_new(object, "duplicate",
+                            json_boolean(event->submitted.duplicate));
+        json_object_set_new(object, "entryIds",
+                            entry_ids_json(store, event->submitted.job_id));
+    } else {
+        json_object_set_new(object, "changed",
+                            json_integer((json_int_t)event->changed));
+    }
+    return object;
+}
+
+static void reply_results(struct http_request *request,
+                          const struct http_event_batch *batch,
+                          struct http_reply *reply)
+{
+    json_t *events = json_array();
+
+    for (size_t i = 0; events != NULL && i < batch->count; i++)
+        json_array_append_new(
+            events, event_result_json(request->store, &batch->events[i]));
+    http_reply_json(reply, MHD_HTTP_OK, json_pack("{s:o}", "events", events));
+}
+
+/* An id for an event sent without one, as the Inngest reply needs one. */
+static json_t *generated_id_json(void)
+{
+    unsigned char bytes[8];
+    char text[32];
+
+    if (getrandom(bytes, sizeof bytes, 0) != sizeof bytes)
+        memset(bytes, 0, sizeof bytes);
+    snprintf(text, sizeof text, "pubq-%02x%02x%02x%02x%02x%02x%02x%02x",
+             bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5],
+             bytes[6], bytes[7]);
+    return json_string(text);
+}
+
+static void reply_inngest(const struct http_event_batch *batch,
+                          struct http_reply *reply)
+{
+    json_t *ids = json_array();
+
+    for (size_t i = 0; ids != NULL && i < batch->count; i++) {
+        const char *id = batch->events[i].id;
+
+        json_array_append_new(ids, id != NULL ? json_string(id)
+                                              : generated_id_json());
+    }
+    http_reply_json(reply, MHD_HTTP_OK,
+                    json_pack("{s:o, s:i}", "ids", ids, "status", 200));
+}
+
+static void handle(struct http_request *request, struct http_reply *reply,
+                   int inngest)
+{
+    struct http_event_batch batch;
+
+    if (http_event_batch_parse(request, &batch, reply) == 0 &&
+        store_batch(request, &batch, reply) == 0) {
+        if (inngest)
+            reply_inngest(&batch, reply);
+        else
+            reply_results(request, &batch, reply);
+    }
+    http_event_batch_clear(&batch);
+}
+
+void http_handle_events(struct http_request *request, struct http_reply *reply)
+{
+    handle(request, reply, 0);
+}
+
+void http_handle_inngest(struct http_request *request, struct http_reply *reply)
+{
+    handle(request, reply, 1);
+}

@@ -1,0 +1,682 @@
+/*
+ * The HTTP server: binds the listen address, runs libmicrohttpd, reads
+ * each request body up to max_body_bytes, routes the request through the
+ * table in http_routes.c and sends the handler's reply.
+ *
+ * libmicrohttpd runs in thread-per-connection mode, because the event
+ * stream (http_stream.c) waits inside its content callback for the next
+ * change, and only a connection with its own thread may block there.
+ * Suspend and resume with one polling thread would also work, but it
+ * needs a timer per stream and more shared state for the same bounded
+ * number of clients.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http/http_internal.h"
+#include "util/log.h"
+
+#include "util/banned.h"
+
+#define HTTP_CONNECTION_LIMIT 256
+#define HTTP_CONNECTION_TIMEOUT_S 60
+#define HTTP_LISTEN_BACKLOG 128
+
+static int64_t now_ms(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* Splits "host:port" or "[v6]:port" into host and port strings. */
+static int split_listen(const char *listen, char *host, size_t host_size,
+                        char *port, size_t port_size)
+{
+    const char *colon = strrchr(listen, ':');
+    size_t length;
+
+    if (colon == NULL || colon[1] == '\0')
+        return -1;
+    length = (size_t)(colon - listen);
+    if (length >= 2 && listen[0] == '[' && listen[length - 1] == ']') {
+        listen++;
+        length -= 2;
+    }
+    if (length == 0 || length >= host_size || strlen(colon + 1) >= port_size)
+        return -1;
+
+    memcpy(host, listen, length);
+    host[length] = '\0';
+    snprintf(port, port_size, "%s", colon + 1);
+    return 0;
+}
+
+static int is_loopback(const struct sockaddr *address)
+{
+    if (address->sa_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)address;
+
+        return (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (address->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)address;
+
+        return IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr);
+    }
+    return 0;
+}
+
+/* Resolves config->listen; numeric addresses need no name service. */
+static struct addrinfo *resolve_listen(const char *listen, char *err,
+                                       size_t errlen)
+{
+    struct addrinfo hints = {0};
+    struct addrinfo *found = NULL;
+    char host[256];
+    char port[16];
+    int rc;
+
+    if (split_listen(listen, host, sizeof host, port, sizeof port) != 0) {
+        snprintf(err, errlen,
+                 "invalid listen address \"%s\"; use HOST:PORT or "
+                 "[IPV6]:PORT such as 127.0.0.1:8080",
+                 listen);
+        return NULL;
+    }
+
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    rc = getaddrinfo(host, port, &hints, &found);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot resolve listen address \"%s\": %s",
+                 listen, gai_strerror(rc));
+        return NULL;
+    }
+    return found;
+}
+
+static int open_listen_socket(const struct addrinfo *address, char *err,
+                              size_t errlen)
+{
+    int one = 1;
+    int fd = socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC,
+                    address->ai_protocol);
+
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create a socket: %s", strerror(errno));
+        return -1;
+    }
+
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (address->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+
+    if (bind(fd, address->ai_addr, address->ai_addrlen) != 0 ||
+        listen(fd, HTTP_LISTEN_BACKLOG) != 0) {
+        snprintf(err, errlen, "%s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_storage address;
+    socklen_t length = sizeof address;
+
+    if (getsockname(fd, (struct sockaddr *)&address, &length) != 0)
+        return -1;
+    if (address.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&address)->sin_port);
+    return ntohs(((struct sockaddr_in6 *)&address)->sin6_port);
+}
+
+/*
+ * Binds config->listen, rejecting a non-loopback address without a
+ * token. Returns the listening socket, or -1 with a message in err.
+ */
+static int bind_listen(struct http_server *server, char *err, size_t errlen)
+{
+    const char *listen = server->config->listen;
+    struct addrinfo *found = resolve_listen(listen, err, errlen);
+    char why[256];
+    int fd;
+
+    if (found == NULL)
+        return -1;
+
+    if (!is_loopback(found->ai_addr) && server->token == NULL) {
+        snprintf(err, errlen,
+                 "refusing to listen on %s without an API token: the "
+                 "address is not loopback; set api_token_env in [server] "
+                 "and put the token in that variable, or listen on "
+                 "127.0.0.1",
+                 listen);
+        freeaddrinfo(found);
+        return -1;
+    }
+
+    fd = open_listen_socket(found, why, sizeof why);
+    freeaddrinfo(found);
+    if (fd < 0)
+        snprintf(err, errlen,
+                 "cannot listen on %s: %s; pick a free port or "
+                 "stop the other server",
+                 listen, why);
+    else
+        server->port = bound_port(fd);
+    return fd;
+}
+
+/* Reads the API token from the variable the configuration names. */
+static int load_token(struct http_server *server, char *err, size_t errlen)
+{
+    const char *name = server->config->api_token_env;
+    const char *value = name != NULL ? getenv(name) : NULL;
+
+    if (value == NULL || value[0] == '\0')
+        return 0;
+
+    server->token = strdup(value);
+    if (server->token == NULL) {
+        snprintf(err, errlen, "cannot start the HTTP server: out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int load_zone(struct http_server *server, char *err, size_t errlen)
+{
+    const char *name = server->config->default_zone;
+
+    if (name == NULL)
+        return 0;
+    server->default_zone = zone_load(name, err, errlen);
+    return server->default_zone != NULL ? 0 : -1;
+}
+
+/* Opens the first store handle, so a bad database fails the start. */
+static int open_first_store(struct http_server *server, char *err,
+                            size_t errlen)
+{
+    char why[STORE_ERR_MAX];
+    struct store *store = NULL;
+
+    if (store_open(server->config->database, &store, why, sizeof why) !=
+        STORE_OK) {
+        snprintf(err, errlen,
+                 "cannot open the database for the HTTP "
+                 "server: %s",
+                 why);
+        return -1;
+    }
+    server->pool[server->pool_count++] = store;
+    return 0;
+}
+
+static struct store *pool_take(struct http_server *server)
+{
+    struct store *store = NULL;
+
+    pthread_mutex_lock(&server->pool_lock);
+    if (server->pool_count > 0)
+        store = server->pool[--server->pool_count];
+    pthread_mutex_unlock(&server->pool_lock);
+    return store;
+}
+
+static void pool_give(struct http_server *server, struct store *store)
+{
+    if (store == NULL)
+        return;
+
+    pthread_mutex_lock(&server->pool_lock);
+    if (server->pool_count < HTTP_POOL_MAX) {
+        server->pool[server->pool_count++] = store;
+        store = NULL;
+    }
+    pthread_mutex_unlock(&server->pool_lock);
+    store_close(store);
+}
+
+struct store *http_request_store(struct http_request *request,
+                                 struct http_reply *reply)
+{
+    char why[STORE_ERR_MAX];
+
+    if (request->store != NULL)
+        return request->store;
+
+    request->store = pool_take(request->server);
+    if (request->store == NULL &&
+        store_open(request->server->config->database, &request->store, why,
+                   sizeof why) != STORE_OK) {
+        request->store = NULL;
+        log_warn("http", "cannot open the database: %s", why);
+        http_reply_error(reply, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
+                         "cannot open the database: %s", why);
+        http_reply_header(reply, "Retry-After", "1");
+    }
+    return request->store;
+}
+
+void http_server_wake(struct http_server *server)
+{
+    if (server->hooks.wake != NULL)
+        server->hooks.wake(server->hooks.arg);
+}
+
+/* The path as logged: an /e/ key may be the API token, so it is hidden. */
+static const char *logged_path(const char *path)
+{
+    return strncmp(path, "/e/", 3) == 0 ? "/e/***" : path;
+}
+
+static int has_header(const struct http_reply *reply, const char *name)
+{
+    for (size_t i = 0; i < reply->header_count; i++) {
+        if (strcasecmp(reply->headers[i].name, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static struct MHD_Response *build_response(struct http_reply *reply)
+{
+    struct MHD_Response *response = reply->response;
+
+    reply->response = NULL;
+    if (response == NULL && reply->static_body != NULL)
+        response = MHD_create_response_from_buffer(
+            reply->size, (void *)reply->static_body, MHD_RESPMEM_PERSISTENT);
+    else if (response == NULL) {
+        response = MHD_create_response_from_buffer(
+            reply->body != NULL ? reply->size : 0, reply->body,
+            MHD_RESPMEM_MUST_FREE);
+        if (response != NULL)
+            reply->body = NULL;
+    }
+    if (response == NULL)
+        return NULL;
+
+    if (reply->content_type != NULL)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                reply->content_type);
+    for (size_t i = 0; i < reply->header_count; i++)
+        MHD_add_response_header(response, reply->headers[i].name,
+                                reply->headers[i].value);
+    if (!has_header(reply, MHD_HTTP_HEADER_CACHE_CONTROL))
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL,
+                                "no-store");
+    if (!has_header(reply, "X-Content-Type-Options"))
+        MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+    return response;
+}
+
+static enum MHD_Result send_reply(struct http_request *request,
+                                  struct http_reply *reply)
+{
+    struct MHD_Response *response = build_response(reply);
+    enum MHD_Result result = MHD_NO;
+
+    if (response != NULL) {
+        result =
+            MHD_queue_response(request->connection, reply->status, response);
+        MHD_destroy_response(response);
+    }
+
+    if (reply->status >= 500 || response == NULL)
+        log_warn("http", "%s %s %u", request->method,
+                 logged_path(request->path), reply->status);
+    else
+        log_debug("http", "%s %s %u", request->method,
+                  logged_path(request->path), reply->status);
+    http_reply_clear(reply);
+    return result;
+}
+
+/* Returns 1 unless the parameter is a charset other than UTF-8. */
+static int is_utf8_parameter(const char *parameter, size_t length)
+{
+    size_t skip = strspn(parameter, " \t");
+
+    parameter += skip;
+    length -= skip < length ? skip : length;
+    if (length < 8 || strncasecmp(parameter, "charset=", 8) != 0)
+        return 1;
+    parameter += 8;
+    length -= 8;
+    if (length >= 2 && parameter[0] == '"') {
+        parameter++;
+        length -= 2;
+    }
+    return length >= 5 && strncasecmp(parameter, "utf-8", 5) == 0 &&
+           strspn(parameter + 5, " \t") == length - 5;
+}
+
+/*
+ * Returns 1 for "application/json" with no parameter or a UTF-8
+ * charset; RFC 8259 makes UTF-8 the only encoding of JSON text.
+ */
+static int is_json_type(const char *type)
+{
+    const char *rest;
+
+    if (type == NULL || strncasecmp(type, "application/json", 16) != 0)
+        return 0;
+    rest = type + 16;
+    rest += strspn(rest, " \t");
+    if (*rest != '\0' && *rest != ';')
+        return 0;
+
+    while (*rest == ';') {
+        size_t length = strcspn(++rest, ";");
+
+        if (!is_utf8_parameter(rest, length))
+            return 0;
+        rest += length;
+    }
+    return 1;
+}
+
+/* Parses Content-Length; returns 0 and sets *length when it is valid. */
+static int content_length(struct MHD_Connection *connection, uint64_t *length)
+{
+    const char *text = MHD_lookup_connection_value(
+        connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    char *end;
+
+    if (text == NULL)
+        return -1;
+    errno = 0;
+    *length = strtoull(text, &end, 10);
+    return errno == 0 && end != text && *end == '\0' ? 0 : -1;
+}
+
+/* Checks route, token, type and size before reading any body byte. */
+static void check_headers(struct http_request *request)
+{
+    struct http_reply *reply = &request->early;
+    const size_t max = request->server->config->max_body_bytes;
+    char allow[64];
+    uint64_t length;
+
+    switch (http_route_find(request, allow, sizeof allow)) {
+    case HTTP_ROUTE_FOUND:
+        break;
+    case HTTP_ROUTE_NO_METHOD:
+        http_reply_error(reply, MHD_HTTP_METHOD_NOT_ALLOWED, NULL,
+                         "method %s not allowed on %s; use %s", request->method,
+                         logged_path(request->path), allow);
+        http_reply_header(reply, "Allow", "%s", allow);
+        request->has_early = 1;
+        return;
+    case HTTP_ROUTE_BAD_PARAM:
+    case HTTP_ROUTE_NO_PATH:
+        http_reply_error(reply, MHD_HTTP_NOT_FOUND, NULL,
+                         "not found: %s; see docs/api.md for the endpoints",
+                         logged_path(request->path));
+        request->has_early = 1;
+        return;
+    }
+
+    if (!http_auth_check(request, reply)) {
+        request->has_early = 1;
+        return;
+    }
+
+    if (request->route->flags & HTTP_ROUTE_JSON_BODY) {
+        const char *type = MHD_lookup_connection_value(
+            request->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+
+        if (!is_json_type(type)) {
+            http_reply_error(
+                reply, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Content-Type",
+                "unsupported Content-Type \"%.100s\"; send the body as "
+                "application/json (charset utf-8 if any)",
+                type != NULL ? type : "(none)");
+            request->has_early = 1;
+            return;
+        }
+    }
+
+    if (content_length(request->connection, &length) == 0 && length > max) {
+        http_reply_error(reply, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
+                         "request body of %" PRIu64 " bytes is larger than "
+                         "max_body_bytes (%zu); send fewer events per "
+                         "request",
+                         length, max);
+        request->has_early = 1;
+    }
+}
+
+static struct http_request *begin_request(struct http_server *server,
+                                          struct MHD_Connection *connection,
+                                          const char *url, const char *method)
+{
+    struct http_request *request = calloc(1, sizeof *request);
+
+    if (request == NULL)
+        return NULL;
+    request->server = server;
+    request->connection = connection;
+    request->method = method;
+    request->path = url;
+    request->now = now_ms();
+    return request;
+}
+
+/*
+ * Appends body bytes, up to max_body_bytes. Past the limit the rest of
+ * the body is read and dropped, never stored, and the request ends with
+ * 413. A body announced with Content-Length never gets here when too
+ * large, because check_headers already replied.
+ */
+static void collect_body(struct http_request *request, const char *data,
+                         size_t size)
+{
+    const size_t max = request->server->config->max_body_bytes;
+    char *grown;
+
+    if (request->body_too_large)
+        return;
+    if (size > max - request->body_size) {
+        request->body_too_large = 1;
+        free(request->body);
+        request->body = NULL;
+        request->body_size = 0;
+        return;
+    }
+
+    grown = realloc(request->body, request->body_size + size + 1);
+    if (grown == NULL) {
+        request->body_too_large = 1;
+        return;
+    }
+    memcpy(grown + request->body_size, data, size);
+    request->body = grown;
+    request->body_size += size;
+    request->body[request->body_size] = '\0';
+}
+
+static enum MHD_Result finish_request(struct http_request *request)
+{
+    struct http_reply reply = {0};
+    const size_t max = request->server->config->max_body_bytes;
+
+    if (request->body_too_large) {
+        http_reply_error(&reply, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
+                         "request body is larger than max_body_bytes (%zu); "
+                         "send fewer events per request",
+                         max);
+        return send_reply(request, &reply);
+    }
+
+    request->route->handler(request, &reply);
+    if (reply.status == 0)
+        http_reply_error(&reply, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+                         "internal error: the handler set no reply");
+    return send_reply(request, &reply);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **state)
+{
+    struct http_request *request = *state;
+
+    (void)version;
+    if (request == NULL) {
+        request = begin_request(cls, connection, url, method);
+        if (request == NULL)
+            return MHD_NO;
+        *state = request;
+
+        check_headers(request);
+        if (request->has_early)
+            return send_reply(request, &request->early);
+        return MHD_YES;
+    }
+
+    if (*upload_data_size != 0) {
+        if (!request->has_early)
+            collect_body(request, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (request->has_early)
+        return MHD_YES;
+    return finish_request(request);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *connection,
+                         void **state, enum MHD_RequestTerminationCode code)
+{
+    struct http_request *request = *state;
+
+    (void)connection;
+    (void)code;
+    if (request == NULL)
+        return;
+
+    pool_give(cls, request->store);
+    http_reply_clear(&request->early);
+    free(request->body);
+    free(request);
+    *state = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list args)
+{
+    char message[512];
+
+    (void)cls;
+    vsnprintf(message, sizeof message, fmt, args);
+    message[strcspn(message, "\n")] = '\0';
+    log_warn("http", "libmicrohttpd: %s", message);
+}
+
+static int start_daemon(struct http_server *server, int fd, char *err,
+                        size_t errlen)
+{
+    server->daemon = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, on_request, server, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONNECTION_TIMEOUT_S,
+        MHD_OPTION_END);
+    if (server->daemon == NULL) {
+        snprintf(err, errlen,
+                 "cannot start the HTTP server on %s; see the "
+                 "libmicrohttpd message above",
+                 server->config->listen);
+        close(fd);
+        return -1;
+    }
+    return 0;
+}
+
+static void free_server(struct http_server *server)
+{
+    http_stream_hub_free(server->hub);
+    for (size_t i = 0; i < server->pool_count; i++)
+        store_close(server->pool[i]);
+    zone_free(server->default_zone);
+    free(server->token);
+    pthread_mutex_destroy(&server->pool_lock);
+    free(server);
+}
+
+struct http_server *http_server_start(const struct pubq_config *config,
+                                      const struct http_server_hooks *hooks,
+                                      char *err, size_t errlen)
+{
+    struct http_server *server = calloc(1, sizeof *server);
+    int fd;
+
+    if (server == NULL) {
+        snprintf(err, errlen, "cannot start the HTTP server: out of memory");
+        return NULL;
+    }
+    server->config = config;
+    if (hooks != NULL)
+        server->hooks = *hooks;
+    pthread_mutex_init(&server->pool_lock, NULL);
+
+    if (load_token(server, err, errlen) != 0 ||
+        load_zone(server, err, errlen) != 0 ||
+        open_first_store(server, err, errlen) != 0)
+        goto fail;
+    server->hub = http_stream_hub_new(server, err, errlen);
+    if (server->hub == NULL)
+        goto fail;
+
+    fd = bind_listen(server, err, errlen);
+    if (fd < 0 || start_daemon(server, fd, err, errlen) != 0)
+        goto fail;
+
+    log_info("http", "listening on %s (port %d), API token %s", config->listen,
+             server->port,
+             server->token != NULL ? "required" : "not configured");
+    return server;
+
+fail:
+    free_server(server);
+    return NULL;
+}
+
+int http_server_port(const struct http_server *server)
+{
+    return server->port;
+}
+
+void http_server_stop(struct http_server *server)
+{
+    if (server == NULL)
+        return;
+
+    http_stream_hub_shutdown(server->hub);
+    MHD_stop_daemon(server->daemon);
+    free_server(server);
+    log_info("http", "stopped");
+}
