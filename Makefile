@@ -29,10 +29,13 @@ build-test/CMakeCache.txt:
 	@cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug \
 		-DPUBQ_SANITIZE=ON -DPUBQ_WERROR=ON >/dev/null
 
+# The tests run beside a throwaway PostgreSQL server on 127.0.0.1 that
+# scripts/test-postgres starts before ctest and removes after it.
 test: test-deps build-test/CMakeCache.txt
 	@cmake --build build-test -j$(JOBS)
 	@cd build-test && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		../scripts/test-postgres run \
 		ctest --output-on-failure -j$(JOBS)
 
 run: build
