@@ -89,6 +89,10 @@ wait_for 20 test -s "$work/sink/port" || die "the sink did not start"
 port=$(cat "$work/sink/port")
 
 cat >"$work/pubq.conf" <<EOF
+[server]
+# Port 0: the kernel picks a free port, so parallel tests never collide.
+listen = 127.0.0.1:0
+
 [database]
 url = $work/pubq.db
 lease = 3s
