@@ -4,14 +4,18 @@
 #   make run     build and run pubq with pubq.example.conf
 #   make test    build with ASan and UBSan, run every test under ctest
 #   make bench   build optimised, run the benchmarks into BENCHMARKS.md
+#   make fuzz    run every libFuzzer target for FUZZ_SECONDS (default 60)
 
 BUILD_PACKAGES = cmake gcc make pkg-config libsqlite3-dev libpq-dev \
 	libinih-dev libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev \
 	libutf8proc-dev libcmocka-dev libssl-dev libcsv-dev
 TEST_PACKAGES = python3 sqlite3 postgresql python3-aiosmtpd chromium nodejs
+BENCH_PACKAGES = nginx-light wrk redis-server
+FUZZ_PACKAGES = clang libclang-rt-14-dev
+FUZZ_SECONDS ?= 60
 JOBS ?= 2
 
-.PHONY: all build run test bench deps test-deps clean
+.PHONY: all build run test bench fuzz deps test-deps clean
 
 all: build
 
@@ -42,7 +46,12 @@ run: build
 	@./scripts/run-example build/pubq
 
 bench: build
+	@./scripts/install-packages $(TEST_PACKAGES) $(BENCH_PACKAGES)
 	@./bench/run build
+
+fuzz: deps
+	@./scripts/install-packages $(FUZZ_PACKAGES)
+	@./fuzz/run $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build build-test

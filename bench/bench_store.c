@@ -1,11 +1,16 @@
 /*
- * Storage benchmark: how fast the store accepts jobs (one per transaction
- * and in batches) and claims due entries, and whether the claim slows
- * down as entries that are not yet due pile up.
+ * Storage helper of the benchmarks, working through the store interface
+ * the daemon uses.
  *
- *   bench_store DIR JOBS WAITING
+ *   bench_store fill DB PLATFORM WAITING DUE
+ *       creates the database DB with WAITING entries due in one day and
+ *       DUE entries due one second ago, all on PLATFORM, in
+ *       transactions of 500 jobs
+ *   bench_store claim DB COUNT BATCH [PLATFORM]
+ *       claims COUNT due entries of PLATFORM (default "sink") in DB,
+ *       BATCH per claim, and times it
  *
- * Writes one line of JSON per measurement on stdout.
+ * Writes one line of JSON on stdout.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +21,8 @@
 
 #include "util/banned.h"
 
-#define BATCH_SIZE 500
-#define CLAIM_BATCH 64
+#define SUBMIT_BATCH 500
+#define DAY_MS 86400000
 
 static double now_seconds(void)
 {
@@ -35,36 +40,38 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static struct store *open_fresh(const char *dir, const char *name)
+static struct store *open_store(const char *path)
 {
-    char path[1024];
     char err[STORE_ERR_MAX];
     struct store *store;
 
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    remove(path);
-    if (store_open(path, &store, err, sizeof err) != STORE_OK ||
-        store_migrate(store) != STORE_OK) {
+    if (store_open(path, &store, err, sizeof err) != STORE_OK) {
         fprintf(stderr, "bench_store: cannot open %s: %s\n", path, err);
+        exit(1);
+    }
+    if (store_migrate(store) != STORE_OK) {
+        fprintf(stderr, "bench_store: cannot migrate %s: %s\n", path,
+                store_errmsg(store));
         exit(1);
     }
     return store;
 }
 
-/* Submits `count` jobs due at `due`, `batch` per transaction. */
-static void submit_jobs(struct store *store, long count, long batch,
-                        int64_t due)
+/* Submits `count` jobs due at `due`, SUBMIT_BATCH per transaction, with
+ * content ids PREFIX0, PREFIX1, ... */
+static void submit_jobs(struct store *store, const char *platform,
+                        const char *prefix, long count, int64_t due)
 {
-    static const char *const platforms[] = {"sink"};
-    struct job_request reqs[BATCH_SIZE];
-    struct submit_result results[BATCH_SIZE];
-    char ids[BATCH_SIZE][32];
+    const char *platforms[] = {platform};
+    struct job_request reqs[SUBMIT_BATCH];
+    struct submit_result results[SUBMIT_BATCH];
+    char ids[SUBMIT_BATCH][32];
 
-    for (long done = 0; done < count; done += batch) {
-        long n = count - done < batch ? count - done : batch;
+    for (long done = 0; done < count; done += SUBMIT_BATCH) {
+        long n = count - done < SUBMIT_BATCH ? count - done : SUBMIT_BATCH;
 
         for (long i = 0; i < n; i++) {
-            snprintf(ids[i], sizeof ids[i], "c%ld", done + i);
+            snprintf(ids[i], sizeof ids[i], "%s%ld", prefix, done + i);
             reqs[i] = (struct job_request){
                 .content_id = ids[i],
                 .content_json = "{\"text\":\"hello\"}",
@@ -84,57 +91,61 @@ static void submit_jobs(struct store *store, long count, long batch,
     }
 }
 
-static void bench_submit(const char *dir, long jobs, long batch)
+static void fill(const char *path, const char *platform, long waiting,
+                 long due)
 {
-    struct store *store = open_fresh(dir, "submit.db");
+    struct store *store;
     double start = now_seconds();
     double elapsed;
 
-    submit_jobs(store, jobs, batch, wall_ms());
-    elapsed = now_seconds() - start;
-    printf("{\"bench\":\"submit\",\"batch\":%ld,\"jobs\":%ld,"
-           "\"seconds\":%.3f,\"jobs_per_second\":%.0f}\n",
-           batch, jobs, elapsed, (double)jobs / elapsed);
+    remove(path);
+    store = open_store(path);
+    submit_jobs(store, platform, "w", waiting, wall_ms() + DAY_MS);
+    submit_jobs(store, platform, "d", due, wall_ms() - 1000);
     store_close(store);
+    elapsed = now_seconds() - start;
+    printf("{\"bench\":\"fill\",\"waiting\":%ld,\"due\":%ld,"
+           "\"seconds\":%.3f,\"jobs_per_second\":%.0f}\n",
+           waiting, due, elapsed, (double)(waiting + due) / elapsed);
 }
 
-/* Claims `due` entries in batches while `waiting` entries are not due. */
-static void bench_claim(const char *dir, long due, long waiting)
+static void claim(const char *path, const char *platform, long count,
+                  long batch)
 {
-    struct store *store = open_fresh(dir, "claim.db");
-    int64_t future = wall_ms() + 86400000;
-    double start;
+    const char *platforms[] = {platform};
+    struct store *store = open_store(path);
+    double start = now_seconds();
     double elapsed;
     long claimed = 0;
     long claims = 0;
 
-    submit_jobs(store, waiting, BATCH_SIZE, future);
-    submit_jobs(store, due, BATCH_SIZE, wall_ms() - 1000);
-
-    start = now_seconds();
-    for (;;) {
+    /* Bounded by count: each round claims at least one entry or stops. */
+    while (claimed < count) {
         struct entry_list list = {0};
+        size_t got;
 
-        if (store->ops->claim_due(store, "bench", wall_ms(), 60000,
-                                  CLAIM_BATCH, &list) != STORE_OK) {
+        if (store->ops->claim_due(store, "bench", platforms, 1, wall_ms(),
+                                  60000, (size_t)batch,
+                                  &list) != STORE_OK) {
             fprintf(stderr, "bench_store: claim: %s\n",
                     store_errmsg(store));
             exit(1);
         }
-        claimed += (long)list.count;
-        claims++;
+        got = list.count;
         entry_list_free(&list);
-        if (claimed >= due)
+        claimed += (long)got;
+        claims++;
+        if (got == 0)
             break;
     }
     elapsed = now_seconds() - start;
+    store_close(store);
 
-    printf("{\"bench\":\"claim\",\"waiting\":%ld,\"claimed\":%ld,"
+    printf("{\"bench\":\"claim\",\"claimed\":%ld,\"batch\":%ld,"
            "\"seconds\":%.3f,\"entries_per_second\":%.0f,"
            "\"ms_per_claim\":%.3f}\n",
-           waiting, claimed, elapsed, (double)claimed / elapsed,
+           claimed, batch, elapsed, (double)claimed / elapsed,
            elapsed * 1000 / (double)claims);
-    store_close(store);
 }
 
 static long parse_count(const char *text)
@@ -143,26 +154,35 @@ static long parse_count(const char *text)
     long value = strtol(text, &end, 10);
 
     if (*text == '\0' || *end != '\0' || value < 0) {
-        fprintf(stderr, "bench_store: invalid count \"%s\"\n", text);
+        fprintf(stderr, "bench_store: invalid count \"%s\": use a whole "
+                        "number from 0\n", text);
         exit(2);
     }
     return value;
 }
 
+static int usage(void)
+{
+    fprintf(stderr, "usage: bench_store fill DB PLATFORM WAITING DUE\n"
+                    "       bench_store claim DB COUNT BATCH "
+                    "[PLATFORM]\n");
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
-    long jobs;
-    long waiting;
-
-    if (argc != 4) {
-        fprintf(stderr, "usage: bench_store DIR JOBS WAITING\n");
-        return 2;
+    if (argc == 6 && strcmp(argv[1], "fill") == 0) {
+        fill(argv[2], argv[3], parse_count(argv[4]), parse_count(argv[5]));
+        return 0;
     }
-    jobs = parse_count(argv[2]);
-    waiting = parse_count(argv[3]);
+    if ((argc == 5 || argc == 6) && strcmp(argv[1], "claim") == 0) {
+        long batch = parse_count(argv[4]);
 
-    bench_submit(argv[1], jobs / 10, 1);
-    bench_submit(argv[1], jobs, BATCH_SIZE);
-    bench_claim(argv[1], jobs, waiting);
-    return 0;
+        if (batch < 1)
+            return usage();
+        claim(argv[2], argc == 6 ? argv[5] : "sink", parse_count(argv[3]),
+              batch);
+        return 0;
+    }
+    return usage();
 }
