@@ -9,6 +9,9 @@
  *   bench_store claim DB COUNT BATCH [PLATFORM]
  *       claims COUNT due entries of PLATFORM (default "sink") in DB,
  *       BATCH per claim, and times it
+ *   bench_store publish DB COUNT BATCH [PLATFORM]
+ *       claims COUNT due entries as claim does and completes each claim
+ *       as published in one call, the daemon's store work per batch
  *
  * Writes one line of JSON on stdout.
  */
@@ -148,6 +151,77 @@ static void claim(const char *path, const char *platform, long count,
            elapsed * 1000 / (double)claims);
 }
 
+/* Completes every entry of a claim as published, in one transaction. */
+static void complete_all(struct store *store, const struct entry_list *list)
+{
+    struct attempt_completion *done = calloc(list->count + 1, sizeof *done);
+    int *applied = calloc(list->count + 1, sizeof *applied);
+    int64_t now = wall_ms();
+
+    if (done == NULL || applied == NULL) {
+        fprintf(stderr, "bench_store: out of memory\n");
+        exit(1);
+    }
+
+    for (size_t i = 0; i < list->count; i++) {
+        done[i] = (struct attempt_completion){
+            .entry_id = list->items[i].id,
+            .attempt_number = list->items[i].attempt_count,
+            .node = "bench",
+            .next_status = ENTRY_PUBLISHED,
+            .retry_count = list->items[i].retry_count,
+            .outcome = OUTCOME_SUCCESS,
+            .http_status = 200,
+            .ended_at = now,
+            .latency_ms = 1,
+            .post_id = "1",
+        };
+    }
+    if (store->ops->complete_attempts(store, done, list->count, applied) !=
+        STORE_OK) {
+        fprintf(stderr, "bench_store: complete: %s\n", store_errmsg(store));
+        exit(1);
+    }
+    free(done);
+    free(applied);
+}
+
+static void publish(const char *path, const char *platform, long count,
+                    long batch)
+{
+    const char *platforms[] = {platform};
+    struct store *store = open_store(path);
+    double start = now_seconds();
+    double elapsed;
+    long published = 0;
+
+    /* Bounded by count: each round publishes at least one entry or stops. */
+    while (published < count) {
+        struct entry_list list = {0};
+        size_t got;
+
+        if (store->ops->claim_due(store, "bench", platforms, 1, wall_ms(),
+                                  60000, (size_t)batch,
+                                  &list) != STORE_OK) {
+            fprintf(stderr, "bench_store: claim: %s\n",
+                    store_errmsg(store));
+            exit(1);
+        }
+        complete_all(store, &list);
+        got = list.count;
+        entry_list_free(&list);
+        published += (long)got;
+        if (got == 0)
+            break;
+    }
+    elapsed = now_seconds() - start;
+    store_close(store);
+
+    printf("{\"bench\":\"publish\",\"published\":%ld,\"batch\":%ld,"
+           "\"seconds\":%.3f,\"entries_per_second\":%.0f}\n",
+           published, batch, elapsed, (double)published / elapsed);
+}
+
 static long parse_count(const char *text)
 {
     char *end;
@@ -165,6 +239,8 @@ static int usage(void)
 {
     fprintf(stderr, "usage: bench_store fill DB PLATFORM WAITING DUE\n"
                     "       bench_store claim DB COUNT BATCH "
+                    "[PLATFORM]\n"
+                    "       bench_store publish DB COUNT BATCH "
                     "[PLATFORM]\n");
     return 2;
 }
@@ -182,6 +258,15 @@ int main(int argc, char **argv)
             return usage();
         claim(argv[2], argc == 6 ? argv[5] : "sink", parse_count(argv[3]),
               batch);
+        return 0;
+    }
+    if ((argc == 5 || argc == 6) && strcmp(argv[1], "publish") == 0) {
+        long batch = parse_count(argv[4]);
+
+        if (batch < 1)
+            return usage();
+        publish(argv[2], argc == 6 ? argv[5] : "sink", parse_count(argv[3]),
+                batch);
         return 0;
     }
     return usage();

@@ -101,6 +101,23 @@ int cli_usage_error(const struct cli_command *command, const char *fmt, ...)
 int cli_option_error(const struct cli_command *command, int result,
                      char **argv);
 
+/* Counts of each option seen by getopt_long, indexed by its `val`. */
+struct cli_seen {
+    unsigned char count[256];
+};
+
+/*
+ * Rejects a second use of an option that takes one value, such as
+ * `--text x --text y`, instead of keeping the last. Call it with each
+ * `opt` that getopt_long returns, `options` the table passed to it and
+ * `repeatable` the `val` characters of options that may repeat (such as
+ * "p" for --platform of publish). Returns CLI_CONTINUE, or CLI_USAGE
+ * after printing "--text given twice; pass it once".
+ */
+int cli_reject_repeat(const struct cli_command *command,
+                      const struct option *options, const char *repeatable,
+                      int opt, struct cli_seen *seen);
+
 /* Prints the command's help text on stdout and returns CLI_OK. */
 int cli_print_help(const struct cli_command *command);
 

@@ -23,9 +23,11 @@ const char cmd_retry_help[] =
     "  --json     print the entry after the retry as a JSON object\n"
     "  --help     print this help\n"
     "\n"
-    "The database is migrated first if its schema is older than this pubq.\n"
-    "Exit status: 0 retried, 1 entry not found, not failed or database\n"
-    "error, 2 command-line usage error.\n";
+    "Without --url, the database is migrated first if its schema is older\n"
+    "than this pubq. With --url the daemon reads and writes its database,\n"
+    "and this command opens none.\n"
+    "Exit status: 0 retried, 1 entry not found, not failed, or database\n"
+    "or daemon error, 2 command-line usage error.\n";
 
 const char cmd_cancel_help[] =
     "usage: pubq cancel ENTRY_ID [--json]\n"
@@ -41,9 +43,11 @@ const char cmd_cancel_help[] =
     "  --json     print the entry after the cancel as a JSON object\n"
     "  --help     print this help\n"
     "\n"
-    "The database is migrated first if its schema is older than this pubq.\n"
-    "Exit status: 0 cancelled, 1 entry not found, not cancellable or\n"
-    "database error, 2 command-line usage error.\n";
+    "Without --url, the database is migrated first if its schema is older\n"
+    "than this pubq. With --url the daemon reads and writes its database,\n"
+    "and this command opens none.\n"
+    "Exit status: 0 cancelled, 1 entry not found, not cancellable, or\n"
+    "database or daemon error, 2 command-line usage error.\n";
 
 /* One manual action: its words for messages and the store call. */
 struct entry_action {

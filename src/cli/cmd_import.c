@@ -1,7 +1,8 @@
 /*
  * pubq import: schedules every row of a content calendar file (CSV or
- * JSON Lines). Every row goes through intake first; the whole file is
- * then stored in one transaction, so a bad row stores nothing.
+ * JSON Lines). Every row goes through intake first, so a bad row stores
+ * nothing. The whole file is then stored in one transaction, or with
+ * --url in requests that fit the daemon's body limit.
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -27,6 +28,13 @@ const char cmd_import_help[] =
     "invalid, the error names the row and the field and nothing is\n"
     "stored; otherwise all rows are stored in one transaction.\n"
     "\n"
+    "With --url the rows are sent to the daemon in requests of at most\n"
+    "max_body_bytes of [server] in this configuration (default 1 MiB),\n"
+    "smaller when the daemon rejects one as too large. Each request is\n"
+    "stored all or none: when one fails, the rows before it stay stored\n"
+    "and the error says how many. Give rows an event_id so that a second\n"
+    "import skips the rows already stored.\n"
+    "\n"
     "arguments:\n"
     "  FILE        the calendar file to read\n"
     "\n"
@@ -35,9 +43,12 @@ const char cmd_import_help[] =
     "  --json      print the counts (and job ids) as one JSON object\n"
     "  --help      print this help\n"
     "\n"
-    "The database is migrated first if its schema is older than this pubq.\n"
+    "Without --url, the database is migrated first if its schema is older\n"
+    "than this pubq. With --url the daemon reads and writes its database,\n"
+    "and this command opens none.\n"
     "Exit status: 0 all rows valid (and stored unless --dry-run), 1 a row\n"
-    "is invalid or the database failed, 2 command-line usage error.\n";
+    "is invalid or the database or daemon failed, 2 command-line usage\n"
+    "error.\n";
 
 struct import_options {
     const char *path;
@@ -169,11 +180,12 @@ done:
     return status;
 }
 
-/* Stores every job through the daemon's HTTP API (--url), all or none. */
+/* Stores every job through the daemon's HTTP API (--url), in batches. */
 static int store_jobs_remote(struct cli *cli, const char *path,
                              const struct intake_job *jobs, size_t count)
 {
     struct submit_result *results = calloc(count, sizeof *results);
+    size_t stored = 0;
     char err[1024];
     int status = CLI_FAILED;
 
@@ -181,10 +193,17 @@ static int store_jobs_remote(struct cli *cli, const char *path,
         cli_error("cannot import %s: out of memory for %zu rows", path, count);
         return CLI_FAILED;
     }
-    if (remote_submit_jobs(cli, jobs, count, results, err, sizeof err) != 0)
-        cli_error("cannot import %s: %s; nothing was stored", path, err);
-    else if (print_stored(cli, path, jobs, results, count) == 0)
+    if (remote_import_jobs(cli, jobs, count, cli->config.max_body_bytes,
+                           results, &stored, err, sizeof err) != 0) {
+        if (stored == 0)
+            cli_error("cannot import %s: %s; nothing was stored", path, err);
+        else
+            cli_error("cannot import %s from row %zu: %s; rows 1 to %zu "
+                      "were stored, the rest not",
+                      path, stored + 1, err, stored);
+    } else if (print_stored(cli, path, jobs, results, count) == 0) {
         status = CLI_OK;
+    }
     free(results);
     return status;
 }

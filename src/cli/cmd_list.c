@@ -30,9 +30,11 @@ const char cmd_list_help[] =
     "  --json             print a JSON array of entry objects\n"
     "  --help             print this help\n"
     "\n"
-    "The database is migrated first if its schema is older than this pubq.\n"
-    "Exit status: 0 success (also when nothing matches), 1 database\n"
-    "error, 2 command-line usage error.\n";
+    "Without --url, the database is migrated first if its schema is older\n"
+    "than this pubq. With --url the daemon reads and writes its database,\n"
+    "and this command opens none.\n"
+    "Exit status: 0 success (also when nothing matches), 1 database or\n"
+    "daemon error, 2 command-line usage error.\n";
 
 static int parse_options(struct cli *cli, const struct cli_command *command,
                          int argc, char **argv, struct entry_filter *filter)
@@ -47,9 +49,13 @@ static int parse_options(struct cli *cli, const struct cli_command *command,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    struct cli_seen seen = {0};
     int opt;
 
     while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        if (cli_reject_repeat(command, options, "", opt, &seen) !=
+            CLI_CONTINUE)
+            return CLI_USAGE;
         switch (opt) {
         case 's':
             if (entry_status_parse(optarg, &filter->status) != 0)

@@ -15,8 +15,12 @@ const char cmd_migrate_help[] =
     "several daemons on a shared database.\n"
     "\n"
     "options:\n"
-    "  --json     print {\"database\": \"migrated\"} as JSON\n"
+    "  --json     print {\"database\": \"up to date\"} as JSON\n"
     "  --help     print this help\n"
+    "\n"
+    "A database that contains tables but no schema_migrations table\n"
+    "belongs to another application: migrate rejects it and changes\n"
+    "nothing in it.\n"
     "\n"
     "Exit status: 0 the schema is current, 1 the database cannot be\n"
     "opened or migrated, 2 command-line usage error.\n";
@@ -68,8 +72,9 @@ int cmd_migrate(struct cli *cli, const struct cli_command *command, int argc,
      * TODO: print the schema version number once the store interface
      * offers a way to read it; struct store_ops has no such operation.
      */
+    /* Both forms report the same fact: every migration is applied. */
     if (cli->json)
-        puts("{\"database\": \"migrated\"}");
+        puts("{\"database\": \"up to date\"}");
     else
         puts("database schema is up to date");
     return CLI_OK;

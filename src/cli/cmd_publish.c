@@ -52,9 +52,11 @@ const char cmd_publish_help[] =
     "  --json            print the job and entries as one JSON object\n"
     "  --help            print this help\n"
     "\n"
-    "The database is migrated first if its schema is older than this pubq.\n"
+    "Without --url, the database is migrated first if its schema is older\n"
+    "than this pubq. With --url the daemon reads and writes its database,\n"
+    "and this command opens none.\n"
     "Exit status: 0 stored (or duplicate event id), 1 rejected by\n"
-    "validation or the database, 2 command-line usage error.\n";
+    "validation, the database or the daemon, 2 command-line usage error.\n";
 
 static int parse_options(struct cli *cli, const struct cli_command *command,
                          int argc, char **argv, struct publish_options *opts)
@@ -72,9 +74,13 @@ static int parse_options(struct cli *cli, const struct cli_command *command,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    struct cli_seen seen = {0};
     int opt;
 
     while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        if (cli_reject_repeat(command, options, "p", opt, &seen) !=
+            CLI_CONTINUE)
+            return CLI_USAGE;
         switch (opt) {
         case 't':
             opts->text = optarg;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/render.h"
 #include "engine/engine.h"
 #include "http/http_server.h"
 #include "util/log.h"
@@ -21,11 +22,16 @@ const char cmd_serve_help[] =
     "[server] listen (default 127.0.0.1:8080). Logs go to stderr, one\n"
     "line per event.\n"
     "\n"
-    "On SIGTERM or SIGINT it stops claiming work, lets attempts in flight\n"
-    "finish within [engine] shutdown_grace, releases the rest and exits\n"
-    "with status 0.\n"
+    "On SIGTERM or SIGINT it stops claiming work and lets attempts in\n"
+    "flight finish within [engine] shutdown_grace. Attempts still running\n"
+    "then are ended as unknown, so the platform's on_unknown rule applies\n"
+    "to them (hold fails the entry for an operator to check, retry\n"
+    "retries it). It releases the leases of the entries it still holds\n"
+    "and exits with status 0.\n"
     "\n"
     "options:\n"
+    "  --json           accepted for symmetry with the other commands; the\n"
+    "                   daemon's log lines stay plain text\n"
     "  --help           print this help and exit\n";
 
 const char cmd_sweep_help[] =
@@ -37,6 +43,7 @@ const char cmd_sweep_help[] =
     "Writes one sweep audit record.\n"
     "\n"
     "options:\n"
+    "  --json           print {\"requeued\": N, \"recovered\": N}\n"
     "  --help           print this help and exit\n";
 
 static struct engine *running_engine;
@@ -65,11 +72,12 @@ static void install_signal_handlers(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* Accepts only --help; returns -1 to go on, or an exit code. */
-static int parse_no_options(const struct cli_command *command, int argc,
-                            char **argv)
+/* Accepts only --json and --help; returns -1 to go on, or an exit code. */
+static int parse_no_options(struct cli *cli, const struct cli_command *command,
+                            int argc, char **argv)
 {
     static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -77,6 +85,10 @@ static int parse_no_options(const struct cli_command *command, int argc,
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        if (opt == 'j') {
+            cli->json = 1;
+            continue;
+        }
         if (opt == 'h')
             return cli_print_help(command);
         return cli_option_error(command, opt, argv);
@@ -104,9 +116,6 @@ static struct http_server *start_http(struct cli *cli, struct engine *engine,
     server = http_server_start(&cli->config, hooks, err, sizeof err);
     if (server == NULL)
         cli_error("cannot serve HTTP on %s: %s", cli->config.listen, err);
-    else
-        log_info("http", "listening on %s node=%s", cli->config.listen,
-                 hooks->node_id);
     return server;
 }
 
@@ -117,7 +126,7 @@ int cmd_serve(struct cli *cli, const struct cli_command *command, int argc,
     struct http_server *server;
     char err[ENGINE_ERR_MAX];
     enum log_level level;
-    int rc = parse_no_options(command, argc, argv);
+    int rc = parse_no_options(cli, command, argc, argv);
 
     if (rc >= 0)
         return rc;
@@ -151,7 +160,7 @@ int cmd_sweep(struct cli *cli, const struct cli_command *command, int argc,
 {
     struct sweep_result result = {0};
     char err[ENGINE_ERR_MAX];
-    int rc = parse_no_options(command, argc, argv);
+    int rc = parse_no_options(cli, command, argc, argv);
 
     if (rc >= 0)
         return rc;
@@ -161,12 +170,15 @@ int cmd_sweep(struct cli *cli, const struct cli_command *command, int argc,
         cli_error("%s", err);
         return CLI_FAILED;
     }
-    if (cli->json)
-        printf("{\"requeued\": %zu, \"recovered\": %zu}\n", result.requeued,
-               result.recovered);
-    else
-        printf("sweep: requeued %zu failed entries, recovered %zu expired "
-               "leases\n",
-               result.requeued, result.recovered);
+    if (cli->json) {
+        json_t *document =
+            json_pack("{s:I, s:I}", "requeued", (json_int_t)result.requeued,
+                      "recovered", (json_int_t)result.recovered);
+
+        return render_json_print(document, stdout) == 0 ? CLI_OK : CLI_FAILED;
+    }
+    printf("sweep: requeued %zu failed entries, recovered %zu expired "
+           "leases\n",
+           result.requeued, result.recovered);
     return CLI_OK;
 }

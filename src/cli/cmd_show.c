@@ -24,9 +24,11 @@ const char cmd_show_help[] =
     "             \"content\" and \"attempts\"\n"
     "  --help     print this help\n"
     "\n"
-    "The database is migrated first if its schema is older than this pubq.\n"
-    "Exit status: 0 success, 1 entry not found or database error, 2\n"
-    "command-line usage error.\n";
+    "Without --url, the database is migrated first if its schema is older\n"
+    "than this pubq. With --url the daemon reads and writes its database,\n"
+    "and this command opens none.\n"
+    "Exit status: 0 success, 1 entry not found or database or daemon\n"
+    "error, 2 command-line usage error.\n";
 
 /*
  * Fetches the entry, its job and its attempts, then prints them. Returns

@@ -160,6 +160,12 @@ int cli_open_store(struct cli *cli)
         return CLI_FAILED;
 
     result = store_migrate(cli->store);
+    if (result == STORE_INVALID) {
+        /* Another application's database; the message names the fix. */
+        cli_error("cannot migrate the database: %s",
+                  store_errmsg(cli->store));
+        return CLI_FAILED;
+    }
     if (result != STORE_OK) {
         cli_error("cannot migrate the database: %s (%s); check that the "
                   "database is writable and this pubq is not older than "

@@ -45,15 +45,16 @@ static const char *api_token(const struct cli *cli)
     return token != NULL && token[0] != '\0' ? token : NULL;
 }
 
+/* The daemon rejects a POST without the JSON type, even with no body. */
 static struct curl_slist *request_headers(const struct cli *cli,
-                                          const char *body)
+                                          const char *method, const char *body)
 {
     struct curl_slist *headers = NULL;
     const char *token = api_token(cli);
     char line[1024];
 
     headers = curl_slist_append(headers, "Accept: application/json");
-    if (body != NULL)
+    if (body != NULL || strcmp(method, "POST") == 0)
         headers = curl_slist_append(headers, "Content-Type: application/json");
     if (token != NULL) {
         snprintf(line, sizeof line, "Authorization: Bearer %s", token);
@@ -68,7 +69,7 @@ static CURLcode perform(struct cli *cli, CURL *curl, const char *method,
 {
     size_t length = strlen(cli->url);
     char *url = malloc(length + strlen(path) + 1);
-    struct curl_slist *headers = request_headers(cli, body);
+    struct curl_slist *headers = request_headers(cli, method, body);
     CURLcode rc;
 
     if (url == NULL)

@@ -110,10 +110,14 @@ static int parse_global_options(struct cli *cli, int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
+    struct cli_seen seen = {0};
     int opt;
 
     /* '+' stops at the command name; ':' reports a missing value. */
     while ((opt = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
+        if (cli_reject_repeat(&global_command, options, "", opt, &seen) !=
+            CLI_CONTINUE)
+            return CLI_USAGE;
         switch (opt) {
         case 'c':
             cli->config_path = optarg;

@@ -26,6 +26,24 @@ int cli_option_error(const struct cli_command *command, int result, char **argv)
     return cli_usage_error(command, "unknown option: %s", option);
 }
 
+int cli_reject_repeat(const struct cli_command *command,
+                      const struct option *options, const char *repeatable,
+                      int opt, struct cli_seen *seen)
+{
+    const struct option *option = options;
+
+    while (option->name != NULL && option->val != opt)
+        option++;
+    if (option->name == NULL || option->has_arg != required_argument ||
+        opt < 0 || opt > 255 || strchr(repeatable, opt) != NULL)
+        return CLI_CONTINUE;
+
+    if (seen->count[opt]++ == 0)
+        return CLI_CONTINUE;
+    return cli_usage_error(command, "--%s given twice; pass it once",
+                           option->name);
+}
+
 int cli_print_help(const struct cli_command *command)
 {
     fputs(command->help, stdout);

@@ -225,7 +225,7 @@ static int read_results(const json_t *events, size_t count,
         results[i].job_id = read_job_id(event);
         results[i].duplicate =
             json_is_true(json_object_get(event, "duplicate"));
-        if (results[i].job_id <= 0)
+        if (results[i].job_id <= 0 && !results[i].duplicate)
             return -1;
     }
     return 0;

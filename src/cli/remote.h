@@ -45,6 +45,19 @@ int remote_submit_jobs(struct cli *cli, const struct intake_job *jobs,
                        size_t count, struct submit_result *results, char *err,
                        size_t errlen);
 
+/*
+ * Submits validated jobs in requests of publishing.scheduled events of
+ * about `max_body` bytes each (remote_import.c). The daemon stores each
+ * request all or none. When it rejects a request as too large (413),
+ * the rows are sent again in smaller requests. Returns 0 with results[i]
+ * filled, or -1 with err filled; either way *stored is the number of
+ * rows, from the first, that were stored.
+ */
+int remote_import_jobs(struct cli *cli, const struct intake_job *jobs,
+                       size_t count, size_t max_body,
+                       struct submit_result *results, size_t *stored, char *err,
+                       size_t errlen);
+
 /* Lists the entries of a job, newest first. */
 int remote_job_entries(struct cli *cli, int64_t job_id,
                        struct entry_list *list);

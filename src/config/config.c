@@ -4,8 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "config/config_mode.h"
 #include "config/config_parse.h"
+#include "config/config_value.h"
 #include "util/banned.h"
 
 /* A configuration file is a few kilobytes; this bounds a wrong path. */
@@ -20,6 +23,8 @@ int config_init_defaults(struct pubq_config *config)
     config->claim_batch = 64;
     config->max_in_flight = 256;
     config->max_body_bytes = 1024 * 1024;
+    config->max_connections = 256;
+    config->idle_timeout_ms = 10 * 1000;
 
     config->listen = strdup("127.0.0.1:8080");
     config->database = strdup("pubq.db");
@@ -60,6 +65,7 @@ void config_free(struct pubq_config *config)
     free(config->node_id);
     free(config->default_zone);
     free(config->api_token_env);
+    free(config->allowed_hosts);
     free(config->log_level);
     free(config->sweeper_cron);
     free(config->sweeper_zone);
@@ -85,19 +91,49 @@ int config_apply_environment(struct pubq_config *config, char *err,
     return 0;
 }
 
+/* Fills err with "PATH: problem", the path escaped as in parse errors. */
+static void fail_file(const char *path, char *err, size_t errlen,
+                      const char *problem)
+{
+    char shown[CONFIG_ERR_MAX / 2];
+
+    config_escape_controls(path, shown, sizeof shown);
+    snprintf(err, errlen, "%s: %s", shown, problem);
+}
+
+/* Opens path for reading; a directory opens on Linux but cannot be read. */
+static FILE *open_file(const char *path, char *err, size_t errlen)
+{
+    char problem[256];
+    FILE *file = fopen(path, "rb");
+    struct stat info;
+
+    if (file == NULL) {
+        snprintf(problem, sizeof problem, "failed to open: %s; check the path",
+                 strerror(errno));
+        fail_file(path, err, errlen, problem);
+        return NULL;
+    }
+    if (fstat(fileno(file), &info) == 0 && S_ISDIR(info.st_mode)) {
+        fail_file(path, err, errlen,
+                  "is a directory; name the configuration file inside it");
+        fclose(file);
+        return NULL;
+    }
+    return file;
+}
+
 /* Reads the whole file into a NUL-terminated heap buffer. */
 static char *read_file(const char *path, size_t *length, char *err,
                        size_t errlen)
 {
-    FILE *file = fopen(path, "rb");
+    FILE *file = open_file(path, err, errlen);
+    char problem[256];
     char *text = NULL;
     size_t size;
 
-    if (file == NULL) {
-        snprintf(err, errlen, "%s: failed to open: %s; check the path", path,
-                 strerror(errno));
+    if (file == NULL)
         return NULL;
-    }
 
     text = malloc(CONFIG_FILE_MAX_BYTES + 1);
     if (text == NULL) {
@@ -105,12 +141,18 @@ static char *read_file(const char *path, size_t *length, char *err,
         fclose(file);
         return NULL;
     }
+    errno = 0;
     size = fread(text, 1, CONFIG_FILE_MAX_BYTES + 1, file);
 
     if (ferror(file) || size > CONFIG_FILE_MAX_BYTES) {
-        snprintf(err, errlen, "%s: %s", path,
-                 ferror(file) ? "failed to read the file"
-                              : "file larger than 1 MiB; check the path");
+        if (ferror(file))
+            snprintf(problem, sizeof problem,
+                     "failed to read the file: %s; check the path",
+                     strerror(errno));
+        else
+            snprintf(problem, sizeof problem,
+                     "file larger than 1 MiB; check the path");
+        fail_file(path, err, errlen, problem);
         free(text);
         text = NULL;
     } else {
@@ -159,6 +201,7 @@ int config_load(const char *path, struct pubq_config *config, char *err,
     }
 
     if (parse_file(path, config, err, errlen) != 0 ||
+        config_check_file_mode(path, config, err, errlen) != 0 ||
         config_apply_environment(config, err, errlen) != 0) {
         config_free(config);
         return -1;

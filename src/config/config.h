@@ -48,6 +48,10 @@ struct pubq_config {
     char *node_id;      /* NULL: derived from host name and pid */
     char *default_zone; /* IANA name for naive timestamps, or NULL */
     char *api_token_env; /* variable holding the API token, or NULL */
+    /* More Host names the server answers, comma-separated, or NULL. */
+    char *allowed_hosts;
+    uint32_t max_connections; /* HTTP connections open at once */
+    int64_t idle_timeout_ms;  /* an HTTP connection silent this long closes */
     char *log_level;
     struct retry_policy retry;
     char *sweeper_cron; /* "0 * * * *" */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config/config_value.h"
 #include "core/cron.h"
@@ -31,6 +32,7 @@ enum value_kind {
     VALUE_CRON,
     VALUE_ZONE,
     VALUE_LOG_LEVEL,
+    VALUE_HOST_LIST,
 };
 
 /* A key of a fixed section and the field of struct pubq_config it sets. */
@@ -51,6 +53,12 @@ static const struct fixed_key fixed_keys[] = {
      0},
     {SECTION_SERVER, "max_body_bytes", VALUE_BYTES, FIELD(max_body_bytes),
      MIN_BODY_BYTES, MAX_BODY_BYTES},
+    {SECTION_SERVER, "allowed_hosts", VALUE_HOST_LIST, FIELD(allowed_hosts),
+     0, 0},
+    {SECTION_SERVER, "max_connections", VALUE_COUNT, FIELD(max_connections),
+     1, 65536},
+    {SECTION_SERVER, "idle_timeout", VALUE_DURATION, FIELD(idle_timeout_ms),
+     SECOND_MS, HOUR_MS},
     {SECTION_DATABASE, "url", VALUE_STRING, FIELD(database), 0, 0},
     {SECTION_DATABASE, "node_id", VALUE_NODE_ID, FIELD(node_id), 0, 0},
     {SECTION_DATABASE, "lease", VALUE_DURATION, FIELD(lease_ms), SECOND_MS,
@@ -192,6 +200,40 @@ static int check_cron(struct config_parser *parser, const char *key,
 }
 
 /* Checks a text value of the given kind; 0 when it may be stored. */
+/*
+ * Returns 1 for a non-empty comma-separated list of host names or IPv4
+ * addresses (letters, digits, '.', '-') or bracketed IPv6 addresses.
+ */
+static int is_host_list(const char *value)
+{
+    static const char name_chars[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
+    static const char v6_chars[] = "0123456789abcdefABCDEF:.";
+    int names = 0;
+
+    while (*value != '\0') {
+        size_t length;
+
+        value += strspn(value, " \t");
+        if (value[0] == '[') {
+            length = strspn(value + 1, v6_chars);
+            if (length == 0 || value[length + 1] != ']')
+                return 0;
+            length += 2;
+        } else {
+            length = strspn(value, name_chars);
+        }
+        if (length == 0 || length > 253)
+            return 0;
+        value += length;
+        value += strspn(value, " \t");
+        if (*value != '\0' && *value++ != ',')
+            return 0;
+        names++;
+    }
+    return names > 0;
+}
+
 static int check_text(struct config_parser *parser, const char *key,
                       enum value_kind kind, const char *value)
 {
@@ -221,6 +263,11 @@ static int check_text(struct config_parser *parser, const char *key,
     case VALUE_LOG_LEVEL:
         ok = log_level_parse(value, &level) == 0;
         fix = "unknown log level; use debug, info, warn, error or off";
+        break;
+    case VALUE_HOST_LIST:
+        ok = is_host_list(value);
+        fix = "invalid host list; use host names without ports, separated "
+              "by commas, such as pubq.example.org, 10.0.0.5";
         break;
     default:
         break;
@@ -509,9 +556,47 @@ static int finish_retry(struct config_parser *parser)
     return 0;
 }
 
+/*
+ * Rejects a cron expression that parses but never fires, such as
+ * "0 0 31 2 *", because the sweeper would never run. The check waits
+ * until the end of the file because [sweeper] zone may follow cron.
+ */
+static int finish_sweeper(struct config_parser *parser)
+{
+    const struct pubq_config *config = parser->config;
+    const struct fixed_key *cron = find_fixed_key(SECTION_SWEEPER, "cron");
+    char detail[256];
+    struct cron_expr expr;
+    struct zone *zone;
+    int64_t next;
+    int found;
+
+    parser->section = SECTION_SWEEPER;
+    snprintf(parser->section_label, sizeof parser->section_label, "sweeper");
+
+    /* Each line was checked when read; these fail only without memory. */
+    zone = zone_load(config->sweeper_zone, detail, sizeof detail);
+    if (zone == NULL ||
+        cron_parse(config->sweeper_cron, &expr, detail, sizeof detail) != 0) {
+        zone_free(zone);
+        return config_parser_fail(parser, 0, NULL, NULL, "%s", detail);
+    }
+    found = cron_next(&expr, zone, (int64_t)time(NULL), &next) == 0;
+    zone_free(zone);
+    if (found)
+        return 0;
+
+    return config_parser_fail(parser, parser->key_lines[cron - fixed_keys],
+                              "cron", config->sweeper_cron,
+                              "the expression never matches in zone %s "
+                              "within %d years; pick a day that exists in "
+                              "the month, such as 0 0 28 2 *",
+                              config->sweeper_zone, CRON_SEARCH_YEARS);
+}
+
 int config_keys_finish(struct config_parser *parser)
 {
-    if (finish_platforms(parser) != 0)
+    if (finish_platforms(parser) != 0 || finish_retry(parser) != 0)
         return -1;
-    return finish_retry(parser);
+    return finish_sweeper(parser);
 }

@@ -34,6 +34,7 @@ int config_parser_fail(struct config_parser *parser, int line, const char *key,
     char problem[CONFIG_ERR_MAX];
     char where[CONFIG_ERR_MAX];
     char file[CONFIG_ERR_MAX];
+    char message[4 * CONFIG_ERR_MAX]; /* room for every part above */
     va_list args;
 
     if (parser->failed)
@@ -57,13 +58,15 @@ int config_parser_fail(struct config_parser *parser, int line, const char *key,
         snprintf(file, sizeof file, "%s", parser->path);
 
     if (value != NULL)
-        snprintf(parser->err, parser->errlen, "%s: %s = \"%s\": %s", file,
-                 where, value, problem);
+        snprintf(message, sizeof message, "%s: %s = \"%s\": %s", file, where,
+                 value, problem);
     else if (parser->section == SECTION_NONE && key == NULL)
-        snprintf(parser->err, parser->errlen, "%s: %s", file, problem);
+        snprintf(message, sizeof message, "%s: %s", file, problem);
     else
-        snprintf(parser->err, parser->errlen, "%s: %s: %s", file, where,
-                 problem);
+        snprintf(message, sizeof message, "%s: %s: %s", file, where, problem);
+
+    /* Every part may quote the file, which may hold terminal escapes. */
+    config_escape_controls(message, parser->err, parser->errlen);
     return -1;
 }
 
@@ -204,6 +207,15 @@ static int check_key_line(struct config_parser *parser, const char *line)
     if (strchr("\r\n;#", line[0]) != NULL)
         return 0;
 
+    /* libinih also splits at ':', which would cut `header_X-A:B = v`
+     * into key header_X-A and value "B = v". */
+    if (line[key_length] == ':')
+        return config_parser_fail(
+            parser, parser->line, NULL, NULL,
+            "invalid line \"%.*s\": ':' in a key or in place of '='; "
+            "write key = value with no ':' in the key",
+            (int)strcspn(line, "\r\n"), line);
+
     if (line[key_length] == '\0')
         return config_parser_fail(
             parser, parser->line, NULL, NULL,
@@ -282,6 +294,10 @@ int config_parse_text(struct config_parser *parser)
         return config_parser_fail(parser, 0, NULL, NULL,
                                   "file contains a NUL byte; save it as "
                                   "plain text");
+
+    /* Editors on Windows start UTF-8 files with a byte order mark. */
+    if (parser->length >= 3 && memcmp(parser->text, "\xEF\xBB\xBF", 3) == 0)
+        parser->offset = 3;
 
     result = ini_parse_stream(read_line, parser, handle_key, parser);
     if (parser->failed)

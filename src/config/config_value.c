@@ -190,6 +190,32 @@ int config_is_node_id(const char *text)
     return is_name(text, "._-", 1);
 }
 
+void config_escape_controls(const char *text, char *buf, size_t len)
+{
+    const unsigned char *in = (const unsigned char *)text;
+    size_t used = 0;
+
+    while (*in != '\0' && used + 1 < len) {
+        char escape[8] = "";
+
+        if (*in < 0x20 || *in == 0x7f)
+            snprintf(escape, sizeof escape, "\\x%02x", *in);
+        else if (in[0] == 0xc2 && in[1] >= 0x80 && in[1] <= 0x9f)
+            snprintf(escape, sizeof escape, "\\u00%02x", in[1]);
+
+        if (escape[0] == '\0') {
+            buf[used++] = (char)*in++;
+            continue;
+        }
+        if (used + strlen(escape) + 1 > len)
+            break;
+        memcpy(buf + used, escape, strlen(escape));
+        used += strlen(escape);
+        in += escape[1] == 'u' ? 2 : 1;
+    }
+    buf[used] = '\0';
+}
+
 void config_format_duration(int64_t ms, char *buf, size_t len)
 {
     static const struct {

@@ -44,6 +44,14 @@ int config_is_platform_name(const char *text);
 /* Returns 1 for a node id of 1-63 characters from [A-Za-z0-9._-]. */
 int config_is_node_id(const char *text);
 
+/*
+ * Copies text into buf (len bytes, at least 1), writing each control
+ * character as an escape: a C0 byte or DEL as "\x1b", a UTF-8 encoded C1
+ * control as "\u009b". A terminal then shows a message quoting the
+ * value instead of acting on it. The copy is cut to fit buf.
+ */
+void config_escape_controls(const char *text, char *buf, size_t len);
+
 /* Writes a duration in the largest exact unit: "1h", "90s", "500ms". */
 void config_format_duration(int64_t ms, char *buf, size_t len);
 

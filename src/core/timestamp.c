@@ -200,6 +200,31 @@ static int check_clock(const struct written_time *time, const char *text,
     return 0;
 }
 
+/* 10000-01-01T00:00:00Z in milliseconds since the epoch. */
+#define YEAR_10000_MS 253402300800000LL
+
+#define RANGE_HINT                                                             \
+    "use a time from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z"
+
+/*
+ * An offset can move a written 9999-12-31 into year 10000, which
+ * timestamp_format cannot print; an instant before 1970 would be a
+ * negative count that no stored time uses.
+ */
+static int check_range(int64_t epoch_ms, const char *text, char *err,
+                       size_t errlen)
+{
+    if (epoch_ms < 0)
+        return reject(err, errlen, text,
+                      "it falls before 1970-01-01T00:00:00Z in UTC; %s",
+                      RANGE_HINT);
+    if (epoch_ms >= YEAR_10000_MS)
+        return reject(err, errlen, text,
+                      "it falls after 9999-12-31T23:59:59.999Z in UTC; %s",
+                      RANGE_HINT);
+    return 0;
+}
+
 /* Seconds of the written date and time, counted as if it were UTC. */
 static int64_t wall_seconds(const struct written_time *time)
 {
@@ -231,6 +256,9 @@ int timestamp_parse(const char *text, const struct zone *default_zone,
         return reject(err, errlen, text, "cannot resolve it in zone %s",
                       zone_name(default_zone));
     }
+
+    if (check_range(seconds * 1000 + time.millisecond, text, err, errlen) != 0)
+        return -1;
 
     *epoch_ms = seconds * 1000 + time.millisecond;
     return 0;

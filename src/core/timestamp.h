@@ -3,9 +3,11 @@
  *
  * Accepted timestamps: YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM),
  * with "t", "z" or a space in place of "T" and "Z" as RFC 3339 allows,
- * years 0000-9999 and a fraction of 1 to 9 digits, truncated to
- * milliseconds. A leap second (":60") is rejected because instants here
- * count POSIX seconds, which have no 61st second.
+ * a fraction of 1 to 9 digits, truncated to milliseconds. The instant,
+ * converted to UTC, must fall from 1970-01-01T00:00:00.000Z to
+ * 9999-12-31T23:59:59.999Z, so timestamp_format can print every parsed
+ * value. A leap second (":60") is rejected because instants here count
+ * POSIX seconds, which have no 61st second.
  *
  * All arithmetic is done here, with no mktime, timegm or strptime, so
  * results depend neither on the TZ variable nor on the locale.

@@ -359,6 +359,12 @@ static void footer_year(const struct footer *footer, int64_t year,
            footer->dst_offset;
 }
 
+/*
+ * The year whose rules decide the offset at t: years begin on January 1,
+ * 00:00 standard time. NOTE: glibc 2.36 begins them at 00:00 UTC, so for
+ * a footer whose start and end swap order between years (see
+ * footer_year_end_change) the two disagree for the hours in between.
+ */
 static int64_t footer_year_of(const struct footer *footer, int64_t t)
 {
     struct zone_civil_date date;
@@ -385,6 +391,25 @@ static int32_t footer_offset_at(const struct footer *footer, int64_t t)
     return in_dst ? footer->dst_offset : footer->std_offset;
 }
 
+/*
+ * Returns the instant at which `year` ends (January 1 of the next year,
+ * 00:00 standard time) when the offset changes there, else INT64_MAX.
+ * Each year's rules apply only within that year. When DST start and end
+ * swap order from one year to the next, as a rule pair in one month such
+ * as M2.5.0 and M2.5.1 can, the offset changes at the new year, an
+ * instant that neither rule names.
+ */
+static int64_t footer_year_end_change(const struct footer *footer, int64_t year)
+{
+    int64_t boundary = zone_days_from_civil(year + 1, 1, 1) * SECONDS_PER_DAY -
+                       footer->std_offset;
+
+    if (footer_offset_at(footer, boundary - 1) ==
+        footer_offset_at(footer, boundary))
+        return INT64_MAX;
+    return boundary;
+}
+
 static int64_t footer_next_transition(const struct footer *footer, int64_t t)
 {
     int64_t year;
@@ -403,6 +428,14 @@ static int64_t footer_next_transition(const struct footer *footer, int64_t t)
             best = start;
         if (end > t && end < best)
             best = end;
+    }
+
+    /* t falls within `year`, so both year ends lie after t. */
+    for (int64_t y = year; y <= year + 1; y++) {
+        int64_t change = footer_year_end_change(footer, y);
+
+        if (change < best)
+            best = change;
     }
     return best;
 }

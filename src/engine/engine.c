@@ -152,29 +152,49 @@ static void drain_wake_pipe(struct engine *engine)
     }
 }
 
+/* Attempt slots of one platform not taken by running or waiting ones. */
+static uint32_t platform_free_slots(const struct platform_runtime *platform)
+{
+    uint64_t busy = platform->running;
+
+    for (const struct inflight *it = platform->wait_head; it != NULL;
+         it = it->next)
+        busy++;
+    if (busy >= platform->config->concurrency)
+        return 0;
+    return (uint32_t)(platform->config->concurrency - busy);
+}
+
 /*
- * Attempt slots free now over all platforms. A claimed entry's lease runs
- * from the claim, so the engine claims no more than it can start at
- * once: an entry that waited in memory for a slot longer than its lease
- * would be recovered, and posted again, while this node still held it.
- * NOTE: claim_due cannot pick platforms, so with several platforms an
- * entry of a busy one can still be claimed into a wait. An attempt that
- * runs longer than the lease is recovered too, because the store has no
- * lease renewal.
+ * Fills engine->open_platforms with the configured platforms that have a
+ * free attempt slot and returns the free slots over all of them. The
+ * store claims and considers only entries of these platforms: an entry
+ * of a platform this node lacks is left to the nodes that serve it, and
+ * one of a busy platform stays in the store for any node with room.
+ *
+ * A claimed entry's lease runs from the claim, so the engine claims no
+ * more than it can start at once: an entry that waited in memory for a
+ * slot longer than its lease would be recovered, and posted again, while
+ * this node still held it.
+ * NOTE: one claim can still take more entries of one platform than that
+ * platform's free slots when several platforms are open, and the extra
+ * ones wait here. An attempt that runs longer than the lease is
+ * recovered too, because the store has no lease renewal.
  */
-static uint32_t free_slots(const struct engine *engine)
+static uint32_t collect_open_platforms(struct engine *engine)
 {
     uint64_t slots = 0;
 
+    engine->open_platform_count = 0;
     for (size_t i = 0; i < engine->platform_count; i++) {
         const struct platform_runtime *platform = &engine->platforms[i];
-        uint64_t busy = platform->running;
+        uint32_t free_here = platform_free_slots(platform);
 
-        for (const struct inflight *it = platform->wait_head; it != NULL;
-             it = it->next)
-            busy++;
-        if (busy < platform->config->concurrency)
-            slots += platform->config->concurrency - busy;
+        if (free_here == 0)
+            continue;
+        engine->open_platforms[engine->open_platform_count++] =
+            platform->config->name;
+        slots += free_here;
     }
     return slots < UINT32_MAX ? (uint32_t)slots : UINT32_MAX;
 }
@@ -183,18 +203,24 @@ static uint32_t free_slots(const struct engine *engine)
 static int claim_due(struct engine *engine)
 {
     uint32_t room = engine->config->max_in_flight - engine->held;
-    uint32_t slots = free_slots(engine);
 
-    if (slots < room)
-        room = slots;
     while (room > 0) {
         struct entry_list list = {0};
-        size_t want = room < engine->config->claim_batch
-                          ? room
-                          : engine->config->claim_batch;
+        uint32_t slots = collect_open_platforms(engine);
+        size_t want;
         size_t claimed;
+
+        if (slots < room)
+            room = slots;
+        if (room == 0)
+            break;
+        want = room < engine->config->claim_batch
+                   ? room
+                   : engine->config->claim_batch;
+
         int rc = engine->store->ops->claim_due(
-            engine->store, engine->node_id, engine_wall_ms(),
+            engine->store, engine->node_id, engine->open_platforms,
+            engine->open_platform_count, engine_wall_ms(),
             engine->config->lease_ms, want, &list);
 
         if (rc != STORE_OK) {
@@ -224,17 +250,36 @@ static int next_wait_ms(struct engine *engine, int64_t now)
                        : IDLE_POLL_MS;
     int64_t due;
 
-    /* With no room, finishing attempts wake the loop, not due times. */
+    /*
+     * Only entries this node could start now count. With no room,
+     * finishing attempts wake the loop, not due times.
+     */
     if (engine->held < engine->config->max_in_flight &&
-        free_slots(engine) > 0 &&
-        engine->store->ops->next_due_at(engine->store, &due) == STORE_OK &&
+        collect_open_platforms(engine) > 0 &&
+        engine->store->ops->next_due_at(engine->store,
+                                        engine->open_platforms,
+                                        engine->open_platform_count,
+                                        &due) == STORE_OK &&
         due - now < wait)
         wait = due - now;
     if (engine->next_sweep_ms - now < wait)
         wait = engine->next_sweep_ms - now;
+    /* Entries a dead node held become due only through lease recovery. */
+    if (engine->next_recovery_ms - now < wait)
+        wait = engine->next_recovery_ms - now;
     if (engine->finished_count > 0)
         wait = 0;
     return wait < 0 ? 0 : (int)wait;
+}
+
+/*
+ * 1 when the store saw wake-ups already. libpq reads notifications that
+ * arrive during another query into its buffer, where they never make the
+ * socket readable, so they are collected here before each sleep.
+ */
+static int pending_wakeups(struct engine *engine)
+{
+    return store_consume_wakeups(engine->store) > 0;
 }
 
 static void wait_for_events(struct engine *engine, int wait_ms)
@@ -331,7 +376,9 @@ int engine_run(struct engine *engine)
 
         wait_for_events(engine, stop_deadline != 0
                                     ? 100
-                                    : next_wait_ms(engine, now));
+                                    : pending_wakeups(engine)
+                                          ? 0
+                                          : next_wait_ms(engine, now));
         engine_handle_transfers(engine);
         engine_handle_async(engine);
         engine_flush_results(engine);

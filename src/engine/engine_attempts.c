@@ -19,6 +19,10 @@
 
 #define REASON_EXPIRED "expired"
 
+/* How long an entry released by release_unserved waits before a claim
+ * may take it again, so that a faulty store cannot make a busy loop. */
+#define UNSERVED_DELAY_MS 60000
+
 static void push_finished(struct engine *engine, struct inflight *inflight)
 {
     inflight->next = engine->finished;
@@ -67,6 +71,69 @@ static void decide_pause(struct inflight *inflight, int64_t now,
     }
 }
 
+/* Sets the attempt's previous_unknown and previous_started_at from the
+ * attempt before this one, when that one's outcome is unknown. */
+static void load_previous_attempt(struct engine *engine,
+                                  struct inflight *inflight)
+{
+    const struct entry *entry = &inflight->entry;
+    struct attempt_list attempts = {0};
+
+    if (entry->attempt_count < 2)
+        return;
+    if (engine->store->ops->list_attempts(engine->store, entry->id,
+                                          &attempts) != STORE_OK)
+        return;
+    for (size_t i = 0; i < attempts.count; i++) {
+        const struct attempt *previous = &attempts.items[i];
+
+        if (previous->number != entry->attempt_count - 1)
+            continue;
+        inflight->attempt.previous_unknown =
+            previous->outcome == OUTCOME_UNKNOWN || !previous->finished;
+        inflight->attempt.previous_started_at = previous->started_at;
+    }
+    attempt_list_free(&attempts);
+}
+
+/* 1 when the adapter can still tell whether an unknown post exists. */
+static int can_reconcile(const struct platform_runtime *platform,
+                         int64_t previous_started_at, int64_t now)
+{
+    int64_t window = platform->adapter->reconcile_window_ms;
+
+    if (window == ADAPTER_RECONCILE_ALWAYS)
+        return 1;
+    return window > 0 && now - previous_started_at <= window;
+}
+
+/*
+ * The on_unknown rule for an attempt: a platform that can reconcile
+ * retries, because the adapter checks for the post before posting.
+ */
+static enum on_unknown effective_on_unknown(const struct inflight *inflight)
+{
+    if (can_reconcile(inflight->platform, inflight->attempt.now,
+                      inflight->attempt.now))
+        return ON_UNKNOWN_RETRY;
+    return inflight->platform->config->on_unknown;
+}
+
+/*
+ * 1 when an automatic retry would post again after an unknown outcome
+ * (a node that died mid-attempt) on a platform that holds such entries
+ * for an operator. A manual retry sets retry_count to 0 and goes ahead.
+ */
+static int must_hold_unknown(const struct inflight *inflight, int64_t now)
+{
+    const struct publish_attempt *attempt = &inflight->attempt;
+
+    return attempt->previous_unknown && inflight->entry.retry_count > 0 &&
+           inflight->platform->config->on_unknown == ON_UNKNOWN_HOLD &&
+           !can_reconcile(inflight->platform, attempt->previous_started_at,
+                          now);
+}
+
 /* Turns the adapter's result into the entry's next state. */
 static void decide(struct engine *engine, struct inflight *inflight)
 {
@@ -86,9 +153,8 @@ static void decide(struct engine *engine, struct inflight *inflight)
     int64_t now = engine_wall_ms();
 
     policy.max_retries = inflight->entry.max_retries;
-    retry_decide(&policy, &state, &attempt,
-                 inflight->platform->config->on_unknown, drand48(),
-                 &decision);
+    retry_decide(&policy, &state, &attempt, effective_on_unknown(inflight),
+                 drand48(), &decision);
 
     fill_completion(inflight, engine->node_id);
     completion->next_status = decision.next_status;
@@ -191,25 +257,6 @@ static void finish_unstarted(struct engine *engine,
     push_finished(engine, inflight);
 }
 
-/* 1 when the attempt before this one ended with an unknown outcome. */
-static int previous_was_unknown(struct engine *engine,
-                                const struct entry *entry)
-{
-    struct attempt_list attempts = {0};
-    int unknown = 0;
-
-    if (entry->attempt_count < 2)
-        return 0;
-    if (engine->store->ops->list_attempts(engine->store, entry->id,
-                                          &attempts) != STORE_OK)
-        return 0;
-    for (size_t i = 0; i < attempts.count; i++) {
-        if (attempts.items[i].number == entry->attempt_count - 1)
-            unknown = attempts.items[i].outcome == OUTCOME_UNKNOWN;
-    }
-    attempt_list_free(&attempts);
-    return unknown;
-}
 
 static json_t *load_content(struct engine *engine, int64_t job_id)
 {
@@ -242,6 +289,35 @@ static int is_expired(const struct platform_runtime *platform,
     return limit > 0 && now - entry->due_at > limit;
 }
 
+/*
+ * The store claims only entries of the platforms the engine passes it,
+ * so an entry of a platform this node lacks means a store that broke
+ * that contract. Failing the entry would lose a real post, so it goes
+ * back to retrying without using a retry, due after UNSERVED_DELAY_MS,
+ * for a node that serves its platform.
+ */
+static void release_unserved(struct engine *engine,
+                             struct inflight *inflight)
+{
+    struct attempt_completion *completion = &inflight->completion;
+    const struct entry *entry = &inflight->entry;
+
+    log_error("engine",
+              "store returned entry=%" PRId64 " of platform %s, which "
+              "node %s does not serve; releasing it",
+              entry->id, entry->platform, engine->node_id);
+    adapter_result_fail(&inflight->attempt.result, OUTCOME_TRANSIENT,
+                        "not attempted: platform \"%s\" is not configured "
+                        "on node %s",
+                        entry->platform, engine->node_id);
+    fill_completion(inflight, engine->node_id);
+    completion->next_status = ENTRY_RETRYING;
+    completion->retry_count = entry->retry_count;
+    completion->rate_limit_waited_ms = entry->rate_limit_waited_ms;
+    completion->due_at = engine_wall_ms() + UNSERVED_DELAY_MS;
+    push_finished(engine, inflight);
+}
+
 void engine_accept_claimed(struct engine *engine, struct entry *entry)
 {
     struct inflight *inflight = calloc(1, sizeof *inflight);
@@ -263,12 +339,7 @@ void engine_accept_claimed(struct engine *engine, struct entry *entry)
     engine->held++;
 
     if (inflight->platform == NULL) {
-        snprintf(message, sizeof message,
-                 "platform \"%s\" is not configured on node %s; add a "
-                 "[platform %s] section and retry the entry",
-                 entry->platform, engine->node_id, entry->platform);
-        finish_unstarted(engine, inflight, OUTCOME_PERMANENT,
-                         "platform not configured", message);
+        release_unserved(engine, inflight);
         return;
     }
 
@@ -290,7 +361,15 @@ void engine_accept_claimed(struct engine *engine, struct entry *entry)
         return;
     }
     inflight->attempt.content = inflight->content;
-    inflight->attempt.previous_unknown = previous_was_unknown(engine, entry);
+    load_previous_attempt(engine, inflight);
+    if (must_hold_unknown(inflight, engine_wall_ms())) {
+        finish_unstarted(engine, inflight, OUTCOME_UNKNOWN,
+                         RETRY_REASON_UNKNOWN,
+                         "held: the previous attempt's outcome is unknown "
+                         "and the platform cannot be checked; retry by hand "
+                         "to post anyway, or mark it published");
+        return;
+    }
     enqueue_waiting(inflight->platform, inflight);
 }
 
@@ -330,50 +409,45 @@ void engine_start_waiting(struct engine *engine)
     }
 }
 
-/* Forgets claimed entries that never started; their leases are released
- * in the store at the end of the shutdown. */
-void engine_drop_waiting(struct engine *engine)
-{
-    for (size_t i = 0; i < engine->platform_count; i++) {
-        struct platform_runtime *platform = &engine->platforms[i];
-
-        while (platform->wait_head != NULL) {
-            struct inflight *inflight = platform->wait_head;
-
-            platform->wait_head = inflight->next;
-            free_inflight(inflight);
-            engine->held--;
-        }
-        platform->wait_tail = NULL;
-    }
-}
-
 /*
- * A platform was paused while some of its entries waited here for a
- * slot: they go back to retrying until the pause ends, without using a
- * retry, so they do not hit a platform that asked us to stop.
+ * Sends every entry waiting here for a slot back to retrying, due at
+ * `due_at`, without using a retry: when its platform was paused (so they
+ * do not hit a platform that asked us to stop) or at shutdown.
  */
 static void defer_waiting(struct engine *engine,
-                          struct platform_runtime *platform, int64_t until)
+                          struct platform_runtime *platform, int64_t due_at,
+                          const char *reason)
 {
-    platform->paused_until = until;
     while (platform->wait_head != NULL) {
         struct inflight *inflight = platform->wait_head;
         struct attempt_completion *completion = &inflight->completion;
 
         platform->wait_head = inflight->next;
         adapter_result_fail(&inflight->attempt.result, OUTCOME_TRANSIENT,
-                            "not attempted: the platform was paused");
+                            "%s", reason);
         fill_completion(inflight, engine->node_id);
         completion->next_status = ENTRY_RETRYING;
         completion->retry_count = inflight->entry.retry_count;
         completion->rate_limit_waited_ms =
             inflight->entry.rate_limit_waited_ms;
-        completion->due_at = until == INT64_MAX ? engine_wall_ms() : until;
+        completion->due_at = due_at;
         push_finished(engine, inflight);
     }
     platform->wait_tail = NULL;
 }
+
+/* At shutdown: entries claimed but never started go back without
+ * using a retry, marked as not attempted, so no one mistakes them for
+ * attempts whose outcome is unknown. */
+void engine_drop_waiting(struct engine *engine)
+{
+    int64_t now = engine_wall_ms();
+
+    for (size_t i = 0; i < engine->platform_count; i++)
+        defer_waiting(engine, &engine->platforms[i], now,
+                      "not attempted: the node was stopping");
+}
+
 
 void engine_handle_transfers(struct engine *engine)
 {
@@ -455,7 +529,12 @@ static void apply_pauses(struct engine *engine, struct inflight *list)
             continue;
         log_warn("engine", "platform %s paused: %s", it->entry.platform,
                  it->completion.pause_reason);
-        defer_waiting(engine, it->platform, it->completion.pause_until);
+        it->platform->paused_until = it->completion.pause_until;
+        defer_waiting(engine, it->platform,
+                      it->completion.pause_until == INT64_MAX
+                          ? engine_wall_ms()
+                          : it->completion.pause_until,
+                      "not attempted: the platform was paused");
     }
 }
 

@@ -50,6 +50,10 @@ struct engine {
 
     struct platform_runtime *platforms;
     size_t platform_count;
+    /* Names of the platforms with a free slot, platform_count items
+     * allocated; filled before each claim and next_due_at. */
+    const char **open_platforms;
+    size_t open_platform_count;
     uint32_t held; /* claimed and not yet stored, over all platforms */
 
     /* Attempts with an HTTP step on the multi handle. */
@@ -67,6 +71,7 @@ struct engine {
     struct cron_expr sweep_cron;
     struct zone *sweep_zone;
     int64_t next_sweep_ms;
+    int64_t sweep_tick_ms; /* the cron tick being swept; 0 between ticks */
     int64_t next_recovery_ms;
 };
 

@@ -38,7 +38,9 @@ int engine_platforms_load(struct engine *engine, char *err, size_t errlen)
 
     engine->platforms = calloc(config->platform_count + 1,
                                sizeof *engine->platforms);
-    if (engine->platforms == NULL) {
+    engine->open_platforms = calloc(config->platform_count + 1,
+                                    sizeof *engine->open_platforms);
+    if (engine->platforms == NULL || engine->open_platforms == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -63,8 +65,11 @@ void engine_platforms_free(struct engine *engine)
         runtime->adapter->destroy(runtime->adapter_state);
     }
     free(engine->platforms);
+    free(engine->open_platforms);
     engine->platforms = NULL;
+    engine->open_platforms = NULL;
     engine->platform_count = 0;
+    engine->open_platform_count = 0;
 }
 
 struct platform_runtime *engine_platform_find(struct engine *engine,

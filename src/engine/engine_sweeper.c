@@ -51,22 +51,34 @@ void engine_sweeper_free(struct engine *engine)
     engine->sweep_zone = NULL;
 }
 
+/*
+ * Runs the sweep of the current cron tick once its time has come. A
+ * failed sweep is tried again later under the same tick, so that other
+ * nodes, which record the tick when they sweep it, do not run it again.
+ */
 void engine_sweeper_tick(struct engine *engine, int64_t now)
 {
     struct sweep_result result = {0};
 
     if (now < engine->next_sweep_ms)
         return;
+    if (engine->sweep_tick_ms == 0)
+        engine->sweep_tick_ms = engine->next_sweep_ms;
 
-    if (engine->store->ops->sweep(engine->store, now, engine->next_sweep_ms,
+    if (engine->store->ops->sweep(engine->store, now, engine->sweep_tick_ms,
                                   "sweeper", &result) != STORE_OK) {
         log_error("sweeper", "sweep failed, next try in %d s: %s",
                   SWEEP_RETRY_MS / 1000, store_errmsg(engine->store));
         engine->next_sweep_ms = now + SWEEP_RETRY_MS;
         return;
     }
-    log_info("sweeper", "sweep requeued=%zu recovered=%zu node=%s",
-             result.requeued, result.recovered, engine->node_id);
+    if (result.skipped)
+        log_info("sweeper", "tick already swept by another node node=%s",
+                 engine->node_id);
+    else
+        log_info("sweeper", "sweep requeued=%zu recovered=%zu node=%s",
+                 result.requeued, result.recovered, engine->node_id);
+    engine->sweep_tick_ms = 0;
     engine->next_sweep_ms = next_tick_ms(engine, now);
 }
 

@@ -12,11 +12,8 @@
 
 #include "util/banned.h"
 
-/*
- * Compares in time that depends only on the lengths, never on where the
- * first difference is, so a client cannot find the token byte by byte.
- */
-static int token_equals(const char *given, size_t length, const char *token)
+int http_auth_token_equals(const char *given, size_t length,
+                           const char *token)
 {
     size_t expected = strlen(token);
 
@@ -34,7 +31,7 @@ static int bearer_matches(struct http_request *request, const char *token)
         return 0;
     header += 7;
     header += strspn(header, " ");
-    return token_equals(header, strlen(header), token);
+    return http_auth_token_equals(header, strlen(header), token);
 }
 
 int http_auth_check(struct http_request *request, struct http_reply *reply)
@@ -49,7 +46,8 @@ int http_auth_check(struct http_request *request, struct http_reply *reply)
 
     /* The Inngest SDK sends its event key in the path, not a header. */
     if ((request->route->flags & HTTP_ROUTE_EVENT_KEY) &&
-        token_equals(request->params[0], strlen(request->params[0]), token))
+        http_auth_token_equals(request->params[0], strlen(request->params[0]),
+                               token))
         return 1;
 
     http_reply_error(reply, MHD_HTTP_UNAUTHORIZED, "Authorization",

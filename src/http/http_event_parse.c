@@ -16,8 +16,8 @@
 /* Content item ids and event ids, in bytes, as intake allows them. */
 #define EVENT_ID_MAX_BYTES 200
 
-static const char *const event_fields[] = {"name", "data", "id", "ts",
-                                           "user", "v",    NULL};
+static const char *const event_fields[] = {"name", "data", "id",   "ts",
+                                           "user", "v",    "meta", NULL};
 
 static int is_known(const char *key, const char *const *known)
 {
@@ -73,6 +73,7 @@ static int check_envelope_extras(const json_t *event,
     const json_t *ts = json_object_get(event, "ts");
     const json_t *user = json_object_get(event, "user");
     const json_t *version = json_object_get(event, "v");
+    const json_t *meta = json_object_get(event, "meta");
 
     if (ts != NULL && !json_is_null(ts) &&
         !(json_is_integer(ts) && json_integer_value(ts) >= 0))
@@ -83,6 +84,8 @@ static int check_envelope_extras(const json_t *event,
         return intake_fail(error, "user", "user must be an object");
     if (version != NULL && !json_is_null(version) && !json_is_string(version))
         return intake_fail(error, "v", "v must be a string");
+    if (meta != NULL && !json_is_null(meta) && !json_is_object(meta))
+        return intake_fail(error, "meta", "meta must be an object");
     return 0;
 }
 
@@ -127,8 +130,8 @@ static int parse_envelope(const json_t *object, struct http_event *event,
     if (!json_is_object(object))
         return intake_fail(error, "",
                            "event must be an object with name and data");
-    if (check_fields(object, "", event_fields, "name, data, id, ts, user and v",
-                     error) != 0 ||
+    if (check_fields(object, "", event_fields,
+                     "name, data, id, ts, user, v and meta", error) != 0 ||
         parse_kind(json_object_get(object, "name"), event, error) != 0 ||
         check_envelope_extras(object, error) != 0)
         return -1;
@@ -268,13 +271,31 @@ static int parse_content_change(const json_t *data, struct http_event *event,
                            request->server->config, error);
 }
 
+/*
+ * Gives an event without an id the id made from the retry seed and its
+ * position in the request, so a retried request stores nothing twice.
+ */
+static int assign_seed_id(struct http_event *event, const char *seed,
+                          size_t index, struct intake_error *error)
+{
+    if (event->id != NULL || seed == NULL)
+        return 0;
+    event->seed_id = http_inngest_seed_id(seed, index);
+    if (event->seed_id == NULL)
+        return intake_fail(error, "id", "out of memory");
+    event->id = event->seed_id;
+    return 0;
+}
+
 static int parse_event(const json_t *object, struct http_event *event,
+                       const struct http_event_batch *batch, size_t index,
                        const struct http_request *request,
                        struct intake_error *error)
 {
     const json_t *data;
 
-    if (parse_envelope(object, event, error) != 0)
+    if (parse_envelope(object, event, error) != 0 ||
+        assign_seed_id(event, batch->seed, index, error) != 0)
         return -1;
 
     data = json_object_get(object, "data");
@@ -339,7 +360,8 @@ int http_event_batch_parse(struct http_request *request,
     struct intake_error error;
 
     memset(batch, 0, sizeof *batch);
-    if (http_request_json(request, &batch->root, reply) != 0 ||
+    if (http_inngest_seed(request, &batch->seed, reply) != 0 ||
+        http_request_json(request, &batch->root, reply) != 0 ||
         allocate_events(batch->root, batch, reply) != 0)
         return -1;
 
@@ -349,7 +371,8 @@ int http_event_batch_parse(struct http_request *request,
                                    : batch->root;
 
         memset(&error, 0, sizeof error);
-        if (parse_event(object, &batch->events[i], request, &error) != 0)
+        if (parse_event(object, &batch->events[i], batch, i, request, &error) !=
+            0)
             return fail_event(i, json_is_array(batch->root), &error, reply);
     }
     return 0;
@@ -360,6 +383,7 @@ void http_event_batch_clear(struct http_event_batch *batch)
     for (size_t i = 0; batch->events != NULL && i < batch->count; i++) {
         intake_job_clear(&batch->events[i].job);
         free(batch->events[i].platforms);
+        free(batch->events[i].seed_id);
     }
     free(batch->events);
     json_decref(batch->root);

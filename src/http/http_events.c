@@ -68,32 +68,36 @@ done:
     return status;
 }
 
-/*
- * NOTE: the event id of a cancel or reschedule is not deduplicated,
- * because the store records event ids only for jobs. A replayed old
- * reschedule moves the entries back to its time.
- */
 static int apply_change(struct http_request *request, struct store *store,
                         size_t index, struct http_event *event,
                         struct http_reply *reply)
 {
+    struct content_change_request change = {
+        .event_id = event->id,
+        .content_id = event->content_id,
+        .platforms = event->platforms,
+        .platform_count = event->platform_count,
+        .new_due = event->new_due,
+        .agent = HTTP_AGENT,
+    };
     char what[160];
     int result;
 
     if (event->kind == HTTP_EVENT_CANCELLED)
-        result = store->ops->cancel_content(
-            store, event->content_id, event->platforms, event->platform_count,
-            request->now, HTTP_AGENT, &event->changed);
+        result = store->ops->cancel_content(store, &change, request->now,
+                                            &event->change);
     else
-        result = store->ops->reschedule_content(
-            store, event->content_id, event->platforms, event->platform_count,
-            event->new_due, request->now, HTTP_AGENT, &event->changed);
+        result = store->ops->reschedule_content(store, &change, request->now,
+                                                &event->change);
     if (result == STORE_OK)
         return 0;
 
-    /* Content that was never scheduled has nothing to change. */
+    /*
+     * Content that was never scheduled has nothing to change. The store
+     * then records no event id, so a replay is checked again.
+     */
     if (result == STORE_NOT_FOUND) {
-        event->changed = 0;
+        memset(&event->change, 0, sizeof event->change);
         return 0;
     }
     snprintf(what, sizeof what,
@@ -155,7 +159,12 @@ static json_t *event_result_json(struct store *store,
 
     if (object == NULL)
         return NULL;
-    if (event->kind == HTTP_EVENT_SCHEDULED) {
+    if (event->kind == HTTP_EVENT_SCHEDULED && event->submitted.job_id == 0) {
+        /* A duplicate of an id that a cancel or reschedule used. */
+        json_object_set_new(object, "jobId", json_null());
+        json_object_set_new(object, "duplicate", json_true());
+        json_object_set_new(object, "entryIds", json_array());
+    } else if (event->kind == HTTP_EVENT_SCHEDULED) {
         json_object_set_new(object, "jobId",
                             json_integer(event->submitted.job_id));
         json_object_set_new(object, "duplicate",
@@ -164,7 +173,9 @@ static json_t *event_result_json(struct store *store,
                             entry_ids_json(store, event->submitted.job_id));
     } else {
         json_object_set_new(object, "changed",
-                            json_integer((json_int_t)event->changed));
+                            json_integer((json_int_t)event->change.changed));
+        json_object_set_new(object, "duplicate",
+                            json_boolean(event->change.duplicate));
     }
     return object;
 }

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,7 +25,7 @@
 #define HTTP_PARAM_MAX 2     /* path parameters per route */
 #define HTTP_PARAM_BYTES 256 /* one path parameter, with its NUL */
 #define HTTP_HEADER_MAX 4    /* extra response headers per reply */
-#define HTTP_POOL_MAX 8      /* idle store handles kept open */
+#define HTTP_POOL_MAX 16     /* store handles open at once for requests */
 #define HTTP_LIST_LIMIT_MAX 1000
 
 struct http_stream_hub;
@@ -34,14 +35,23 @@ struct http_server {
     struct http_server_hooks hooks;
     struct MHD_Daemon *daemon;
     int port;
-    char *token; /* NULL when no token is configured */
+    char listen_host[256]; /* host part of config->listen, "[::1]" */
+    int any_host;          /* every Host is accepted: token, no loopback */
+    char *token;           /* NULL when no token is configured */
     struct zone *default_zone;
     struct http_stream_hub *hub;
 
     /* Idle store handles; a request takes one and gives it back. */
     pthread_mutex_t pool_lock;
+    pthread_cond_t pool_ready; /* a handle was given back or closed */
     struct store *pool[HTTP_POOL_MAX];
     size_t pool_count;
+    size_t store_count; /* handles open, idle or in use */
+
+    /* libmicrohttpd's messages, at most one line a second (http_log.c);
+     * both are read and written with atomic builtins. */
+    int64_t log_last_ms;
+    size_t log_suppressed;
 };
 
 struct http_header {
@@ -86,8 +96,7 @@ typedef void (*http_handler)(struct http_request *request,
                              struct http_reply *reply);
 
 enum http_route_flags {
-    HTTP_ROUTE_JSON_BODY = 1, /* requires Content-Type application/json */
-    HTTP_ROUTE_EVENT_KEY = 2, /* the first parameter may carry the token */
+    HTTP_ROUTE_EVENT_KEY = 1, /* the first parameter may carry the token */
 };
 
 struct http_route {
@@ -107,8 +116,8 @@ enum http_route_match {
 
 /*
  * Finds the route for method and path and copies its parameters into
- * request->params. On HTTP_ROUTE_NO_METHOD, fills `allow` with the
- * methods the path takes ("GET, POST").
+ * request->params; HEAD finds the GET route. On HTTP_ROUTE_NO_METHOD,
+ * fills `allow` with the methods the path takes ("GET, HEAD, POST").
  */
 enum http_route_match http_route_find(struct http_request *request, char *allow,
                                       size_t allow_size);
@@ -119,6 +128,42 @@ enum http_route_match http_route_find(struct http_request *request, char *allow,
  * carries the token. Fills the 401 reply and returns 0 otherwise.
  */
 int http_auth_check(struct http_request *request, struct http_reply *reply);
+
+/*
+ * Returns 1 when the `length` bytes at `given` equal the NUL-terminated
+ * `token`, else 0. Takes time that depends only on the lengths, never on
+ * where the first difference is, so a client cannot find the token byte
+ * by byte.
+ */
+int http_auth_token_equals(const char *given, size_t length,
+                           const char *token);
+
+/*
+ * Request checks against web pages (http_guard.c). Each returns 1 when
+ * the request may go on, or fills the reply and returns 0.
+ *
+ * http_guard_host accepts a request without Host, any Host when
+ * server->any_host is set, localhost, 127.0.0.1, [::1] or the listen
+ * host with the server's port, and a name of allowed_hosts with any
+ * port; otherwise it replies 421.
+ *
+ * http_guard_cross_site replies 403 to a POST whose Sec-Fetch-Site is
+ * cross-site or same-site, or whose Origin is present and is not
+ * http:// or https:// followed by the Host header.
+ */
+int http_guard_host(struct http_request *request, struct http_reply *reply);
+int http_guard_cross_site(struct http_request *request,
+                          struct http_reply *reply);
+
+/*
+ * Writes a libmicrohttpd message as a warning, at most one line a
+ * second; the next line written counts the messages dropped in between.
+ * `cls` is the struct http_server (http_log.c).
+ */
+void http_log_mhd(void *cls, const char *fmt, va_list args);
+
+/* Writes how many messages were suppressed since the last line, if any. */
+void http_log_flush(struct http_server *server);
 
 /* Reply helpers (http_json.c). Each replaces what the reply held. */
 
@@ -137,7 +182,8 @@ void http_reply_error(struct http_reply *reply, unsigned int status,
 /*
  * Replies with the failure of a store operation: 404 for
  * STORE_NOT_FOUND, 409 for STORE_CONFLICT, 400 for STORE_INVALID, 503
- * with Retry-After for STORE_BUSY, else 500. `what` names the operation
+ * with Retry-After for STORE_BUSY and STORE_FULL (disk full or database
+ * read-only), else 500. `what` names the operation
  * ("cannot list entries").
  */
 void http_reply_store_error(struct http_reply *reply, struct store *store,
@@ -160,11 +206,28 @@ void http_reply_header(struct http_reply *reply, const char *name,
 void http_reply_clear(struct http_reply *reply);
 
 /*
- * Returns the request's store handle, taking one from the pool or
- * opening one. On failure fills a 503 reply and returns NULL.
+ * The store handle pool (http_pool.c). http_pool_init and
+ * http_pool_free bracket the server's life; http_pool_add puts a handle
+ * the caller opened into the pool, which then owns it.
+ */
+void http_pool_init(struct http_server *server);
+void http_pool_add(struct http_server *server, struct store *store);
+void http_pool_free(struct http_server *server);
+
+/*
+ * Returns the request's store handle, taking an idle one, opening one,
+ * or waiting up to 5 s while HTTP_POOL_MAX are in use. On failure
+ * fills a 503 reply with Retry-After and returns NULL.
  */
 struct store *http_request_store(struct http_request *request,
                                  struct http_reply *reply);
+
+/*
+ * Gives the request's handle back to the pool; with `failed` set (the
+ * reply was a server error) closes it and every idle handle instead.
+ * Does nothing when the request has none.
+ */
+void http_request_release_store(struct http_request *request, int failed);
 
 /* JSON builders (http_json.c); each returns a new reference or NULL. */
 json_t *http_time_json(int64_t ms);
@@ -252,6 +315,17 @@ struct http_stream_hub *http_stream_hub_new(struct http_server *server,
                                             char *err, size_t errlen);
 void http_stream_hub_shutdown(struct http_stream_hub *hub);
 void http_stream_hub_free(struct http_stream_hub *hub);
+
+/* Returns 1 for a path of the Inngest event API, /e/{event-key}. */
+int http_inngest_path(const char *path);
+
+/*
+ * Rewrites an error reply {"error": {"field", "message"}} into the shape
+ * the Inngest SDK reads: {"ids": [], "status": STATUS, "error": "FIELD:
+ * MESSAGE"}. Keeps the status and headers; leaves other replies as they
+ * are.
+ */
+void http_reply_inngest_error(struct http_reply *reply);
 
 /* Calls the wake hook, when there is one. */
 void http_server_wake(struct http_server *server);

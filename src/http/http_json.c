@@ -95,14 +95,18 @@ void http_reply_store_error(struct http_reply *reply, struct store *store,
         status = MHD_HTTP_CONFLICT;
     else if (result == STORE_INVALID)
         status = MHD_HTTP_BAD_REQUEST;
-    else if (result == STORE_BUSY)
+    else if (result == STORE_BUSY || result == STORE_FULL)
         status = MHD_HTTP_SERVICE_UNAVAILABLE;
 
     if (status >= 500)
         log_warn("http", "%s: %s", what, store_errmsg(store));
     http_reply_error(reply, status, NULL, "%s: %s", what, store_errmsg(store));
+
+    /* A lock passes within seconds; freeing disk space takes an operator. */
     if (result == STORE_BUSY)
         http_reply_header(reply, "Retry-After", "1");
+    else if (result == STORE_FULL)
+        http_reply_header(reply, "Retry-After", "30");
 }
 
 json_t *http_time_json(int64_t ms)

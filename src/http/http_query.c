@@ -1,7 +1,10 @@
 /*
  * Query parameters and path ids: every value is checked, and a bad one
  * gets a 400 reply that names the parameter and the expected form. An
- * empty value ("?status=") counts as absent, as HTML forms send it.
+ * empty value ("?status=") counts as absent, as HTML forms send it. A
+ * parameter given twice and a value with a control character (%00,
+ * %0A, ...) are rejected, because libmicrohttpd would hand on only one
+ * of the values, or the value cut at the NUL.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,24 +17,49 @@
 
 #include "util/banned.h"
 
+#define QUERY_NAMES_MAX 32 /* names in one `known` list */
+
+enum query_problem { QUERY_OK, QUERY_UNKNOWN, QUERY_REPEATED, QUERY_CONTROL };
+
 struct name_check {
     const char *const *known;
-    const char *unknown; /* the first unknown name, or NULL */
+    unsigned char seen[QUERY_NAMES_MAX];
+    enum query_problem problem;
+    const char *name; /* the parameter with the problem */
 };
 
+static int has_control(const char *value, size_t size)
+{
+    for (size_t i = 0; i < size; i++) {
+        unsigned char byte = (unsigned char)value[i];
+
+        if (byte < 0x20 || byte == 0x7f)
+            return 1;
+    }
+    return 0;
+}
+
 static enum MHD_Result check_name(void *cls, enum MHD_ValueKind kind,
-                                  const char *key, const char *value)
+                                  const char *key, size_t key_size,
+                                  const char *value, size_t value_size)
 {
     struct name_check *check = cls;
+    size_t index = 0;
 
     (void)kind;
-    (void)value;
-    for (const char *const *name = check->known; *name != NULL; name++) {
-        if (strcmp(*name, key) == 0)
-            return MHD_YES;
-    }
-    check->unknown = key;
-    return MHD_NO;
+    check->name = key;
+    while (check->known[index] != NULL &&
+           (strlen(check->known[index]) != key_size ||
+            strcmp(check->known[index], key) != 0))
+        index++;
+
+    if (check->known[index] == NULL || index >= QUERY_NAMES_MAX)
+        check->problem = QUERY_UNKNOWN;
+    else if (check->seen[index]++)
+        check->problem = QUERY_REPEATED;
+    else if (value != NULL && has_control(value, value_size))
+        check->problem = QUERY_CONTROL;
+    return check->problem == QUERY_OK ? MHD_YES : MHD_NO;
 }
 
 static void list_names(const char *const *known, char *out, size_t size)
@@ -47,19 +75,35 @@ static void list_names(const char *const *known, char *out, size_t size)
 int http_query_check_names(struct http_request *request,
                            const char *const *known, struct http_reply *reply)
 {
-    struct name_check check = {known, NULL};
+    struct name_check check = {.known = known};
     char names[256];
 
-    MHD_get_connection_values(request->connection, MHD_GET_ARGUMENT_KIND,
-                              check_name, &check);
-    if (check.unknown == NULL)
+    MHD_get_connection_values_n(request->connection, MHD_GET_ARGUMENT_KIND,
+                                check_name, &check);
+    switch (check.problem) {
+    case QUERY_OK:
         return 0;
+    case QUERY_REPEATED:
+        http_reply_error(reply, MHD_HTTP_BAD_REQUEST, check.name,
+                         "query parameter \"%s\" given more than once; "
+                         "give it once",
+                         check.name);
+        return -1;
+    case QUERY_CONTROL:
+        http_reply_error(reply, MHD_HTTP_BAD_REQUEST, check.name,
+                         "invalid %s: contains a control character such "
+                         "as %%00 or %%0A; remove it",
+                         check.name);
+        return -1;
+    case QUERY_UNKNOWN:
+        break;
+    }
 
     list_names(known, names, sizeof names);
-    http_reply_error(reply, MHD_HTTP_BAD_REQUEST, check.unknown,
+    http_reply_error(reply, MHD_HTTP_BAD_REQUEST, check.name,
                      "unknown query parameter \"%.60s\"; the parameters "
                      "are %s",
-                     check.unknown, names[0] != '\0' ? names : "none");
+                     check.name, names[0] != '\0' ? names : "none");
     return -1;
 }
 

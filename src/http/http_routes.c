@@ -11,9 +11,8 @@
 #include "util/banned.h"
 
 static const struct http_route routes[] = {
-    {"POST", "/v1/events", http_handle_events, HTTP_ROUTE_JSON_BODY},
-    {"POST", "/e/{key}", http_handle_inngest,
-     HTTP_ROUTE_JSON_BODY | HTTP_ROUTE_EVENT_KEY},
+    {"POST", "/v1/events", http_handle_events, 0},
+    {"POST", "/e/{key}", http_handle_inngest, HTTP_ROUTE_EVENT_KEY},
 
     {"GET", "/v1/entries", http_handle_entry_list, 0},
     {"GET", "/v1/entries/{id}", http_handle_entry_get, 0},
@@ -25,8 +24,7 @@ static const struct http_route routes[] = {
     {"GET", "/v1/counts", http_handle_counts, 0},
 
     {"GET", "/v1/platforms", http_handle_platform_list, 0},
-    {"POST", "/v1/platforms/{name}/pause", http_handle_platform_pause,
-     HTTP_ROUTE_JSON_BODY},
+    {"POST", "/v1/platforms/{name}/pause", http_handle_platform_pause, 0},
     {"POST", "/v1/platforms/{name}/resume", http_handle_platform_resume, 0},
 
     {"GET", "/v1/audit", http_handle_audit, 0},
@@ -82,6 +80,15 @@ static void add_allowed(char *allow, size_t size, const char *method)
     if (strstr(allow, method) != NULL)
         return;
     snprintf(allow + used, size - used, "%s%s", used == 0 ? "" : ", ", method);
+    if (strcmp(method, "GET") == 0)
+        add_allowed(allow, size, "HEAD");
+}
+
+/* HEAD runs the GET route; libmicrohttpd leaves out the body. */
+static int method_matches(const char *route, const char *method)
+{
+    return strcmp(route, method) == 0 ||
+           (strcmp(method, "HEAD") == 0 && strcmp(route, "GET") == 0);
 }
 
 enum http_route_match http_route_find(struct http_request *request, char *allow,
@@ -100,7 +107,7 @@ enum http_route_match http_route_find(struct http_request *request, char *allow,
         if (result == 0)
             continue;
 
-        if (strcmp(routes[i].method, request->method) == 0) {
+        if (method_matches(routes[i].method, request->method)) {
             request->route = &routes[i];
             request->param_count = count;
             memcpy(request->params, params, sizeof params);

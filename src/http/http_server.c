@@ -30,8 +30,9 @@
 
 #include "util/banned.h"
 
+/* Defaults for a configuration that was not read by config_load. */
 #define HTTP_CONNECTION_LIMIT 256
-#define HTTP_CONNECTION_TIMEOUT_S 60
+#define HTTP_IDLE_TIMEOUT_MS 10000
 #define HTTP_LISTEN_BACKLOG 128
 
 static int64_t now_ms(void)
@@ -147,6 +148,17 @@ static int bound_port(int fd)
     return ntohs(((struct sockaddr_in6 *)&address)->sin6_port);
 }
 
+/* Keeps the host of config->listen as a Host header carries it. */
+static void keep_listen_host(struct http_server *server)
+{
+    const char *listen = server->config->listen;
+    const char *colon = strrchr(listen, ':');
+    int length = colon != NULL ? (int)(colon - listen) : 0;
+
+    snprintf(server->listen_host, sizeof server->listen_host, "%.*s", length,
+             listen);
+}
+
 /*
  * Binds config->listen, rejecting a non-loopback address without a
  * token. Returns the listening socket, or -1 with a message in err.
@@ -161,7 +173,8 @@ static int bind_listen(struct http_server *server, char *err, size_t errlen)
     if (found == NULL)
         return -1;
 
-    if (!is_loopback(found->ai_addr) && server->token == NULL) {
+    server->any_host = !is_loopback(found->ai_addr);
+    if (server->any_host && server->token == NULL) {
         snprintf(err, errlen,
                  "refusing to listen on %s without an API token: the "
                  "address is not loopback; set api_token_env in [server] "
@@ -172,6 +185,7 @@ static int bind_listen(struct http_server *server, char *err, size_t errlen)
         return -1;
     }
 
+    keep_listen_host(server);
     fd = open_listen_socket(found, why, sizeof why);
     freeaddrinfo(found);
     if (fd < 0)
@@ -184,14 +198,28 @@ static int bind_listen(struct http_server *server, char *err, size_t errlen)
     return fd;
 }
 
-/* Reads the API token from the variable the configuration names. */
+/*
+ * Reads the API token from the variable the configuration names. A
+ * named variable that is unset or empty fails the start, because
+ * running without the token the operator asked for would leave every
+ * POST open.
+ */
 static int load_token(struct http_server *server, char *err, size_t errlen)
 {
     const char *name = server->config->api_token_env;
     const char *value = name != NULL ? getenv(name) : NULL;
 
-    if (value == NULL || value[0] == '\0')
+    if (name == NULL)
         return 0;
+    if (value == NULL || value[0] == '\0') {
+        snprintf(err, errlen,
+                 "cannot start the HTTP server: api_token_env in [server] "
+                 "names the variable %s, but %s is %s; export %s=TOKEN "
+                 "before starting, or remove api_token_env to run "
+                 "without a token on a loopback address",
+                 name, name, value == NULL ? "unset" : "empty", name);
+        return -1;
+    }
 
     server->token = strdup(value);
     if (server->token == NULL) {
@@ -226,54 +254,8 @@ static int open_first_store(struct http_server *server, char *err,
                  why);
         return -1;
     }
-    server->pool[server->pool_count++] = store;
+    http_pool_add(server, store);
     return 0;
-}
-
-static struct store *pool_take(struct http_server *server)
-{
-    struct store *store = NULL;
-
-    pthread_mutex_lock(&server->pool_lock);
-    if (server->pool_count > 0)
-        store = server->pool[--server->pool_count];
-    pthread_mutex_unlock(&server->pool_lock);
-    return store;
-}
-
-static void pool_give(struct http_server *server, struct store *store)
-{
-    if (store == NULL)
-        return;
-
-    pthread_mutex_lock(&server->pool_lock);
-    if (server->pool_count < HTTP_POOL_MAX) {
-        server->pool[server->pool_count++] = store;
-        store = NULL;
-    }
-    pthread_mutex_unlock(&server->pool_lock);
-    store_close(store);
-}
-
-struct store *http_request_store(struct http_request *request,
-                                 struct http_reply *reply)
-{
-    char why[STORE_ERR_MAX];
-
-    if (request->store != NULL)
-        return request->store;
-
-    request->store = pool_take(request->server);
-    if (request->store == NULL &&
-        store_open(request->server->config->database, &request->store, why,
-                   sizeof why) != STORE_OK) {
-        request->store = NULL;
-        log_warn("http", "cannot open the database: %s", why);
-        http_reply_error(reply, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
-                         "cannot open the database: %s", why);
-        http_reply_header(reply, "Retry-After", "1");
-    }
-    return request->store;
 }
 
 void http_server_wake(struct http_server *server)
@@ -283,8 +265,23 @@ void http_server_wake(struct http_server *server)
 }
 
 /* The path as logged: an /e/ key may be the API token, so it is hidden. */
+static int has_control_char(const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * A decoded path with CR or LF (sent as %0d%0a) would forge log lines,
+ * so such a path is never logged as it is.
+ */
 static const char *logged_path(const char *path)
 {
+    if (has_control_char(path))
+        return "(path with control characters)";
     return strncmp(path, "/e/", 3) == 0 ? "/e/***" : path;
 }
 
@@ -332,8 +329,12 @@ static struct MHD_Response *build_response(struct http_reply *reply)
 static enum MHD_Result send_reply(struct http_request *request,
                                   struct http_reply *reply)
 {
-    struct MHD_Response *response = build_response(reply);
+    struct MHD_Response *response;
     enum MHD_Result result = MHD_NO;
+
+    if (http_inngest_path(request->path))
+        http_reply_inngest_error(reply);
+    response = build_response(reply);
 
     if (response != NULL) {
         result =
@@ -341,6 +342,8 @@ static enum MHD_Result send_reply(struct http_request *request,
         MHD_destroy_response(response);
     }
 
+    /* The handler is done with the database once the reply is built. */
+    http_request_release_store(request, reply->status >= 500);
     if (reply->status >= 500 || response == NULL)
         log_warn("http", "%s %s %u", request->method,
                  logged_path(request->path), reply->status);
@@ -409,13 +412,30 @@ static int content_length(struct MHD_Connection *connection, uint64_t *length)
     return errno == 0 && end != text && *end == '\0' ? 0 : -1;
 }
 
-/* Checks route, token, type and size before reading any body byte. */
+/*
+ * Checks Host, route, origin, token, type and size before reading any
+ * body byte.
+ */
 static void check_headers(struct http_request *request)
 {
     struct http_reply *reply = &request->early;
     const size_t max = request->server->config->max_body_bytes;
     char allow[64];
     uint64_t length;
+
+    if (!http_guard_host(request, reply)) {
+        request->has_early = 1;
+        return;
+    }
+
+    if (has_control_char(request->path)) {
+        http_reply_error(reply, MHD_HTTP_BAD_REQUEST, NULL,
+                         "invalid request path: it contains a control "
+                         "character such as CR or LF (%%0d, %%0a); remove "
+                         "it");
+        request->has_early = 1;
+        return;
+    }
 
     switch (http_route_find(request, allow, sizeof allow)) {
     case HTTP_ROUTE_FOUND:
@@ -436,12 +456,15 @@ static void check_headers(struct http_request *request)
         return;
     }
 
-    if (!http_auth_check(request, reply)) {
+    if (!http_guard_cross_site(request, reply) ||
+        !http_auth_check(request, reply)) {
         request->has_early = 1;
         return;
     }
 
-    if (request->route->flags & HTTP_ROUTE_JSON_BODY) {
+    /* Every POST, even one without a body, so that a cross-site form
+     * (which cannot send this type) never reaches an action. */
+    if (strcmp(request->method, "POST") == 0) {
         const char *type = MHD_lookup_connection_value(
             request->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 
@@ -576,35 +599,39 @@ static void on_completed(void *cls, struct MHD_Connection *connection,
     if (request == NULL)
         return;
 
-    pool_give(cls, request->store);
+    (void)cls;
+    http_request_release_store(request, 0);
     http_reply_clear(&request->early);
     free(request->body);
     free(request);
     *state = NULL;
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list args)
-{
-    char message[512];
-
-    (void)cls;
-    vsnprintf(message, sizeof message, fmt, args);
-    message[strcspn(message, "\n")] = '\0';
-    log_warn("http", "libmicrohttpd: %s", message);
-}
-
+/*
+ * Starts libmicrohttpd. Its connection timeout closes a connection that
+ * sent or received nothing for idle_timeout, so a client that never
+ * finishes its request headers frees its slot. The event stream sets a
+ * longer timeout on its own connection (http_stream.c).
+ */
 static int start_daemon(struct http_server *server, int fd, char *err,
                         size_t errlen)
 {
+    const struct pubq_config *config = server->config;
+    unsigned int limit = config->max_connections != 0
+                             ? (unsigned int)config->max_connections
+                             : HTTP_CONNECTION_LIMIT;
+    int64_t idle_ms = config->idle_timeout_ms > 0 ? config->idle_timeout_ms
+                                                  : HTTP_IDLE_TIMEOUT_MS;
+    unsigned int idle_s = (unsigned int)((idle_ms + 999) / 1000);
+
     server->daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
             MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, server, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+        http_log_mhd, server, MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONNECTION_LIMIT,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONNECTION_TIMEOUT_S,
-        MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        idle_s, MHD_OPTION_END);
     if (server->daemon == NULL) {
         snprintf(err, errlen,
                  "cannot start the HTTP server on %s; see the "
@@ -619,11 +646,9 @@ static int start_daemon(struct http_server *server, int fd, char *err,
 static void free_server(struct http_server *server)
 {
     http_stream_hub_free(server->hub);
-    for (size_t i = 0; i < server->pool_count; i++)
-        store_close(server->pool[i]);
+    http_pool_free(server);
     zone_free(server->default_zone);
     free(server->token);
-    pthread_mutex_destroy(&server->pool_lock);
     free(server);
 }
 
@@ -641,7 +666,7 @@ struct http_server *http_server_start(const struct pubq_config *config,
     server->config = config;
     if (hooks != NULL)
         server->hooks = *hooks;
-    pthread_mutex_init(&server->pool_lock, NULL);
+    http_pool_init(server);
 
     if (load_token(server, err, errlen) != 0 ||
         load_zone(server, err, errlen) != 0 ||
@@ -655,9 +680,10 @@ struct http_server *http_server_start(const struct pubq_config *config,
     if (fd < 0 || start_daemon(server, fd, err, errlen) != 0)
         goto fail;
 
-    log_info("http", "listening on %s (port %d), API token %s", config->listen,
-             server->port,
-             server->token != NULL ? "required" : "not configured");
+    log_info("http", "listening on %s (port %d), API token %s node=%s",
+             config->listen, server->port,
+             server->token != NULL ? "required" : "not configured",
+             server->hooks.node_id != NULL ? server->hooks.node_id : "-");
     return server;
 
 fail:
@@ -677,6 +703,7 @@ void http_server_stop(struct http_server *server)
 
     http_stream_hub_shutdown(server->hub);
     MHD_stop_daemon(server->daemon);
+    http_log_flush(server);
     free_server(server);
     log_info("http", "stopped");
 }

@@ -33,8 +33,10 @@ struct http_server;
  * Starts serving config->listen ("127.0.0.1:8080", "[::1]:8080",
  * "0.0.0.0:80"; port 0 picks a free port, see http_server_port).
  * Rejects an address other than 127.0.0.0/8 and ::1 unless an API token
- * is configured: config->api_token_env names the variable, and an unset
- * or empty variable means no token. Opens its own store handles on
+ * is configured: config->api_token_env names the variable, and fails
+ * when that variable is unset or empty. On a loopback address only
+ * loopback names and config->allowed_hosts are accepted in the Host
+ * header. Opens its own store handles on
  * config->database, so the database must already be migrated. `config`
  * and `hooks` are borrowed and must outlive the server. Returns the
  * server, or NULL with a message in err.

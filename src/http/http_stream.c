@@ -31,6 +31,8 @@
 #define STREAM_RING 1024
 #define STREAM_PAGE 200     /* entries read per store call */
 #define STREAM_PAGES_MAX 10 /* store calls per poll, so a burst ends */
+/* The stream's connection timeout; a heartbeat is sent well within it. */
+#define STREAM_TIMEOUT_S (2 * STREAM_HEARTBEAT_MS / 1000)
 
 struct http_stream_hub {
     struct http_server *server;
@@ -44,12 +46,14 @@ struct http_stream_hub {
     uint64_t next_seq;       /* number of the next event */
     char *ring[STREAM_RING]; /* event `seq` is ring[seq % STREAM_RING] */
     char *counts;            /* the last counts event, for new clients */
+    uint64_t counts_seq;     /* its number */
     char *counts_json;       /* its data, to tell whether counts moved */
 
     /* Used by the poller thread only. */
     struct store *store;
     int64_t cursor_updated_at;
     int64_t cursor_id;
+    int counts_due; /* entries changed since the counts were last read */
 };
 
 struct stream_client {
@@ -114,7 +118,20 @@ static void publish_locked(struct http_stream_hub *hub, const char *name,
     pthread_cond_broadcast(&hub->changed);
 }
 
-static void publish_counts(struct http_stream_hub *hub)
+static void forget_counts_locked(struct http_stream_hub *hub)
+{
+    free(hub->counts);
+    hub->counts = NULL;
+    free(hub->counts_json);
+    hub->counts_json = NULL;
+}
+
+/*
+ * Reads the counts and publishes them when they differ from the last
+ * counts event. Returns 0, or -1 when they could not be read, so the
+ * next poll tries again.
+ */
+static int publish_counts(struct http_stream_hub *hub)
 {
     json_t *counts = NULL;
     char *text;
@@ -123,24 +140,32 @@ static void publish_counts(struct http_stream_hub *hub)
         STORE_OK) {
         log_warn("http", "stream: cannot count entries: %s",
                  store_errmsg(hub->store));
-        return;
+        return -1;
     }
     text = json_dumps(counts, JSON_COMPACT);
+    if (text == NULL) {
+        json_decref(counts);
+        return -1;
+    }
 
     pthread_mutex_lock(&hub->lock);
-    if (text != NULL &&
-        (hub->counts_json == NULL || strcmp(hub->counts_json, text) != 0)) {
+    if (hub->counts_json == NULL || strcmp(hub->counts_json, text) != 0) {
+        uint64_t seq = hub->next_seq;
+
         publish_locked(hub, "counts", counts);
         counts = NULL;
-        free(hub->counts);
-        hub->counts = strdup(hub->ring[(hub->next_seq - 1) % STREAM_RING]);
-        free(hub->counts_json);
-        hub->counts_json = text;
-        text = NULL;
+        forget_counts_locked(hub);
+        if (hub->next_seq != seq) {
+            hub->counts = strdup(hub->ring[seq % STREAM_RING]);
+            hub->counts_seq = seq;
+            hub->counts_json = text;
+            text = NULL;
+        }
     }
     pthread_mutex_unlock(&hub->lock);
     json_decref(counts);
     free(text);
+    return 0;
 }
 
 /* Reads one page of changes; returns how many entries it published. */
@@ -163,29 +188,39 @@ static int poll_page(struct http_stream_hub *hub)
         publish_locked(hub, "entry", http_entry_json(&list.items[i], now));
     pthread_mutex_unlock(&hub->lock);
 
-    if (list.count > 0) {
-        hub->cursor_updated_at = list.items[list.count - 1].updated_at;
-        hub->cursor_id = list.items[list.count - 1].id;
+    /* entry_list_free zeroes the count, so it is read first. */
+    size_t count = list.count;
+    if (count > 0) {
+        hub->cursor_updated_at = list.items[count - 1].updated_at;
+        hub->cursor_id = list.items[count - 1].id;
     }
     entry_list_free(&list);
-    return (int)list.count;
+    return (int)count;
 }
 
+/*
+ * Reads the changed entries, then the counts whenever an entry changed,
+ * so the counts that follow an entry event include its change.
+ */
 static void poll_once(struct http_stream_hub *hub)
 {
-    int changed = 0;
+    int missing;
 
     for (int page = 0; page < STREAM_PAGES_MAX; page++) {
         int count = poll_page(hub);
 
         if (count <= 0)
             break;
-        changed += count;
+        hub->counts_due = 1;
         if (count < STREAM_PAGE)
             break;
     }
-    if (changed > 0 || hub->counts == NULL)
-        publish_counts(hub);
+
+    pthread_mutex_lock(&hub->lock);
+    missing = hub->counts == NULL;
+    pthread_mutex_unlock(&hub->lock);
+    if ((hub->counts_due || missing) && publish_counts(hub) == 0)
+        hub->counts_due = 0;
 }
 
 /*
@@ -196,10 +231,7 @@ static void restart_cursor(struct http_stream_hub *hub)
 {
     hub->cursor_updated_at = now_ms() - 1;
     hub->cursor_id = INT64_MAX;
-    free(hub->counts);
-    hub->counts = NULL;
-    free(hub->counts_json);
-    hub->counts_json = NULL;
+    forget_counts_locked(hub);
 }
 
 static void *run_poller(void *arg)
@@ -306,10 +338,15 @@ static void set_pending(struct stream_client *client, char *text)
     client->pending_sent = 0;
 }
 
-/* The first text of a stream: the reconnect delay and the counts. */
-static char *greeting_locked(const struct http_stream_hub *hub)
+/*
+ * The first text of a stream: the reconnect delay and the last counts
+ * event, unless the client gets that event from the ring anyway.
+ */
+static char *greeting_locked(const struct http_stream_hub *hub,
+                             const struct stream_client *client)
 {
-    const char *counts = hub->counts != NULL ? hub->counts : "";
+    const char *counts =
+        hub->counts != NULL && hub->counts_seq < client->seq ? hub->counts : "";
     size_t size = strlen(counts) + 32;
     char *text = malloc(size);
 
@@ -334,7 +371,7 @@ static int next_text(struct stream_client *client)
     pthread_mutex_lock(&hub->lock);
     while (!hub->stopping && text == NULL) {
         if (!client->greeted) {
-            text = greeting_locked(hub);
+            text = greeting_locked(hub, client);
             client->greeted = 1;
         } else if (hub->next_seq - client->seq > STREAM_RING) {
             client->seq = hub->next_seq;
@@ -391,6 +428,10 @@ static int add_client(struct http_stream_hub *hub, struct stream_client *client)
 
     pthread_mutex_lock(&hub->lock);
     if (hub->clients < STREAM_CLIENTS_MAX && !hub->stopping) {
+        /* With no client the poller has not counted since the last one
+         * left; the first client waits for fresh counts instead. */
+        if (hub->clients == 0)
+            forget_counts_locked(hub);
         hub->clients++;
         client->seq = hub->next_seq;
         pthread_cond_broadcast(&hub->changed);
@@ -398,6 +439,15 @@ static int add_client(struct http_stream_hub *hub, struct stream_client *client)
     }
     pthread_mutex_unlock(&hub->lock);
     return result;
+}
+
+/* Sets the status and headers of a stream; a HEAD reply has no body. */
+static void set_stream_headers(struct http_reply *reply)
+{
+    reply->status = MHD_HTTP_OK;
+    reply->content_type = "text/event-stream";
+    http_reply_header(reply, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    http_reply_header(reply, "X-Accel-Buffering", "no");
 }
 
 void http_handle_stream(struct http_request *request, struct http_reply *reply)
@@ -408,6 +458,10 @@ void http_handle_stream(struct http_request *request, struct http_reply *reply)
 
     if (http_query_check_names(request, known, reply) != 0)
         return;
+    if (strcmp(request->method, "HEAD") == 0) {
+        set_stream_headers(reply);
+        return;
+    }
     client = calloc(1, sizeof *client);
     if (client == NULL || add_client(hub, client) != 0) {
         free(client);
@@ -429,8 +483,10 @@ void http_handle_stream(struct http_request *request, struct http_reply *reply)
                          "cannot start the event stream: out of memory");
         return;
     }
-    reply->status = MHD_HTTP_OK;
-    reply->content_type = "text/event-stream";
-    http_reply_header(reply, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    http_reply_header(reply, "X-Accel-Buffering", "no");
+    set_stream_headers(reply);
+
+    /* The server's idle timeout is shorter than the heartbeat period. */
+    MHD_set_connection_option(request->connection,
+                              MHD_CONNECTION_OPTION_TIMEOUT,
+                              (unsigned int)STREAM_TIMEOUT_S);
 }

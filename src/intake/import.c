@@ -77,6 +77,33 @@ static int append_job(struct import_context *ctx, struct intake_job *job)
     return 0;
 }
 
+/*
+ * Remembers the line of each event id in a jansson object, a hash table,
+ * because the store keeps only the first row of an event id and would
+ * drop the others as duplicates.
+ */
+static int check_event_id(struct import_context *ctx, int line,
+                          const char *event_id)
+{
+    const json_t *first;
+
+    if (event_id == NULL)
+        return 0;
+
+    first = json_object_get(ctx->event_lines, event_id);
+    if (first != NULL)
+        return import_fail(ctx->error, line, NULL,
+                           "%s \"%.200s\" repeats line %d; give each row its "
+                           "own %s",
+                           ctx->event_id_name, event_id,
+                           (int)json_integer_value(first), ctx->event_id_name);
+
+    if (json_object_set_new_nocheck(ctx->event_lines, event_id,
+                                    json_integer(line)) != 0)
+        return import_fail(ctx->error, line, NULL, "out of memory");
+    return 0;
+}
+
 int import_add_row(struct import_context *ctx, int line, const json_t *data,
                    const char *event_id)
 {
@@ -92,6 +119,11 @@ int import_add_row(struct import_context *ctx, int line, const json_t *data,
                                ctx->now, &job, &row_error) != 0)
         return import_fail(ctx->error, line, row_error.field, "%s",
                            row_error.message);
+
+    if (check_event_id(ctx, line, event_id) != 0) {
+        intake_job_clear(&job);
+        return -1;
+    }
 
     if (append_job(ctx, &job) != 0) {
         intake_job_clear(&job);
@@ -182,10 +214,17 @@ int import_read_file(const char *path, const struct pubq_config *config,
     ctx.default_zone = default_zone;
     ctx.now = now;
     ctx.error = error;
+    ctx.event_id_name = format == FORMAT_CSV ? "event_id" : "id";
+    ctx.event_lines = json_object();
+    if (ctx.event_lines == NULL)
+        return fail_file(error, "out of memory");
+
     if (read_format(path, format, &ctx) != 0) {
+        json_decref(ctx.event_lines);
         import_jobs_free(ctx.jobs, ctx.count);
         return -1;
     }
+    json_decref(ctx.event_lines);
 
     *jobs = ctx.jobs;
     *count = ctx.count;

@@ -18,6 +18,8 @@ struct import_context {
     size_t count;
     size_t capacity;
     struct intake_error *error;
+    const char *event_id_name; /* "id" (JSON Lines) or "event_id" (CSV) */
+    json_t *event_lines;       /* event id -> line of its first row */
 };
 
 /* Reads one physical line at a time, bounded by IMPORT_MAX_ROW_BYTES. */
@@ -45,7 +47,8 @@ int import_fail(struct intake_error *error, int line, const char *field,
                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
- * Checks the `data` object of the row starting on `line` with intake and
+ * Checks the `data` object of the row starting on `line` with intake,
+ * rejects an event id that an earlier row of the file already has, and
  * appends the job. Returns 0, or -1 with *ctx->error naming the line.
  */
 int import_add_row(struct import_context *ctx, int line, const json_t *data,

@@ -51,7 +51,7 @@ static int check_identifier(const json_t *value, const char *field,
                            "the content item",
                            field);
 
-    if (intake_check_string(value, field, 0, error) != 0)
+    if (intake_check_string(value, field, INTAKE_TEXT_NO_FORMAT, error) != 0)
         return -1;
 
     length = json_string_length(value);
@@ -216,8 +216,11 @@ static int fill_job(const json_t *data, const char *event_id,
     job->content_json = json_dumps(content, JSON_COMPACT | JSON_SORT_KEYS);
     job->event_id = event_id == NULL ? NULL : strdup(event_id);
     job->platforms = calloc(count, sizeof *job->platforms);
+    job->platform_max_retries =
+        calloc(count, sizeof *job->platform_max_retries);
     if (job->content_id == NULL || job->content_json == NULL ||
-        (event_id != NULL && job->event_id == NULL) || job->platforms == NULL)
+        (event_id != NULL && job->event_id == NULL) || job->platforms == NULL ||
+        job->platform_max_retries == NULL)
         return -1;
 
     for (size_t i = 0; i < count; i++) {
@@ -225,6 +228,7 @@ static int fill_job(const json_t *data, const char *event_id,
         if (job->platforms[i] == NULL)
             return -1;
         job->platform_count = i + 1;
+        job->platform_max_retries[i] = platforms[i]->max_retries;
         if (platforms[i]->max_retries > job->max_retries)
             job->max_retries = platforms[i]->max_retries;
     }
@@ -302,6 +306,7 @@ void intake_job_to_request(const struct intake_job *job, const char *source,
     request->platforms = (const char *const *)job->platforms;
     request->platform_count = job->platform_count;
     request->max_retries = job->max_retries;
+    request->platform_max_retries = job->platform_max_retries;
     request->source = source;
 }
 
@@ -313,6 +318,7 @@ void intake_job_clear(struct intake_job *job)
     for (size_t i = 0; i < job->platform_count; i++)
         free(job->platforms[i]);
     free(job->platforms);
+    free(job->platform_max_retries);
     free(job->event_id);
     free(job->content_id);
     free(job->content_json);

@@ -34,13 +34,14 @@ struct intake_error {
 
 /* A validated job; intake_job_clear frees it. */
 struct intake_job {
-    char *event_id;     /* or NULL */
+    char *event_id; /* or NULL */
     char *content_id;
     char *content_json; /* canonical content object */
     int64_t scheduled_at;
     char **platforms;
     size_t platform_count;
     uint32_t max_retries; /* the largest of its platforms' max_retries */
+    uint32_t *platform_max_retries; /* each platform's, in platforms order */
 };
 
 /*
@@ -57,7 +58,10 @@ int intake_parse_scheduled(const json_t *data, const char *event_id,
                            struct intake_job *job,
                            struct intake_error *error);
 
-/* Fills a store request that borrows the strings of `job`. */
+/*
+ * Fills a store request that borrows the strings and arrays of `job`.
+ * Each entry gets its own platform's max_retries.
+ */
 void intake_job_to_request(const struct intake_job *job, const char *source,
                            struct job_request *request);
 

@@ -27,6 +27,31 @@ static int is_control(utf8proc_int32_t code_point)
     return code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F);
 }
 
+/* Checks one code point at byte `offset` against the flags. */
+static int check_code_point(utf8proc_int32_t code_point, size_t offset,
+                            const char *field, int flags,
+                            struct intake_error *error)
+{
+    if (is_control(code_point) && !((flags & INTAKE_TEXT_MULTILINE) &&
+                                    (code_point == '\n' || code_point == '\t')))
+        return intake_fail(error, field,
+                           "control character U+%04X at byte %zu; "
+                           "remove it%s",
+                           (unsigned)code_point, offset,
+                           (flags & INTAKE_TEXT_MULTILINE)
+                               ? " (only newline and tab are allowed)"
+                               : "");
+
+    if ((flags & INTAKE_TEXT_NO_FORMAT) &&
+        utf8proc_category(code_point) == UTF8PROC_CATEGORY_CF)
+        return intake_fail(error, field,
+                           "format character U+%04X at byte %zu; remove "
+                           "it, because bidi controls and invisible "
+                           "characters make an id look like another",
+                           (unsigned)code_point, offset);
+    return 0;
+}
+
 /*
  * jansson rejects invalid UTF-8 when it parses JSON text, but a json_t
  * built in code (json_stringn_nocheck) may hold anything, so the bytes
@@ -53,16 +78,8 @@ int intake_check_string(const json_t *value, const char *field, int flags,
                                "invalid UTF-8 at byte %zu; send the text "
                                "encoded as UTF-8",
                                offset);
-        if (is_control(code_point) &&
-            !((flags & INTAKE_TEXT_MULTILINE) &&
-              (code_point == '\n' || code_point == '\t')))
-            return intake_fail(error, field,
-                               "control character U+%04X at byte %zu; "
-                               "remove it%s",
-                               (unsigned)code_point, offset,
-                               (flags & INTAKE_TEXT_MULTILINE)
-                                   ? " (only newline and tab are allowed)"
-                                   : "");
+        if (check_code_point(code_point, offset, field, flags, error) != 0)
+            return -1;
         offset += (size_t)used;
     }
     return 0;

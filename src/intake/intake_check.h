@@ -11,6 +11,7 @@
 
 /* Flags of intake_check_string. */
 #define INTAKE_TEXT_MULTILINE 1 /* allow newline and tab */
+#define INTAKE_TEXT_NO_FORMAT 2 /* reject format characters (category Cf) */
 
 /*
  * Fills *error with `field` and a printf-style message; returns -1.
@@ -21,6 +22,9 @@ int intake_fail(struct intake_error *error, const char *field, const char *fmt,
 /*
  * Checks that value is a JSON string of valid UTF-8 with no NUL and no
  * control character (newline and tab allowed with INTAKE_TEXT_MULTILINE).
+ * With INTAKE_TEXT_NO_FORMAT it also rejects Unicode format characters
+ * (general category Cf): bidi controls such as U+202E, which make an id
+ * display reversed, and invisible ones such as U+200B and U+FEFF.
  */
 int intake_check_string(const json_t *value, const char *field, int flags,
                         struct intake_error *error);

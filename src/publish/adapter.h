@@ -31,6 +31,7 @@
 #include "store/store.h"
 
 #define ADAPTER_ERR_MAX 512
+#define ADAPTER_RECONCILE_ALWAYS INT64_MAX
 
 enum adapter_step {
     ADAPTER_DONE,  /* attempt->result is final */
@@ -58,6 +59,7 @@ struct publish_attempt {
     int64_t now;               /* when the attempt started, ms */
     int previous_unknown;      /* the previous attempt's outcome was
                                   unknown: reconcile before posting */
+    int64_t previous_started_at; /* when that attempt started, ms */
     struct adapter_result result;
     void *step_state; /* the adapter's own per-attempt data */
 
@@ -78,6 +80,16 @@ struct publish_attempt {
 
 struct adapter_ops {
     const char *type; /* the `type` of a [platform NAME] section */
+
+    /*
+     * How long after an attempt with an unknown outcome the adapter can
+     * still tell whether that post exists (a lookup, or a platform that
+     * deduplicates by idempotency key), in ms: 0 when it cannot at all,
+     * ADAPTER_RECONCILE_ALWAYS when it always can. Within the window the
+     * engine retries an unknown outcome and the adapter reconciles it;
+     * otherwise the platform's on_unknown option decides.
+     */
+    int64_t reconcile_window_ms;
 
     /*
      * Checks the platform's options and reads its secrets. Returns 0

@@ -26,6 +26,7 @@
 #include "core/rate_limit_hint.h"
 #include "core/timestamp.h"
 #include "intake/content_limits.h"
+#include "publish/adapter_reply.h"
 #include "publish/atproto_tid.h"
 #include "publish/bluesky_facets.h"
 #include "publish/bluesky_session.h"
@@ -551,7 +552,7 @@ static enum adapter_step send_post(struct bluesky_adapter *adapter,
 }
 
 static enum adapter_step
-bluesky_start(void *state, struct publish_attempt *attempt, CURL **easy)
+begin_attempt(void *state, struct publish_attempt *attempt, CURL **easy)
 {
     struct bluesky_adapter *adapter = state;
     const char *text =
@@ -891,15 +892,15 @@ static void fail_transport(struct publish_attempt *attempt,
     adapter_result_fail(&attempt->result, outcome, "bluesky %s", reason);
 }
 
-static enum adapter_step bluesky_on_response(void *state,
-                                             struct publish_attempt *attempt,
-                                             CURL *easy, CURLcode code,
-                                             CURL **next)
+static enum adapter_step handle_response(void *state,
+                                         struct publish_attempt *attempt,
+                                         CURL *easy, CURLcode code, CURL **next)
 {
     struct bluesky_adapter *adapter = state;
     struct bluesky_attempt *st = attempt->step_state;
 
     (void)easy;
+    code = http_exchange_result(st->ex, code);
     if (code != CURLE_OK) {
         if (st->phase == PHASE_CHECK)
             attempt->result = st->create_failure;
@@ -928,6 +929,39 @@ static enum adapter_step bluesky_on_response(void *state,
     }
 }
 
+/*
+ * Removes the app password and the session tokens from the result, on
+ * every path: a server may echo any of them in an error message or in
+ * the fields that become the post id.
+ */
+static void redact_secrets(const struct bluesky_adapter *adapter,
+                           struct adapter_result *result)
+{
+    adapter_reply_redact_result(result, adapter->password);
+    adapter_reply_redact_result(result, adapter->session.access_jwt);
+    adapter_reply_redact_result(result, adapter->session.refresh_jwt);
+}
+
+static enum adapter_step
+bluesky_start(void *state, struct publish_attempt *attempt, CURL **easy)
+{
+    enum adapter_step step = begin_attempt(state, attempt, easy);
+
+    redact_secrets(state, &attempt->result);
+    return step;
+}
+
+static enum adapter_step bluesky_on_response(void *state,
+                                             struct publish_attempt *attempt,
+                                             CURL *easy, CURLcode code,
+                                             CURL **next)
+{
+    enum adapter_step step = handle_response(state, attempt, easy, code, next);
+
+    redact_secrets(state, &attempt->result);
+    return step;
+}
+
 static void bluesky_end(void *state, struct publish_attempt *attempt)
 {
     (void)state;
@@ -937,6 +971,7 @@ static void bluesky_end(void *state, struct publish_attempt *attempt)
 
 const struct adapter_ops adapter_bluesky_ops = {
     .type = "bluesky",
+    .reconcile_window_ms = ADAPTER_RECONCILE_ALWAYS, /* getRecord by the derived key */
     .create = bluesky_create,
     .destroy = bluesky_destroy,
     .check_content = bluesky_check_content,

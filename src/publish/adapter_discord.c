@@ -287,7 +287,6 @@ static int build_request(struct discord_adapter *adapter,
         adapter_result_fail(&attempt->result, OUTCOME_TRANSIENT,
                             "cannot build the discord webhook request: %s",
                             reason);
-        adapter_reply_redact(attempt->result.error, adapter->token);
         http_exchange_free(ex);
         free(body);
         return -1;
@@ -304,7 +303,7 @@ static int build_request(struct discord_adapter *adapter,
  * anyway", and it may post a second message.
  */
 static enum adapter_step
-discord_start(void *state, struct publish_attempt *attempt, CURL **easy)
+begin_attempt(void *state, struct publish_attempt *attempt, CURL **easy)
 {
     struct discord_adapter *adapter = state;
     char reason[STORE_TEXT_MAX / 2];
@@ -450,8 +449,7 @@ static int is_global_limit(const json_t *reply, struct http_exchange *ex)
            (header != NULL && strcasecmp(header, "true") == 0);
 }
 
-static void classify_failure(struct discord_adapter *adapter,
-                             struct http_exchange *ex, const json_t *reply,
+static void classify_failure(struct http_exchange *ex, const json_t *reply,
                              struct publish_attempt *attempt)
 {
     struct adapter_result *result = &attempt->result;
@@ -468,8 +466,6 @@ static void classify_failure(struct discord_adapter *adapter,
         outcome_http_reason(status),
         status == 429 && is_global_limit(reply, ex) ? ", global limit" : "",
         message, note);
-    adapter_reply_redact(result->error, adapter->url);
-    adapter_reply_redact(result->error, adapter->token);
 
     if (status == 404)
         adapter_reply_pause(result, "webhook deleted (HTTP 404)");
@@ -479,8 +475,7 @@ static void classify_failure(struct discord_adapter *adapter,
         adapter_reply_pause(result, "webhook not allowed to post (HTTP 403)");
 }
 
-static void classify(struct discord_adapter *adapter, struct http_exchange *ex,
-                     struct publish_attempt *attempt)
+static void classify(struct http_exchange *ex, struct publish_attempt *attempt)
 {
     struct adapter_result *result = &attempt->result;
     long status = http_exchange_status(ex);
@@ -493,8 +488,51 @@ static void classify(struct discord_adapter *adapter, struct http_exchange *ex,
     if (result->outcome == OUTCOME_SUCCESS)
         read_message(reply, result);
     else
-        classify_failure(adapter, ex, reply, attempt);
+        classify_failure(ex, reply, attempt);
     json_decref(reply);
+}
+
+static enum adapter_step handle_response(void *state,
+                                         struct publish_attempt *attempt,
+                                         CURL *easy, CURLcode code, CURL **next)
+{
+    struct http_exchange *ex = attempt->step_state;
+    long status = http_exchange_status(ex);
+
+    code = http_exchange_result(ex, code);
+
+    (void)state;
+    (void)easy;
+    (void)next;
+    if (code == CURLE_OK ||
+        (http_exchange_truncated(ex) && status != 0 &&
+         outcome_from_http_status(status) != OUTCOME_SUCCESS)) {
+        classify(ex, attempt);
+        return ADAPTER_DONE;
+    }
+    adapter_reply_transport_failure(ex, code, DISCORD_TARGET, &attempt->result);
+    return ADAPTER_DONE;
+}
+
+/*
+ * Removes the webhook URL and its token from the result on every path:
+ * a server may echo them in an error message or in the reply fields
+ * that become the post id and URL.
+ */
+static void redact_secrets(const struct discord_adapter *adapter,
+                           struct adapter_result *result)
+{
+    adapter_reply_redact_result(result, adapter->url);
+    adapter_reply_redact_result(result, adapter->token);
+}
+
+static enum adapter_step
+discord_start(void *state, struct publish_attempt *attempt, CURL **easy)
+{
+    enum adapter_step step = begin_attempt(state, attempt, easy);
+
+    redact_secrets(state, &attempt->result);
+    return step;
 }
 
 static enum adapter_step discord_on_response(void *state,
@@ -502,20 +540,10 @@ static enum adapter_step discord_on_response(void *state,
                                              CURL *easy, CURLcode code,
                                              CURL **next)
 {
-    struct discord_adapter *adapter = state;
-    struct http_exchange *ex = attempt->step_state;
-    long status = http_exchange_status(ex);
+    enum adapter_step step = handle_response(state, attempt, easy, code, next);
 
-    (void)easy;
-    (void)next;
-    if (code == CURLE_OK ||
-        (http_exchange_truncated(ex) && status != 0 &&
-         outcome_from_http_status(status) != OUTCOME_SUCCESS)) {
-        classify(adapter, ex, attempt);
-        return ADAPTER_DONE;
-    }
-    adapter_reply_transport_failure(ex, code, DISCORD_TARGET, &attempt->result);
-    return ADAPTER_DONE;
+    redact_secrets(state, &attempt->result);
+    return step;
 }
 
 static void discord_end(void *state, struct publish_attempt *attempt)

@@ -19,6 +19,8 @@
 #include "publish/post_text.h"
 #include "util/banned.h"
 
+#define MASTODON_IDEMPOTENCY_WINDOW_MS (55 * 60 * 1000)
+
 #define MASTODON_DEFAULT_TIMEOUT_MS 30000
 /* StatusLengthValidator::MAX_CHARS in Mastodon's source. */
 #define MASTODON_MAX_CHARS 500
@@ -375,13 +377,12 @@ static int build_request(struct mastodon_adapter *adapter,
  * it created the first time. So after an unknown outcome
  * (previous_unknown), posting again with the same key is the
  * reconciliation: a status that exists is returned and recorded, not
- * created twice.
- * NOTE: the attempt does not say when the previous attempt ran. A retry
- * that comes more than an hour later (a manual "retry anyway", or
- * on_unknown = retry with long backoff) may post a second status.
+ * created twice. The engine retries an unknown outcome this way only
+ * within MASTODON_IDEMPOTENCY_WINDOW_MS of the attempt, which keeps five
+ * minutes of margin below Mastodon's hour; later, on_unknown decides.
  */
 static enum adapter_step
-mastodon_start(void *state, struct publish_attempt *attempt, CURL **easy)
+begin_attempt(void *state, struct publish_attempt *attempt, CURL **easy)
 {
     struct mastodon_adapter *adapter = state;
     char reason[STORE_TEXT_MAX / 2];
@@ -500,7 +501,6 @@ static void classify(struct mastodon_adapter *adapter, struct http_exchange *ex,
     adapter_result_fail(
         result, result->outcome, "mastodon %s returned HTTP %ld (%s): %s%s",
         adapter->host, status, outcome_http_reason(status), message, note);
-    adapter_reply_redact(result->error, adapter->token);
 
     /* The token was revoked, expired or lacks the write:statuses scope. */
     if (status == 401 || status == 403)
@@ -512,14 +512,15 @@ static void classify(struct mastodon_adapter *adapter, struct http_exchange *ex,
                             adapter->host);
 }
 
-static enum adapter_step mastodon_on_response(void *state,
-                                              struct publish_attempt *attempt,
-                                              CURL *easy, CURLcode code,
-                                              CURL **next)
+static enum adapter_step handle_response(void *state,
+                                         struct publish_attempt *attempt,
+                                         CURL *easy, CURLcode code, CURL **next)
 {
     struct mastodon_adapter *adapter = state;
     struct http_exchange *ex = attempt->step_state;
     long status = http_exchange_status(ex);
+
+    code = http_exchange_result(ex, code);
     char target[300];
 
     (void)easy;
@@ -536,6 +537,37 @@ static enum adapter_step mastodon_on_response(void *state,
     return ADAPTER_DONE;
 }
 
+/*
+ * Removes the access token from the result on every path: a server may
+ * echo it in an error message or in the reply fields that become the
+ * post id and URL.
+ */
+static void redact_token(const struct mastodon_adapter *adapter,
+                         struct adapter_result *result)
+{
+    adapter_reply_redact_result(result, adapter->token);
+}
+
+static enum adapter_step
+mastodon_start(void *state, struct publish_attempt *attempt, CURL **easy)
+{
+    enum adapter_step step = begin_attempt(state, attempt, easy);
+
+    redact_token(state, &attempt->result);
+    return step;
+}
+
+static enum adapter_step mastodon_on_response(void *state,
+                                              struct publish_attempt *attempt,
+                                              CURL *easy, CURLcode code,
+                                              CURL **next)
+{
+    enum adapter_step step = handle_response(state, attempt, easy, code, next);
+
+    redact_token(state, &attempt->result);
+    return step;
+}
+
 static void mastodon_end(void *state, struct publish_attempt *attempt)
 {
     (void)state;
@@ -545,6 +577,7 @@ static void mastodon_end(void *state, struct publish_attempt *attempt)
 
 const struct adapter_ops adapter_mastodon_ops = {
     .type = "mastodon",
+    .reconcile_window_ms = MASTODON_IDEMPOTENCY_WINDOW_MS,
     .create = mastodon_create,
     .destroy = mastodon_destroy,
     .check_content = mastodon_check_content,

@@ -9,6 +9,7 @@
 
 #include "config/config_value.h"
 #include "core/timestamp.h"
+#include "publish/http_exchange.h"
 #include "util/banned.h"
 
 #define ADAPTER_MAX_TIMEOUT_MS (3600 * 1000)
@@ -136,28 +137,28 @@ static int is_loopback_host(const char *host)
            strcmp(host, "::1") == 0 || strcasecmp(host, "localhost") == 0;
 }
 
-/* Checks the parsed parts; returns a static reason, or NULL when fine. */
+/*
+ * Checks the parsed parts of a URL that http_exchange_check_url
+ * accepted; returns a static reason, or NULL when fine.
+ */
 static const char *url_problem(CURLU *parsed)
 {
     char *scheme = NULL;
     char *host = NULL;
-    char *user = NULL;
     const char *problem = NULL;
 
     if (curl_url_get(parsed, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         curl_url_get(parsed, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
         host[0] == '\0')
         problem = "it has no scheme or host";
-    else if (curl_url_get(parsed, CURLUPART_USER, &user, 0) == CURLUE_OK)
-        problem = "it contains a user name; remove it";
     else if (strcasecmp(scheme, "https") != 0 &&
              !(strcasecmp(scheme, "http") == 0 && is_loopback_host(host)))
         problem = "it must start with https:// (http:// is accepted only "
-                  "for 127.0.0.1, ::1 and localhost)";
+                  "for 127.0.0.1, ::1 and localhost, because it sends "
+                  "credentials in clear text)";
 
     curl_free(scheme);
     curl_free(host);
-    curl_free(user);
     return problem;
 }
 
@@ -166,14 +167,15 @@ int adapter_options_check_url(const struct platform_config *platform,
                               char *err, size_t errlen)
 {
     CURLU *parsed = curl_url();
+    char reason[256];
     const char *problem = NULL;
 
     if (parsed == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (has_control_char(url))
-        problem = "it contains a control character";
+    if (http_exchange_check_url(url, reason, sizeof reason) != 0)
+        problem = reason;
     else if (curl_url_set(parsed, CURLUPART_URL, url, 0) != CURLUE_OK)
         problem = "it is not a valid URL";
     else
@@ -182,7 +184,8 @@ int adapter_options_check_url(const struct platform_config *platform,
 
     if (problem == NULL)
         return 0;
-    if (secret)
+    /* A URL with '@' may carry a password before it. */
+    if (secret || strchr(url, '@') != NULL)
         snprintf(err, errlen, "invalid %s of %s platform \"%s\": %s", what,
                  platform->type, platform->name, problem);
     else

@@ -47,11 +47,12 @@ int adapter_options_timeout(const struct platform_config *platform,
                             size_t errlen);
 
 /*
- * Checks that `url` is an https URL, or an http URL whose host is a
- * loopback address (127.0.0.1, ::1 or localhost: a local relay or a test
- * server), with no user name or password in it. `what` names the URL in
- * messages ("option instance", "the webhook URL in DISCORD_HOOK"). When
- * `secret` is nonzero the URL contains a credential, so err never quotes it.
+ * Checks that `url` passes http_exchange_check_url (a host after "//",
+ * no user name or password) and is an https URL, or an http URL whose
+ * host is a loopback address (127.0.0.1, ::1 or localhost: a local relay
+ * or a test server). `what` names the URL in messages ("option
+ * instance", "the webhook URL in DISCORD_HOOK"). When `secret` is
+ * nonzero the URL contains a credential, so err never quotes it.
  */
 int adapter_options_check_url(const struct platform_config *platform,
                               const char *url, const char *what, int secret,

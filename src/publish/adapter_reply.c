@@ -120,3 +120,12 @@ void adapter_reply_redact(char *text, const char *secret)
         memmove(found + mark_len, found + secret_len, tail);
     }
 }
+
+void adapter_reply_redact_result(struct adapter_result *result,
+                                 const char *secret)
+{
+    adapter_reply_redact(result->error, secret);
+    adapter_reply_redact(result->pause_reason, secret);
+    adapter_reply_redact(result->post_id, secret);
+    adapter_reply_redact(result->post_url, secret);
+}

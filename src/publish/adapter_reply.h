@@ -1,8 +1,7 @@
 /*
- * Helpers for classifying platform responses, shared by the mastodon,
- * discord and slack adapters: body snippets for error text, JSON reply
- * fields, platform pauses, transfer failures and removing secrets from
- * error text.
+ * Helpers for classifying platform responses, shared by the HTTP
+ * adapters: body snippets for error text, JSON reply fields, platform
+ * pauses, transfer failures and removing secrets from result text.
  */
 #ifndef PUBQ_ADAPTER_REPLY_H
 #define PUBQ_ADAPTER_REPLY_H
@@ -52,5 +51,16 @@ void adapter_reply_transport_failure(struct http_exchange *ex, CURLcode code,
  * because they would match ordinary words.
  */
 void adapter_reply_redact(char *text, const char *secret);
+
+/*
+ * Applies adapter_reply_redact with `secret` to every text of result that
+ * pubq stores or shows: the error, the pause reason, the post id and the
+ * post URL. A NULL secret changes nothing.
+ * NOTE: only whole copies are found, so a secret that a message limit
+ * cut off, or that a server wrote escaped or percent-encoded, can stay
+ * in part.
+ */
+void adapter_reply_redact_result(struct adapter_result *result,
+                                 const char *secret);
 
 #endif

@@ -234,7 +234,7 @@ static int build_request(struct slack_adapter *adapter,
  * or an operator chose "retry anyway", and it may post a second message.
  */
 static enum adapter_step
-slack_start(void *state, struct publish_attempt *attempt, CURL **easy)
+begin_attempt(void *state, struct publish_attempt *attempt, CURL **easy)
 {
     struct slack_adapter *adapter = state;
     char reason[STORE_TEXT_MAX / 2];
@@ -294,8 +294,7 @@ static void pause_for_status(struct adapter_result *result, long status)
                             status);
 }
 
-static void classify(struct slack_adapter *adapter, struct http_exchange *ex,
-                     struct publish_attempt *attempt)
+static void classify(struct http_exchange *ex, struct publish_attempt *attempt)
 {
     struct adapter_result *result = &attempt->result;
     long status = http_exchange_status(ex);
@@ -320,8 +319,6 @@ static void classify(struct slack_adapter *adapter, struct http_exchange *ex,
         result, result->outcome, SLACK_TARGET " returned HTTP %ld (%s): %s%s",
         status, known != NULL ? "slack error" : outcome_http_reason(status),
         code, note);
-    adapter_reply_redact(result->error, adapter->url);
-    adapter_reply_redact(result->error, adapter->secret);
 
     if (known != NULL && known->pause_reason != NULL)
         adapter_reply_pause(result, "%s", known->pause_reason);
@@ -329,25 +326,57 @@ static void classify(struct slack_adapter *adapter, struct http_exchange *ex,
         pause_for_status(result, status);
 }
 
-static enum adapter_step slack_on_response(void *state,
-                                           struct publish_attempt *attempt,
-                                           CURL *easy, CURLcode code,
-                                           CURL **next)
+static enum adapter_step handle_response(void *state,
+                                         struct publish_attempt *attempt,
+                                         CURL *easy, CURLcode code, CURL **next)
 {
-    struct slack_adapter *adapter = state;
     struct http_exchange *ex = attempt->step_state;
     long status = http_exchange_status(ex);
 
+    code = http_exchange_result(ex, code);
+
+    (void)state;
     (void)easy;
     (void)next;
     if (code == CURLE_OK ||
         (http_exchange_truncated(ex) && status != 0 &&
          outcome_from_http_status(status) != OUTCOME_SUCCESS)) {
-        classify(adapter, ex, attempt);
+        classify(ex, attempt);
         return ADAPTER_DONE;
     }
     adapter_reply_transport_failure(ex, code, SLACK_TARGET, &attempt->result);
     return ADAPTER_DONE;
+}
+
+/*
+ * Removes the webhook URL and its secret path segment from the result
+ * on every path: a server may echo them in an error body.
+ */
+static void redact_secrets(const struct slack_adapter *adapter,
+                           struct adapter_result *result)
+{
+    adapter_reply_redact_result(result, adapter->url);
+    adapter_reply_redact_result(result, adapter->secret);
+}
+
+static enum adapter_step
+slack_start(void *state, struct publish_attempt *attempt, CURL **easy)
+{
+    enum adapter_step step = begin_attempt(state, attempt, easy);
+
+    redact_secrets(state, &attempt->result);
+    return step;
+}
+
+static enum adapter_step slack_on_response(void *state,
+                                           struct publish_attempt *attempt,
+                                           CURL *easy, CURLcode code,
+                                           CURL **next)
+{
+    enum adapter_step step = handle_response(state, attempt, easy, code, next);
+
+    redact_secrets(state, &attempt->result);
+    return step;
 }
 
 static void slack_end(void *state, struct publish_attempt *attempt)

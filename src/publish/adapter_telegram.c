@@ -22,6 +22,7 @@
 #include "core/rate_limit_hint.h"
 #include "core/timestamp.h"
 #include "intake/content_limits.h"
+#include "publish/adapter_reply.h"
 #include "publish/http_exchange.h"
 #include "util/log.h"
 #include "util/banned.h"
@@ -428,7 +429,7 @@ static CURL *begin_send(struct telegram_adapter *adapter,
 }
 
 static enum adapter_step
-telegram_start(void *state, struct publish_attempt *attempt, CURL **easy)
+begin_attempt(void *state, struct publish_attempt *attempt, CURL **easy)
 {
     struct telegram_adapter *adapter = state;
     const char *text =
@@ -587,16 +588,16 @@ static enum adapter_step classify(struct telegram_adapter *adapter,
     return ADAPTER_DONE;
 }
 
-static enum adapter_step telegram_on_response(void *state,
-                                              struct publish_attempt *attempt,
-                                              CURL *easy, CURLcode code,
-                                              CURL **next)
+static enum adapter_step handle_response(void *state,
+                                         struct publish_attempt *attempt,
+                                         CURL *easy, CURLcode code, CURL **next)
 {
     struct telegram_adapter *adapter = state;
     struct telegram_attempt *st = attempt->step_state;
     char reason[STORE_TEXT_MAX / 2];
 
     (void)easy;
+    code = http_exchange_result(st->ex, code);
     if (code == CURLE_OK)
         return classify(adapter, attempt, st, next);
 
@@ -606,6 +607,37 @@ static enum adapter_step telegram_on_response(void *state,
         http_exchange_transport_outcome(st->ex, code, reason, sizeof reason),
         "telegram %s", reason);
     return ADAPTER_DONE;
+}
+
+/*
+ * Removes the bot token from the result on every path: Telegram's error
+ * description may quote the request path /bot<TOKEN>/sendMessage, and
+ * a server may echo the token in any reply field.
+ */
+static void redact_token(const struct telegram_adapter *adapter,
+                         struct adapter_result *result)
+{
+    adapter_reply_redact_result(result, adapter->token);
+}
+
+static enum adapter_step
+telegram_start(void *state, struct publish_attempt *attempt, CURL **easy)
+{
+    enum adapter_step step = begin_attempt(state, attempt, easy);
+
+    redact_token(state, &attempt->result);
+    return step;
+}
+
+static enum adapter_step telegram_on_response(void *state,
+                                              struct publish_attempt *attempt,
+                                              CURL *easy, CURLcode code,
+                                              CURL **next)
+{
+    enum adapter_step step = handle_response(state, attempt, easy, code, next);
+
+    redact_token(state, &attempt->result);
+    return step;
 }
 
 static void telegram_end(void *state, struct publish_attempt *attempt)

@@ -18,6 +18,7 @@
 #include "core/http_date.h"
 #include "core/timestamp.h"
 #include "publish/adapter_payload.h"
+#include "publish/adapter_reply.h"
 #include "publish/http_exchange.h"
 #include "util/banned.h"
 
@@ -27,7 +28,7 @@
 
 struct webhook_adapter {
     char *url;
-    unsigned char *secret; /* NULL when unsigned */
+    char *secret; /* the HMAC key; NULL when unsigned */
     size_t secret_len;
     int64_t timeout_ms;
     char **headers; /* "Name: value" lines from header_NAME options */
@@ -111,12 +112,11 @@ static int set_secret(struct webhook_adapter *adapter,
     }
 
     adapter->secret_len = strlen(value);
-    adapter->secret = malloc(adapter->secret_len);
+    adapter->secret = strdup(value);
     if (adapter->secret == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    memcpy(adapter->secret, value, adapter->secret_len);
     return 0;
 }
 
@@ -176,7 +176,8 @@ static int check_header(const struct platform_config *platform,
     if (!is_header_name(name)) {
         snprintf(err, errlen,
                  "invalid header name \"%s\" in option header_%s of "
-                 "webhook platform \"%s\": use letters, digits and '-'",
+                 "webhook platform \"%s\": use only RFC 9110 token "
+                 "characters, letters, digits and !#$%%&'*+-.^_`|~",
                  name, name, platform->name);
         return -1;
     }
@@ -201,6 +202,30 @@ static int check_header(const struct platform_config *platform,
     return 0;
 }
 
+/*
+ * Rejects a second header_NAME option whose NAME differs only in case,
+ * because HTTP field names ignore case and both lines would be sent.
+ */
+static int check_repeat(const struct webhook_adapter *adapter,
+                        const struct platform_config *platform,
+                        const char *name, char *err, size_t errlen)
+{
+    size_t length = strlen(name);
+
+    for (size_t i = 0; i < adapter->header_count; i++) {
+        const char *line = adapter->headers[i];
+
+        if (strncasecmp(line, name, length) != 0 || line[length] != ':')
+            continue;
+        snprintf(err, errlen,
+                 "option header_%s of webhook platform \"%s\" repeats "
+                 "header_%.*s (header names ignore case); keep one",
+                 name, platform->name, (int)length, line);
+        return -1;
+    }
+    return 0;
+}
+
 static int add_header(struct webhook_adapter *adapter,
                       const struct platform_config *platform,
                       const struct config_option *option, char *err,
@@ -211,7 +236,8 @@ static int add_header(struct webhook_adapter *adapter,
     char **grown;
     char *line;
 
-    if (check_header(platform, name, option->value, err, errlen) != 0)
+    if (check_header(platform, name, option->value, err, errlen) != 0 ||
+        check_repeat(adapter, platform, name, err, errlen) != 0)
         return -1;
 
     grown =
@@ -325,7 +351,7 @@ static int add_request_headers(const struct webhook_adapter *adapter,
 }
 
 static enum adapter_step
-webhook_start(void *state, struct publish_attempt *attempt, CURL **easy)
+begin_attempt(void *state, struct publish_attempt *attempt, CURL **easy)
 {
     struct webhook_adapter *adapter = state;
     char reason[256];
@@ -460,13 +486,14 @@ static void classify_status(struct http_exchange *ex,
     }
 }
 
-static enum adapter_step webhook_on_response(void *state,
-                                             struct publish_attempt *attempt,
-                                             CURL *easy, CURLcode code,
-                                             CURL **next)
+static enum adapter_step handle_response(void *state,
+                                         struct publish_attempt *attempt,
+                                         CURL *easy, CURLcode code, CURL **next)
 {
     struct http_exchange *ex = attempt->step_state;
     long status = http_exchange_status(ex);
+
+    code = http_exchange_result(ex, code);
     char reason[STORE_TEXT_MAX / 2];
 
     (void)state;
@@ -489,6 +516,45 @@ static enum adapter_step webhook_on_response(void *state,
         http_exchange_transport_outcome(ex, code, reason, sizeof reason),
         "webhook %s", reason);
     return ADAPTER_DONE;
+}
+
+/*
+ * Removes the signing key, the URL (whose path or query may hold a
+ * token) and the values of header_NAME options (often credentials) from
+ * the result on every path: a receiver may echo any of them.
+ */
+static void redact_secrets(const struct webhook_adapter *adapter,
+                           struct adapter_result *result)
+{
+    adapter_reply_redact_result(result, adapter->secret);
+    adapter_reply_redact_result(result, adapter->url);
+    /* add_header writes "NAME: VALUE", and a NAME contains no ':'. */
+    for (size_t i = 0; i < adapter->header_count; i++) {
+        const char *separator = strchr(adapter->headers[i], ':');
+
+        if (separator != NULL)
+            adapter_reply_redact_result(result, separator + 2);
+    }
+}
+
+static enum adapter_step
+webhook_start(void *state, struct publish_attempt *attempt, CURL **easy)
+{
+    enum adapter_step step = begin_attempt(state, attempt, easy);
+
+    redact_secrets(state, &attempt->result);
+    return step;
+}
+
+static enum adapter_step webhook_on_response(void *state,
+                                             struct publish_attempt *attempt,
+                                             CURL *easy, CURLcode code,
+                                             CURL **next)
+{
+    enum adapter_step step = handle_response(state, attempt, easy, code, next);
+
+    redact_secrets(state, &attempt->result);
+    return step;
 }
 
 static void webhook_end(void *state, struct publish_attempt *attempt)

@@ -28,6 +28,8 @@
 #include "config/config_value.h"
 #include "core/http_date.h"
 #include "core/timestamp.h"
+#include "publish/adapter_options.h"
+#include "publish/adapter_reply.h"
 #include "publish/http_exchange.h"
 #include "util/banned.h"
 
@@ -35,10 +37,12 @@
 #define WORDPRESS_POSTS_PATH "/wp-json/wp/v2/posts"
 #define WORDPRESS_SLUG_MAX 64
 #define WORDPRESS_MESSAGE_MAX 300
+#define WORDPRESS_AUTH_PREFIX "Authorization: Basic "
 
 struct wordpress_adapter {
     char *posts_url;   /* SITE/wp-json/wp/v2/posts */
     char *auth_header; /* "Authorization: Basic ..."; a secret */
+    char *password;    /* the application password, kept for redaction */
     const char *status;
     int64_t timeout_ms;
 };
@@ -67,6 +71,10 @@ static void wordpress_destroy(void *state)
         explicit_bzero(adapter->auth_header, strlen(adapter->auth_header));
         free(adapter->auth_header);
     }
+    if (adapter->password != NULL) {
+        explicit_bzero(adapter->password, strlen(adapter->password));
+        free(adapter->password);
+    }
     free(adapter);
 }
 
@@ -86,6 +94,10 @@ static int set_posts_url(struct wordpress_adapter *adapter,
                  length == 0 ? "missing" : "invalid", platform->name);
         return -1;
     }
+    /* Every request carries the application password. */
+    if (adapter_options_check_url(platform, site, "site", 0, err, errlen) != 0)
+        return -1;
+
     while (length > 0 && site[length - 1] == '/')
         length--;
     /* The lookup URL adds its query to this, within STORE_URL_MAX. */
@@ -172,7 +184,7 @@ static int set_auth_header(struct wordpress_adapter *adapter,
                            const struct platform_config *platform, char *err,
                            size_t errlen)
 {
-    static const char prefix[] = "Authorization: Basic ";
+    static const char prefix[] = WORDPRESS_AUTH_PREFIX;
     const char *username = platform_config_option(platform, "username");
     const char *password;
     size_t plain_len, encoded_len;
@@ -188,8 +200,13 @@ static int set_auth_header(struct wordpress_adapter *adapter,
     encoded_len = 4 * ((plain_len + 2) / 3);
     plain = malloc(plain_len + 1);
     adapter->auth_header = malloc(sizeof prefix + encoded_len);
-    if (plain == NULL || adapter->auth_header == NULL) {
+    adapter->password = strdup(password);
+    if (plain == NULL || adapter->auth_header == NULL ||
+        adapter->password == NULL) {
         free(plain);
+        /* Not yet a string, so wordpress_destroy must not read it. */
+        free(adapter->auth_header);
+        adapter->auth_header = NULL;
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -483,7 +500,7 @@ static CURL *begin_create(const struct wordpress_adapter *adapter,
 }
 
 static enum adapter_step
-wordpress_start(void *state, struct publish_attempt *attempt, CURL **easy)
+begin_attempt(void *state, struct publish_attempt *attempt, CURL **easy)
 {
     struct wordpress_adapter *adapter = state;
     struct wordpress_attempt *run = calloc(1, sizeof *run);
@@ -730,10 +747,9 @@ static void fail_transport(struct wordpress_attempt *run,
     adapter_result_fail(&attempt->result, outcome, "wordpress %s", reason);
 }
 
-static enum adapter_step wordpress_on_response(void *state,
-                                               struct publish_attempt *attempt,
-                                               CURL *easy, CURLcode code,
-                                               CURL **next)
+static enum adapter_step handle_response(void *state,
+                                         struct publish_attempt *attempt,
+                                         CURL *easy, CURLcode code, CURL **next)
 {
     struct wordpress_adapter *adapter = state;
     struct wordpress_attempt *run = attempt->step_state;
@@ -741,6 +757,7 @@ static enum adapter_step wordpress_on_response(void *state,
     int success = status >= 200 && status <= 299;
 
     (void)easy;
+    code = http_exchange_result(run->ex, code);
     if (run->step == WORDPRESS_CONFIRM) {
         /* Created for sure: a failed lookup only leaves the id unknown. */
         attempt->result.outcome = OUTCOME_SUCCESS;
@@ -764,6 +781,39 @@ static enum adapter_step wordpress_on_response(void *state,
     return on_created(adapter, run, attempt, next);
 }
 
+/*
+ * Removes the application password and its Basic credentials from the
+ * result on every path: a server may echo either in an error message or
+ * in the post's link.
+ */
+static void redact_secrets(const struct wordpress_adapter *adapter,
+                           struct adapter_result *result)
+{
+    adapter_reply_redact_result(result, adapter->password);
+    adapter_reply_redact_result(result, adapter->auth_header +
+                                            strlen(WORDPRESS_AUTH_PREFIX));
+}
+
+static enum adapter_step
+wordpress_start(void *state, struct publish_attempt *attempt, CURL **easy)
+{
+    enum adapter_step step = begin_attempt(state, attempt, easy);
+
+    redact_secrets(state, &attempt->result);
+    return step;
+}
+
+static enum adapter_step wordpress_on_response(void *state,
+                                               struct publish_attempt *attempt,
+                                               CURL *easy, CURLcode code,
+                                               CURL **next)
+{
+    enum adapter_step step = handle_response(state, attempt, easy, code, next);
+
+    redact_secrets(state, &attempt->result);
+    return step;
+}
+
 static void wordpress_end(void *state, struct publish_attempt *attempt)
 {
     struct wordpress_attempt *run = attempt->step_state;
@@ -777,6 +827,7 @@ static void wordpress_end(void *state, struct publish_attempt *attempt)
 
 const struct adapter_ops adapter_wordpress_ops = {
     .type = "wordpress",
+    .reconcile_window_ms = ADAPTER_RECONCILE_ALWAYS, /* lookup by the derived slug */
     .create = wordpress_create,
     .destroy = wordpress_destroy,
     .check_content = NULL, /* WordPress sets no length limit on posts */

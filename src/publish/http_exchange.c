@@ -34,6 +34,7 @@ struct http_exchange {
     size_t body_len;
     size_t body_cap;
     int truncated;
+    int headers_ended; /* the blank line after the headers arrived */
 };
 
 static int has_control_char(const char *text)
@@ -43,6 +44,36 @@ static int has_control_char(const char *text)
             return 1;
     }
     return 0;
+}
+
+/*
+ * Returns 1 when the text has a host right after "scheme://". curl's
+ * parser (8.x) takes one to three slashes, so it reads "http:///x" and
+ * "http:/x" as host "x" and cannot tell these apart from "http://x".
+ */
+static int has_authority(const char *url)
+{
+    const char *colon = strchr(url, ':');
+
+    if (colon == NULL || strncmp(colon, "://", 3) != 0)
+        return 0;
+    return colon[3] != '\0' && strchr("/?#", colon[3]) == NULL;
+}
+
+/* Returns 1 when the parsed URL carries a user name or a password. */
+static int has_userinfo(CURLU *parsed)
+{
+    char *part = NULL;
+    int found = 0;
+
+    if (curl_url_get(parsed, CURLUPART_USER, &part, 0) == CURLUE_OK)
+        found = 1;
+    curl_free(part);
+    part = NULL;
+    if (curl_url_get(parsed, CURLUPART_PASSWORD, &part, 0) == CURLUE_OK)
+        found = 1;
+    curl_free(part);
+    return found;
 }
 
 /*
@@ -62,19 +93,32 @@ static int parse_url(const char *url, char *host, size_t hostlen, char *err,
         snprintf(err, errlen, "out of memory parsing a URL");
         return -1;
     }
-    code = curl_url_set(parsed, CURLUPART_URL, url, 0);
+    code = has_authority(url) ? curl_url_set(parsed, CURLUPART_URL, url, 0)
+                              : CURLUE_NO_HOST;
     if (code == CURLUE_OK)
         code = curl_url_get(parsed, CURLUPART_SCHEME, &scheme, 0);
     if (code == CURLUE_OK)
         code = curl_url_get(parsed, CURLUPART_HOST, &name, 0);
     if (code == CURLUE_OK && name[0] == '\0')
         code = CURLUE_NO_HOST;
+    if (code == CURLUE_NO_HOST) {
+        snprintf(err, errlen,
+                 "invalid URL: missing host after \"//\"; write it as "
+                 "http://HOST/PATH or https://HOST/PATH");
+        goto done;
+    }
     if (code != CURLUE_OK) {
         /* The URL itself is not shown: its query may hold a token. */
         snprintf(err, errlen,
                  "invalid URL (%s): write it as http://HOST/PATH or "
                  "https://HOST/PATH",
                  curl_url_strerror(code));
+        goto done;
+    }
+    if (has_userinfo(parsed)) {
+        snprintf(err, errlen,
+                 "invalid URL: it contains a user name or password; remove "
+                 "them and put credentials in an environment variable");
         goto done;
     }
     if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) {
@@ -92,6 +136,19 @@ done:
     curl_free(name);
     curl_url_cleanup(parsed);
     return result;
+}
+
+int http_exchange_check_url(const char *url, char *err, size_t errlen)
+{
+    char host[HTTP_EXCHANGE_HOST_MAX];
+
+    if (has_control_char(url)) {
+        snprintf(err, errlen,
+                 "invalid URL: it contains a control character such as CR "
+                 "or LF; remove it");
+        return -1;
+    }
+    return parse_url(url, host, sizeof host, err, errlen);
 }
 
 static size_t on_body(char *data, size_t size, size_t count, void *user)
@@ -174,6 +231,11 @@ static size_t on_header(char *data, size_t size, size_t count, void *user)
     /* A new status line starts a new response (after 100 Continue). */
     if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         headers_clear(ex);
+        ex->headers_ended = 0;
+        return len;
+    }
+    if (len <= 2 && (data[0] == '\r' || data[0] == '\n')) {
+        ex->headers_ended = 1;
         return len;
     }
     if (colon == NULL || colon == data)
@@ -396,6 +458,13 @@ static int request_was_sent(struct http_exchange *ex)
         CURLE_OK)
         return 1; /* cannot tell, so assume the worst */
     return request_size > 0 || http_exchange_status(ex) != 0;
+}
+
+CURLcode http_exchange_result(const struct http_exchange *ex, CURLcode code)
+{
+    if (code == CURLE_OK && !ex->headers_ended)
+        return CURLE_RECV_ERROR;
+    return code;
 }
 
 static enum transport_error transport_error_of(CURLcode code)

@@ -31,12 +31,20 @@
 struct http_exchange;
 
 /*
- * Creates an exchange for `url` with a total timeout. Rejects URLs that
- * are not http or https, or that contain CR, LF or other control
- * characters. Returns NULL with a message in err.
+ * Creates an exchange for `url` with a total timeout. Rejects the URLs
+ * that http_exchange_check_url rejects. Returns NULL with a message in
+ * err.
  */
 struct http_exchange *http_exchange_new(const char *url, int64_t timeout_ms,
                                         char *err, size_t errlen);
+
+/*
+ * Checks that `url` is an http or https URL with a host written after
+ * "//", no user name or password, and no CR, LF or other control
+ * character. Returns 0, or -1 with a message in err that never quotes
+ * the URL, because its path or query may hold a token.
+ */
+int http_exchange_check_url(const char *url, char *err, size_t errlen);
 
 /* Adds "Name: value"; rejects (-1) a header with CR or LF in it. */
 int http_exchange_add_header(struct http_exchange *ex, const char *header);
@@ -57,6 +65,15 @@ int http_exchange_set_method(struct http_exchange *ex, const char *method);
  * handle: http_exchange_free cleans it up, and callers must not.
  */
 CURL *http_exchange_easy(struct http_exchange *ex);
+
+/*
+ * Returns `code`, or CURLE_RECV_ERROR when curl reported success for a
+ * response whose header block never ended: libcurl 7.88 accepts a
+ * connection closed in the middle of the headers as a whole response.
+ * The request was sent by then, so the outcome is unknown. Each adapter
+ * passes the transfer's code through this first.
+ */
+CURLcode http_exchange_result(const struct http_exchange *ex, CURLcode code);
 
 /* The HTTP status of the response, or 0 when none arrived. */
 long http_exchange_status(const struct http_exchange *ex);

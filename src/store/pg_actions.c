@@ -4,6 +4,7 @@
  * store).
  */
 #include "store/pg_internal.h"
+#include "store/store_check.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -208,12 +209,13 @@ struct content_change {
     const char *status;
     const char *agent;
     const char *content_id;
+    const char *event_id; /* or NULL */
     int64_t now;
     int64_t due_at; /* reschedule only */
     enum pg_stmt_id stmt_id;
     const char *sql;
     const char *filter; /* JSON array of platforms, or NULL */
-    size_t changed;
+    struct content_change_result result;
 };
 
 static int audit_changed(struct pg_store *s,
@@ -266,14 +268,29 @@ static const char sql_content_reschedule[] =
     "   (SELECT json_array_elements_text($3::json)))"
     " RETURNING id, job_id, platform";
 
-/* Runs the UPDATE, then one audit record (and check) per entry. */
+/*
+ * Runs the UPDATE, then one audit record (and check) per entry. A seen
+ * event id makes it a duplicate that changes nothing. A new id is
+ * recorded before the UPDATE. Then a node that applies the same event at
+ * the same time fails on it, and finds the id seen when run again.
+ */
 static int change_body(struct pg_store *s, void *arg)
 {
     struct content_change *change = arg;
     struct pg_params p;
-    int result = content_exists(s, change->content_id);
+    int64_t job_id = 0;
+    int result = STORE_OK;
 
-    change->changed = 0;
+    memset(&change->result, 0, sizeof change->result);
+    if (change->event_id != NULL)
+        result = pg_event_find(s, change->event_id, &change->result.duplicate,
+                               &job_id);
+    if (result != STORE_OK || change->result.duplicate)
+        return result;
+
+    result = content_exists(s, change->content_id);
+    if (result == STORE_OK && change->event_id != NULL)
+        result = pg_event_remember(s, change->event_id, 0, change->now);
     if (result != STORE_OK)
         return result;
     pg_params_init(&p);
@@ -295,15 +312,15 @@ static int change_body(struct pg_store *s, void *arg)
     }
     PQclear(res);
     if (result == STORE_OK)
-        change->changed = (size_t)rows;
+        change->result.changed = (size_t)rows;
     if (rows > 0 && change->due_at != 0)
         s->notify = 1;
     return result;
 }
 
 static int run_content_change(struct pg_store *s, struct content_change *change,
-                              const char *const *platforms, size_t count,
-                              size_t *changed)
+                              const struct content_change_request *request,
+                              struct content_change_result *out)
 {
     char *filter = NULL;
     struct pg_op op = {change->op, PG_OP_TRANSACTION, change_body, change};
@@ -311,58 +328,64 @@ static int run_content_change(struct pg_store *s, struct content_change *change,
 
     if (change->content_id == NULL || change->content_id[0] == '\0')
         result = pg_error(s, STORE_INVALID, "missing content item id");
+    if (result == STORE_OK && request->event_id != NULL)
+        result = store_check_event_id(&s->base, request->event_id);
     if (result == STORE_OK)
-        result = platform_filter(s, platforms, count, &filter);
+        result = platform_filter(s, request->platforms, request->platform_count,
+                                 &filter);
     change->filter = filter;
     if (result == STORE_OK)
         result = pg_run_op(s, &op);
     free(filter);
-    if (changed != NULL)
-        *changed = result == STORE_OK ? change->changed : 0;
+    if (out != NULL) {
+        struct content_change_result none = {0};
+
+        *out = result == STORE_OK ? change->result : none;
+    }
     return result;
 }
 
-int pg_cancel_content(struct store *store, const char *content_id,
-                      const char *const *platforms, size_t count, int64_t now,
-                      const char *agent, size_t *changed)
+int pg_cancel_content(struct store *store,
+                      const struct content_change_request *request, int64_t now,
+                      struct content_change_result *result)
 {
     struct content_change change = {
         .op = "cancel content",
         .action = "cancel",
         .status = "cancelled",
-        .agent = agent,
-        .content_id = content_id,
+        .agent = request->agent,
+        .content_id = request->content_id,
+        .event_id = request->event_id,
         .now = now,
         .stmt_id = PG_CONTENT_CANCEL,
         .sql = sql_content_cancel,
     };
 
-    return run_content_change(pg_store_of(store), &change, platforms, count,
-                              changed);
+    return run_content_change(pg_store_of(store), &change, request, result);
 }
 
-int pg_reschedule_content(struct store *store, const char *content_id,
-                          const char *const *platforms, size_t count,
-                          int64_t new_due, int64_t now, const char *agent,
-                          size_t *changed)
+int pg_reschedule_content(struct store *store,
+                          const struct content_change_request *request,
+                          int64_t now, struct content_change_result *result)
 {
     struct pg_store *s = pg_store_of(store);
     struct content_change change = {
         .op = "reschedule content",
         .action = "reschedule",
         .status = "pending",
-        .agent = agent,
-        .content_id = content_id,
+        .agent = request->agent,
+        .content_id = request->content_id,
+        .event_id = request->event_id,
         .now = now,
-        .due_at = new_due,
+        .due_at = request->new_due,
         .stmt_id = PG_CONTENT_RESCHEDULE,
         .sql = sql_content_reschedule,
     };
 
-    if (new_due <= 0)
+    if (request->new_due <= 0)
         return pg_error(s, STORE_INVALID,
                         "invalid new due time %" PRId64
                         ": give milliseconds since the epoch",
-                        new_due);
-    return run_content_change(s, &change, platforms, count, changed);
+                        request->new_due);
+    return run_content_change(s, &change, request, result);
 }

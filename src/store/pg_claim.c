@@ -2,8 +2,10 @@
 #include "store/pg_internal.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "store/store_check.h"
+#include "store/store_platform_set.h"
 #include "util/banned.h"
 
 /*
@@ -11,7 +13,9 @@
  * partial index entries_due in due order and locks up to $4 rows. It
  * skips rows that another node has locked (FOR UPDATE SKIP LOCKED), so
  * concurrent claims neither wait for each other nor return the same
- * entry. The UPDATE takes the entries, the second CTE starts their
+ * entry. $5 is the node's platform set as a JSON array, turned into a
+ * text array once per statement, so the filter needs no SQL built from
+ * values. The UPDATE takes the entries, the second CTE starts their
  * attempt rows, and the statement commits on its own.
  */
 static const char sql_claim[] =
@@ -21,6 +25,8 @@ static const char sql_claim[] =
     "  attempt_count = attempt_count + 1, updated_at = $3::bigint"
     "  WHERE id IN (SELECT id FROM entries"
     "    WHERE status IN ('pending', 'retrying') AND due_at <= $3::bigint"
+    "    AND platform = ANY (ARRAY(SELECT jsonb_array_elements_text("
+    "      $5::jsonb)))"
     "    AND platform NOT IN (SELECT platform FROM platform_state"
     "      WHERE paused_until > $3::bigint)"
     "    ORDER BY due_at, id LIMIT $4::bigint FOR UPDATE SKIP LOCKED)"
@@ -32,6 +38,7 @@ static const char sql_claim[] =
 
 struct claim_args {
     const char *node;
+    const char *platform_set; /* JSON array */
     int64_t now;
     int64_t lease_ms;
     size_t max;
@@ -50,6 +57,7 @@ static int claim_body(struct pg_store *s, void *arg)
     pg_param_int(&p, a->now + a->lease_ms);
     pg_param_int(&p, a->now);
     pg_param_int(&p, a->max > INT64_MAX ? INT64_MAX : (int64_t)a->max);
+    pg_param_text(&p, a->platform_set);
 
     PGresult *res =
         pg_query(s, PG_CLAIM, sql_claim, &p, "claim due entries", &result);
@@ -60,47 +68,72 @@ static int claim_body(struct pg_store *s, void *arg)
     return result;
 }
 
-int pg_claim_due(struct store *store, const char *node, int64_t now,
-                 int64_t lease_ms, size_t max, struct entry_list *list)
+int pg_claim_due(struct store *store, const char *node,
+                 const char *const *platforms, size_t platform_count,
+                 int64_t now, int64_t lease_ms, size_t max,
+                 struct entry_list *list)
 {
-    struct claim_args args = {node, now, lease_ms, max, list};
+    struct claim_args args = {node, NULL, now, lease_ms, max, list};
     struct pg_op op = {"claim due entries", PG_OP_AUTOCOMMIT, claim_body,
                        &args};
+    char *platform_set = NULL;
     int result;
 
     list->items = NULL;
     list->count = 0;
     result = store_check_claim(store, node, now, lease_ms);
-    if (result != STORE_OK || max == 0)
-        return result;
-    return pg_run_op(pg_store_of(store), &op);
+    if (result == STORE_OK)
+        result = store_platform_set_json(store, platforms, platform_count,
+                                         &platform_set);
+    if (result == STORE_OK && max > 0 && platform_count > 0) {
+        args.platform_set = platform_set;
+        result = pg_run_op(pg_store_of(store), &op);
+    }
+    free(platform_set);
+    return result;
 }
 
 /*
- * Reads both times in one round trip. The first is the earliest waiting
- * entry whose platform is not paused at its due time, read in due order
- * from entries_due and stopping at the first hit. The second is the
- * earliest end of a pause that keeps a waiting entry back.
+ * Reads both times in one round trip, for the platforms of the JSON
+ * array $1 only. The first is the earliest waiting entry whose platform
+ * is not paused at its due time, read in due order from entries_due and
+ * stopping at the first hit. The second is the earliest end of a pause
+ * that keeps a waiting entry back.
  */
 static const char sql_next_due[] =
     "SELECT (SELECT due_at FROM entries AS e"
     "    WHERE status IN ('pending', 'retrying')"
+    "    AND platform = ANY (ARRAY(SELECT jsonb_array_elements_text("
+    "      $1::jsonb)))"
     "    AND NOT EXISTS (SELECT 1 FROM platform_state p"
     "      WHERE p.platform = e.platform AND p.paused_until > e.due_at)"
     "    ORDER BY due_at LIMIT 1),"
     " (SELECT min(paused_until) FROM platform_state p"
     "    WHERE paused_until > 0"
     "    AND paused_until < 9223372036854775807"
+    "    AND platform = ANY (ARRAY(SELECT jsonb_array_elements_text("
+    "      $1::jsonb)))"
     "    AND EXISTS (SELECT 1 FROM entries e"
     "      WHERE e.platform = p.platform"
     "      AND e.status IN ('pending', 'retrying')"
     "      AND e.due_at < p.paused_until))";
 
+struct next_due_args {
+    const char *platform_set; /* JSON array */
+    int64_t *due_at;
+};
+
 static int next_due_body(struct pg_store *s, void *arg)
 {
-    int64_t *due_at = arg;
+    struct next_due_args *a = arg;
+    int64_t *due_at = a->due_at;
+    struct pg_params p;
     int result;
-    PGresult *res = pg_query(s, PG_NEXT_DUE, sql_next_due, NULL,
+
+    pg_params_init(&p);
+    pg_param_text(&p, a->platform_set);
+
+    PGresult *res = pg_query(s, PG_NEXT_DUE, sql_next_due, &p,
                              "find next due time", &result);
 
     if (res == NULL)
@@ -113,7 +146,8 @@ static int next_due_body(struct pg_store *s, void *arg)
     PQclear(res);
 
     if (!has_entry && !has_pause)
-        return pg_error(s, STORE_NOT_FOUND, "no entry is waiting");
+        return pg_error(s, STORE_NOT_FOUND,
+                        "no entry of the given platforms is waiting");
     if (has_entry && (!has_pause || entry_due <= pause_end))
         *due_at = entry_due;
     else
@@ -121,10 +155,25 @@ static int next_due_body(struct pg_store *s, void *arg)
     return STORE_OK;
 }
 
-int pg_next_due_at(struct store *store, int64_t *due_at)
+int pg_next_due_at(struct store *store, const char *const *platforms,
+                   size_t platform_count, int64_t *due_at)
 {
+    struct next_due_args args = {NULL, due_at};
     struct pg_op op = {"find next due time", PG_OP_AUTOCOMMIT, next_due_body,
-                       due_at};
+                       &args};
+    char *platform_set = NULL;
+    int result = store_platform_set_json(store, platforms, platform_count,
+                                         &platform_set);
 
-    return pg_run_op(pg_store_of(store), &op);
+    if (result != STORE_OK)
+        return result;
+    if (platform_count == 0) {
+        result = pg_error(pg_store_of(store), STORE_NOT_FOUND,
+                          "no entry is waiting: the platform set is empty");
+    } else {
+        args.platform_set = platform_set;
+        result = pg_run_op(pg_store_of(store), &op);
+    }
+    free(platform_set);
+    return result;
 }

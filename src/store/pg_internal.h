@@ -224,6 +224,23 @@ int pg_listen(struct pg_store *s);
 int pg_read_entry_by_id(struct pg_store *s, int64_t entry_id,
                         struct entry *entry);
 
+/*
+ * pg_jobs.c: looks up an event id inside the caller's transaction; sets
+ * *seen, and *job_id to its job or 0 (unseen, or the id of a cancel or
+ * reschedule).
+ */
+int pg_event_find(struct pg_store *s, const char *event_id, int *seen,
+                  int64_t *job_id);
+
+/*
+ * pg_jobs.c: records an event id with its job, or job_id 0 for none.
+ * When another node recorded the same id since pg_event_find() looked,
+ * fails as a serialization failure, so that pg_run_op() runs the
+ * operation again and finds the id on the second run.
+ */
+int pg_event_remember(struct pg_store *s, const char *event_id, int64_t job_id,
+                      int64_t now);
+
 /* pg_audit.c: writes one audit record. */
 int pg_audit_insert(struct pg_store *s, const struct pg_audit *record);
 
@@ -260,9 +277,12 @@ int pg_list_attempts(struct store *store, int64_t entry_id,
                      struct attempt_list *list);
 int pg_count_entries(struct store *store, const char *platform,
                      struct status_counts *counts);
-int pg_claim_due(struct store *store, const char *node, int64_t now,
-                 int64_t lease_ms, size_t max, struct entry_list *list);
-int pg_next_due_at(struct store *store, int64_t *due_at);
+int pg_claim_due(struct store *store, const char *node,
+                 const char *const *platforms, size_t platform_count,
+                 int64_t now, int64_t lease_ms, size_t max,
+                 struct entry_list *list);
+int pg_next_due_at(struct store *store, const char *const *platforms,
+                   size_t platform_count, int64_t *due_at);
 int pg_complete_attempts(struct store *store,
                          const struct attempt_completion *completions,
                          size_t count, int *applied);
@@ -277,13 +297,12 @@ int pg_cancel_entry(struct store *store, int64_t entry_id, int64_t now,
                     const char *agent);
 int pg_mark_published(struct store *store, int64_t entry_id, int64_t now,
                       const char *agent);
-int pg_cancel_content(struct store *store, const char *content_id,
-                      const char *const *platforms, size_t count, int64_t now,
-                      const char *agent, size_t *changed);
-int pg_reschedule_content(struct store *store, const char *content_id,
-                          const char *const *platforms, size_t count,
-                          int64_t new_due, int64_t now, const char *agent,
-                          size_t *changed);
+int pg_cancel_content(struct store *store,
+                      const struct content_change_request *request, int64_t now,
+                      struct content_change_result *result);
+int pg_reschedule_content(struct store *store,
+                          const struct content_change_request *request,
+                          int64_t now, struct content_change_result *result);
 int pg_pause_platform(struct store *store, const char *platform, int64_t until,
                       const char *reason, int64_t now, const char *agent);
 int pg_resume_platform(struct store *store, const char *platform, int64_t now,

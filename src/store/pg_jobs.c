@@ -9,11 +9,11 @@
 #include "store/store_check.h"
 #include "util/banned.h"
 
-/* Looks up an event id; sets *job_id to its job, or 0 when unseen. */
-static int find_event(struct pg_store *s, const char *event_id, int64_t *job_id)
+int pg_event_find(struct pg_store *s, const char *event_id, int *seen,
+                  int64_t *job_id)
 {
-    static const char sql[] =
-        "SELECT job_id FROM seen_events WHERE event_id = $1::text";
+    static const char sql[] = "SELECT coalesce(job_id, 0) FROM seen_events"
+                              " WHERE event_id = $1::text";
     struct pg_params p;
     int result;
 
@@ -21,7 +21,8 @@ static int find_event(struct pg_store *s, const char *event_id, int64_t *job_id)
     pg_param_text(&p, event_id);
     PGresult *res =
         pg_query(s, PG_SEEN_EVENT_GET, sql, &p, "look up event id", &result);
-    *job_id = res != NULL && PQntuples(res) > 0 ? pg_get_int(res, 0, 0) : 0;
+    *seen = res != NULL && PQntuples(res) > 0;
+    *job_id = *seen ? pg_get_int(res, 0, 0) : 0;
     PQclear(res);
     return result;
 }
@@ -61,14 +62,8 @@ static int insert_job(struct pg_store *s, const struct job_request *req,
     return result;
 }
 
-/*
- * Records the event id. Another node may have submitted the same event
- * since find_event() looked: then nothing is inserted, and the operation
- * fails as a serialization failure so that pg_run_op() runs it again and
- * finds the event on the second run.
- */
-static int remember_event(struct pg_store *s, const char *event_id,
-                          int64_t job_id, int64_t now)
+int pg_event_remember(struct pg_store *s, const char *event_id, int64_t job_id,
+                      int64_t now)
 {
     static const char sql[] = "INSERT INTO seen_events (event_id, job_id, at)"
                               " VALUES ($1::text, $2::bigint, $3::bigint)"
@@ -79,7 +74,10 @@ static int remember_event(struct pg_store *s, const char *event_id,
 
     pg_params_init(&p);
     pg_param_text(&p, event_id);
-    pg_param_int(&p, job_id);
+    if (job_id != 0)
+        pg_param_int(&p, job_id);
+    else
+        pg_param_text(&p, NULL);
     pg_param_int(&p, now);
     result = pg_exec_count(s, PG_SEEN_EVENT_INSERT, sql, &p, "record event id",
                            &rows);
@@ -102,12 +100,13 @@ static const char sql_entry_insert[] =
     " max_retries, scheduled_at, due_at, idempotency_key, created_at,"
     " updated_at)"
     " SELECT n.id, $1::bigint, $2::text, n.platform, 'pending',"
-    " $3::integer, $4::bigint, $5::bigint,"
-    " 'pubq-' || n.id || '-' || n.hash, $6::bigint, $6::bigint"
-    " FROM (SELECT nextval('entries_id_seq') AS id, p.platform, p.hash"
-    "   FROM ROWS FROM (json_to_recordset($7::json)"
-    "     AS (platform text, hash text)) WITH ORDINALITY"
-    "     AS p(platform, hash, ord)"
+    " n.max_retries, $3::bigint, $4::bigint,"
+    " 'pubq-' || n.id || '-' || n.hash, $5::bigint, $5::bigint"
+    " FROM (SELECT nextval('entries_id_seq') AS id, p.platform, p.hash,"
+    "   p.max_retries"
+    "   FROM ROWS FROM (json_to_recordset($6::json)"
+    "     AS (platform text, hash text, max_retries integer))"
+    "     WITH ORDINALITY AS p(platform, hash, max_retries, ord)"
     "   ORDER BY p.ord) AS n";
 
 static char *entry_rows(const struct job_request *req, int64_t job_id)
@@ -116,12 +115,17 @@ static char *entry_rows(const struct job_request *req, int64_t job_id)
     char *text;
 
     for (size_t i = 0; rows != NULL && i < req->platform_count; i++) {
+        uint32_t max_retries = req->platform_max_retries != NULL
+                                   ? req->platform_max_retries[i]
+                                   : req->max_retries;
         char hash[24];
 
         store_key_hash(hash, sizeof hash, req->content_id, req->platforms[i],
                        job_id);
-        json_array_append_new(rows, json_pack("{s:s, s:s}", "platform",
-                                              req->platforms[i], "hash", hash));
+        json_array_append_new(rows, json_pack("{s:s, s:s, s:I}", "platform",
+                                              req->platforms[i], "hash", hash,
+                                              "max_retries",
+                                              (json_int_t)max_retries));
     }
     text = rows != NULL ? json_dumps(rows, JSON_COMPACT) : NULL;
     json_decref(rows);
@@ -137,7 +141,6 @@ static int insert_entries(struct pg_store *s, const struct job_request *req,
     pg_params_init(&p);
     pg_param_int(&p, job_id);
     pg_param_text(&p, req->content_id);
-    pg_param_int(&p, req->max_retries);
     pg_param_int(&p, scheduled_at);
     pg_param_int(&p, scheduled_at > now ? scheduled_at : now);
     pg_param_int(&p, now);
@@ -197,16 +200,14 @@ static int submit_one(struct pg_store *s, const struct job_request *req,
     out->job_id = 0;
     out->duplicate = 0;
     if (req->event_id != NULL) {
-        result = find_event(s, req->event_id, &out->job_id);
-        if (result != STORE_OK || out->job_id != 0) {
-            out->duplicate = out->job_id != 0;
+        result = pg_event_find(s, req->event_id, &out->duplicate, &out->job_id);
+        if (result != STORE_OK || out->duplicate)
             return result;
-        }
     }
 
     result = insert_job(s, req, scheduled_at, now, &out->job_id);
     if (result == STORE_OK && req->event_id != NULL)
-        result = remember_event(s, req->event_id, out->job_id, now);
+        result = pg_event_remember(s, req->event_id, out->job_id, now);
     if (result == STORE_OK)
         result = insert_entries(s, req, out->job_id, scheduled_at, now);
     if (result == STORE_OK)

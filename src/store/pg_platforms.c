@@ -53,8 +53,11 @@ int pg_pause(struct pg_store *s, const char *platform, int64_t until,
     if (result != STORE_OK)
         return result;
 
-    json_t *metadata = json_pack("{s:I, s:s}", "until", (json_int_t)until,
-                                 "reason", reason != NULL ? reason : "");
+    /* INT64_MAX is "until resumed", written as null. */
+    json_t *metadata = json_pack(
+        "{s:o, s:s}", "until",
+        until == INT64_MAX ? json_null() : json_integer((json_int_t)until),
+        "reason", reason != NULL ? reason : "");
     result = audit_platform(s, platform, "platform_paused", "paused", metadata,
                             agent, now);
     json_decref(metadata);

@@ -138,10 +138,20 @@ static const char migration_2[] = "CREATE TABLE sweeper_ticks ("
 static const char migration_3[] =
     "CREATE INDEX entries_updated ON entries(updated_at, id);";
 
+/* Cancel and reschedule events record their ids too, with no job. */
+static const char migration_4[] =
+    "ALTER TABLE seen_events ALTER COLUMN job_id DROP NOT NULL;";
+
+/* Lists of a job's entries read by this index. */
+static const char migration_5[] =
+    "CREATE INDEX entries_job ON entries(job_id, id);";
+
 static const struct migration migrations[] = {
     {1, migration_1},
     {2, migration_2},
     {3, migration_3},
+    {4, migration_4},
+    {5, migration_5},
 };
 
 #define MIGRATION_COUNT (sizeof migrations / sizeof migrations[0])
@@ -209,13 +219,62 @@ static int apply(struct pg_store *s, const struct migration *m)
     return result;
 }
 
+/*
+ * Tables and views in the current schema, the schema_migrations columns
+ * pubq uses, and the names for the message. A constant query without
+ * values, so it goes through PQexec like the scripts.
+ */
+static const char sql_owner[] =
+    "SELECT (SELECT count(*) FROM pg_catalog.pg_class c"
+    "   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    "   WHERE n.nspname = current_schema()"
+    "   AND c.relkind IN ('r', 'p', 'v', 'm', 'f')),"
+    " (SELECT count(*) FROM information_schema.columns"
+    "   WHERE table_schema = current_schema()"
+    "   AND table_name = 'schema_migrations'"
+    "   AND column_name IN ('version', 'applied_at')),"
+    " current_database(), coalesce(current_schema(), '')";
+
+/*
+ * Rejects a schema that contains tables but no pubq schema_migrations
+ * table: it belongs to another application, and migrating would add
+ * pubq's tables to it.
+ */
+static int check_owner(struct pg_store *s)
+{
+    PGresult *res = PQexec(s->conn, sql_owner);
+    int result = STORE_OK;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        s->connection_lost = PQstatus(s->conn) == CONNECTION_BAD;
+        result = pg_error(s, STORE_ERROR, "read the schema failed: %s",
+                          PQerrorMessage(s->conn));
+    } else if (pg_get_int(res, 0, 0) > 0 && pg_get_int(res, 0, 1) != 2) {
+        result = pg_error(
+            s, STORE_INVALID,
+            "database \"%s\" schema \"%s\" is not a pubq schema: it "
+            "contains tables but %s, so pubq left it unchanged; use an "
+            "empty database or schema",
+            PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
+            pg_get_int(res, 0, 1) == 0
+                ? "no schema_migrations table"
+                : "a schema_migrations table of another tool");
+    }
+    PQclear(res);
+    return result;
+}
+
 static int migrate_locked(struct pg_store *s)
 {
-    int result = run_script(s,
-                            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                            "  version integer PRIMARY KEY,"
-                            "  applied_at bigint NOT NULL)",
-                            "create schema_migrations");
+    int result = check_owner(s);
+
+    if (result != STORE_OK)
+        return result;
+    result = run_script(s,
+                        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        "  version integer PRIMARY KEY,"
+                        "  applied_at bigint NOT NULL)",
+                        "create schema_migrations");
 
     for (size_t i = 0; result == STORE_OK && i < MIGRATION_COUNT; i++)
         result = apply(s, &migrations[i]);

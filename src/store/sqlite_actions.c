@@ -3,6 +3,7 @@
  * published, and cancel or reschedule by content item (SQLite store).
  */
 #include "store/sqlite_internal.h"
+#include "store/store_check.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -211,6 +212,7 @@ struct content_change {
     const char *status;
     const char *agent;
     const char *content_id;
+    const char *event_id; /* or NULL */
     int64_t now;
     int64_t due_at; /* reschedule only */
 };
@@ -307,14 +309,27 @@ static const char sql_content_reschedule[] =
     " AND (?3 IS NULL OR platform IN (SELECT value FROM json_each(?3)))"
     " RETURNING id, job_id, platform";
 
+/*
+ * Runs the change inside the open transaction. A seen event id makes it
+ * a duplicate that changes nothing; a new one is recorded with the
+ * change.
+ */
 static int change_content(struct sqlite_store *s,
                           const struct content_change *change,
                           enum sqlite_stmt_id id, const char *sql,
-                          const char *filter, size_t *changed)
+                          const char *filter, struct content_change_result *out)
 {
-    int result = content_exists(s, change->content_id);
+    int64_t job_id = 0;
     sqlite3_stmt *stmt = NULL;
+    int result = STORE_OK;
 
+    if (change->event_id != NULL)
+        result =
+            sqlite_event_find(s, change->event_id, &out->duplicate, &job_id);
+    if (result != STORE_OK || out->duplicate)
+        return result;
+
+    result = content_exists(s, change->content_id);
     if (result == STORE_OK) {
         stmt = sqlite_stmt(s, id, sql, change->op);
         result = stmt == NULL ? sqlite_stmt_error(s) : STORE_OK;
@@ -327,19 +342,25 @@ static int change_content(struct sqlite_store *s,
     sqlite_bind_text(stmt, 3, filter);
     if (change->due_at != 0)
         sqlite3_bind_int64(stmt, 4, change->due_at);
-    return apply_change(s, stmt, change, changed);
+    result = apply_change(s, stmt, change, &out->changed);
+    if (result == STORE_OK && change->event_id != NULL)
+        result = sqlite_event_remember(s, change->event_id, 0, change->now);
+    return result;
 }
 
 static int run_content_change(struct sqlite_store *s,
                               const struct content_change *change,
                               enum sqlite_stmt_id id, const char *sql,
-                              const char *const *platforms, size_t count,
-                              size_t *changed)
+                              const struct content_change_request *request,
+                              struct content_change_result *out)
 {
+    struct content_change_result done = {0};
     char *filter = NULL;
-    size_t done = 0;
-    int result = platform_filter(s, platforms, count, &filter);
+    int result = platform_filter(s, request->platforms, request->platform_count,
+                                 &filter);
 
+    if (result == STORE_OK && request->event_id != NULL)
+        result = store_check_event_id(&s->base, request->event_id);
     if (result == STORE_OK)
         result = sqlite_begin(s, change->op);
     if (result == STORE_OK) {
@@ -350,51 +371,54 @@ static int run_content_change(struct sqlite_store *s,
             sqlite_rollback(s);
     }
     free(filter);
-    if (changed != NULL)
-        *changed = result == STORE_OK ? done : 0;
+    if (out != NULL) {
+        struct content_change_result none = {0};
+
+        *out = result == STORE_OK ? done : none;
+    }
     return result;
 }
 
-int sqlite_cancel_content(struct store *store, const char *content_id,
-                          const char *const *platforms, size_t count,
-                          int64_t now, const char *agent, size_t *changed)
+int sqlite_cancel_content(struct store *store,
+                          const struct content_change_request *request,
+                          int64_t now, struct content_change_result *result)
 {
     struct content_change change = {
         .op = "cancel content",
         .action = "cancel",
         .status = "cancelled",
-        .agent = agent,
-        .content_id = content_id,
+        .agent = request->agent,
+        .content_id = request->content_id,
+        .event_id = request->event_id,
         .now = now,
     };
 
     return run_content_change(sqlite_store_of(store), &change,
-                              STMT_CONTENT_CANCEL, sql_content_cancel,
-                              platforms, count, changed);
+                              STMT_CONTENT_CANCEL, sql_content_cancel, request,
+                              result);
 }
 
-int sqlite_reschedule_content(struct store *store, const char *content_id,
-                              const char *const *platforms, size_t count,
-                              int64_t new_due, int64_t now, const char *agent,
-                              size_t *changed)
+int sqlite_reschedule_content(struct store *store,
+                              const struct content_change_request *request,
+                              int64_t now, struct content_change_result *result)
 {
     struct sqlite_store *s = sqlite_store_of(store);
     struct content_change change = {
         .op = "reschedule content",
         .action = "reschedule",
         .status = "pending",
-        .agent = agent,
-        .content_id = content_id,
+        .agent = request->agent,
+        .content_id = request->content_id,
+        .event_id = request->event_id,
         .now = now,
-        .due_at = new_due,
+        .due_at = request->new_due,
     };
 
-    if (new_due <= 0)
+    if (request->new_due <= 0)
         return sqlite_error(s, STORE_INVALID,
                             "invalid new due time %" PRId64
                             ": give milliseconds since the epoch",
-                            new_due);
+                            request->new_due);
     return run_content_change(s, &change, STMT_CONTENT_RESCHEDULE,
-                              sql_content_reschedule, platforms, count,
-                              changed);
+                              sql_content_reschedule, request, result);
 }

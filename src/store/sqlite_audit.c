@@ -52,134 +52,108 @@ int sqlite_audit_insert(struct sqlite_store *s,
 }
 
 /* Marks the job audited when its first round is over; 1 when it did. */
-static int mark_job_done(struct sqlite_store *s, int64_t job_id,
-                         char *content_id, size_t size, int *done)
+static int mark_job_done(struct sqlite_store *s, int64_t job_id, int *done)
 {
     static const char sql[] = "UPDATE jobs SET publish_audited = 1"
                               " WHERE id = ?1 AND publish_audited = 0"
                               " AND NOT EXISTS (SELECT 1 FROM entries"
                               "   WHERE job_id = ?1 AND first_round_done = 0)"
                               " AND EXISTS (SELECT 1 FROM entries"
-                              "   WHERE job_id = ?1 AND attempt_count > 0)"
-                              " RETURNING content_id";
+                              "   WHERE job_id = ?1 AND attempt_count > 0)";
     sqlite3_stmt *stmt =
         sqlite_stmt(s, STMT_PUBLISH_MARK, sql, "check publish round");
 
+    *done = 0;
     if (stmt == NULL)
         return sqlite_stmt_error(s);
-
     sqlite3_bind_int64(stmt, 1, job_id);
-    int rc = sqlite3_step(stmt);
-    *done = rc == SQLITE_ROW;
-    if (*done)
-        sqlite_copy_column(stmt, 0, content_id, size);
-    if (rc == SQLITE_ROW)
-        rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE) {
-        int result = sqlite_fail(s, rc, "check publish round");
-        sqlite_done(stmt);
-        return result;
-    }
-    sqlite_done(stmt);
-    return STORE_OK;
+
+    /* Not RETURNING: SQLite 3.40 buffers its rows in a temporary
+     * B-tree, opened for every call. */
+    int result = sqlite_exec_stmt(s, stmt, "check publish round");
+    if (result == STORE_OK)
+        *done = sqlite3_changes(s->db) > 0;
+    return result;
 }
 
 /*
- * Builds {"platforms": [...], "results": [{"platform", "status"}]} from
- * the first-round status of each entry and picks success, partial or
- * failed. Entries cancelled before their first attempt count as neither.
+ * Writes the record with its metadata, {"job", "platforms": [...],
+ * "results": [{"platform", "status"}]}, built from the first-round
+ * status of each entry in id order, and its status: success, partial or
+ * failed. Entries cancelled before their first attempt count as
+ * neither. One statement, so that no row travels through C and JSON
+ * text is built once, by SQLite.
  */
-static int build_results(struct sqlite_store *s, int64_t job_id,
-                         json_t *metadata, const char **status)
-{
-    static const char sql[] =
-        "SELECT platform, coalesce(first_round_status, status)"
-        " FROM entries WHERE job_id = ? ORDER BY id";
-    sqlite3_stmt *stmt =
-        sqlite_stmt(s, STMT_PUBLISH_RESULTS, sql, "read publish results");
-    json_t *platforms = json_array();
-    json_t *results = json_array();
-    size_t published = 0;
-    size_t counted = 0;
-    int rc = SQLITE_ERROR;
-
-    if (stmt == NULL) {
-        json_decref(platforms);
-        json_decref(results);
-        return sqlite_stmt_error(s);
-    }
-
-    json_object_set_new(metadata, "platforms", platforms);
-    json_object_set_new(metadata, "results", results);
-    sqlite3_bind_int64(stmt, 1, job_id);
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        const char *platform = (const char *)sqlite3_column_text(stmt, 0);
-        const char *first = (const char *)sqlite3_column_text(stmt, 1);
-
-        json_array_append_new(platforms, json_string(platform));
-        json_array_append_new(results, json_pack("{s:s, s:s}", "platform",
-                                                 platform, "status", first));
-        if (strcmp(first, "cancelled") != 0)
-            counted++;
-        if (strcmp(first, "published") == 0)
-            published++;
-    }
-
-    if (rc != SQLITE_DONE) {
-        int result = sqlite_fail(s, rc, "read publish results");
-        sqlite_done(stmt);
-        return result;
-    }
-    sqlite_done(stmt);
-
-    if (counted > 0 && published == counted)
-        *status = "success";
-    else if (published > 0)
-        *status = "partial";
-    else
-        *status = "failed";
-    return STORE_OK;
-}
+static const char sql_publish_audit[] =
+    "INSERT INTO audit (at, agent_name, action, job_id, status, metadata)"
+    " SELECT ?2, 'queue-manager', 'publish',"
+    " (SELECT content_id FROM jobs WHERE id = ?1),"
+    " CASE WHEN sum(first <> 'cancelled') > 0"
+    "   AND sum(first = 'published') = sum(first <> 'cancelled')"
+    "   THEN 'success'"
+    "   WHEN sum(first = 'published') > 0 THEN 'partial'"
+    "   ELSE 'failed' END,"
+    " json_object('job', ?1, 'platforms', json_group_array(platform),"
+    "   'results', json_group_array(json_object('platform', platform,"
+    "     'status', first)))"
+    " FROM (SELECT platform, coalesce(first_round_status, status) AS first"
+    "   FROM entries WHERE job_id = ?1 ORDER BY id)";
 
 int sqlite_publish_check(struct sqlite_store *s, int64_t job_id, int64_t now)
 {
-    char content_id[STORE_ID_MAX];
-    const char *status = "failed";
     int done = 0;
-    int result = mark_job_done(s, job_id, content_id, sizeof content_id, &done);
+    int result = mark_job_done(s, job_id, &done);
 
     if (result != STORE_OK || !done)
         return result;
 
-    json_t *metadata = json_object();
-    if (metadata == NULL)
-        return sqlite_error(s, STORE_ERROR, "out of memory");
-    json_object_set_new(metadata, "job", json_integer(job_id));
-
-    result = build_results(s, job_id, metadata, &status);
-    if (result == STORE_OK) {
-        struct sqlite_audit record = {
-            .at = now,
-            .agent = "queue-manager",
-            .action = "publish",
-            .content_id = content_id,
-            .status = status,
-            .metadata = metadata,
-        };
-        result = sqlite_audit_insert(s, &record);
-    }
-    json_decref(metadata);
-    return result;
+    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_PUBLISH_AUDIT, sql_publish_audit,
+                                     "write publish record");
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite3_bind_int64(stmt, 1, job_id);
+    sqlite3_bind_int64(stmt, 2, now);
+    return sqlite_exec_stmt(s, stmt, "write publish record");
 }
 
-static const char sql_audit_list[] =
-    "SELECT id, at, agent_name, action, job_id, entry_id, platform, status,"
-    " metadata FROM audit"
-    " WHERE (?1 IS NULL OR job_id = ?1)"
-    " AND (?2 IS NULL OR action = ?2)"
-    " AND (?3 IS NULL OR platform = ?3)"
-    " AND at >= ?4 AND at < ?5 AND id < ?6"
-    " ORDER BY id DESC LIMIT ?7";
+/*
+ * Audit lists, newest first. As with entry lists, each variant leads
+ * with an equality on one indexed column so SQLite walks that index in
+ * rowid order; the job id is the most selective, then the platform,
+ * then the action.
+ */
+#define AUDIT_COLUMNS                                                          \
+    "SELECT id, at, agent_name, action, job_id, entry_id, platform, status,"   \
+    " metadata FROM audit WHERE"
+#define AUDIT_FILTERS                                                          \
+    " (?1 IS NULL OR job_id = ?1)"                                             \
+    " AND (?2 IS NULL OR action = ?2)"                                         \
+    " AND (?3 IS NULL OR platform = ?3)"                                       \
+    " AND at >= ?4 AND at < ?5 AND id < ?6"                                    \
+    " ORDER BY id DESC LIMIT ?7"
+
+static const char sql_audit_list[] = AUDIT_COLUMNS AUDIT_FILTERS;
+static const char sql_audit_list_by_job[] =
+    AUDIT_COLUMNS " job_id = ?1 AND" AUDIT_FILTERS;
+static const char sql_audit_list_by_platform[] =
+    AUDIT_COLUMNS " platform = ?3 AND" AUDIT_FILTERS;
+static const char sql_audit_list_by_action[] =
+    AUDIT_COLUMNS " action = ?2 AND" AUDIT_FILTERS;
+
+static sqlite3_stmt *audit_list_statement(struct sqlite_store *s,
+                                          const struct audit_filter *f)
+{
+    if (f->job_id != NULL)
+        return sqlite_stmt(s, STMT_AUDIT_LIST_BY_JOB, sql_audit_list_by_job,
+                           "list audit");
+    if (f->platform != NULL)
+        return sqlite_stmt(s, STMT_AUDIT_LIST_BY_PLATFORM,
+                           sql_audit_list_by_platform, "list audit");
+    if (f->action != NULL)
+        return sqlite_stmt(s, STMT_AUDIT_LIST_BY_ACTION,
+                           sql_audit_list_by_action, "list audit");
+    return sqlite_stmt(s, STMT_AUDIT_LIST, sql_audit_list, "list audit");
+}
 
 static int read_audit(sqlite3_stmt *stmt, struct audit_record *r)
 {
@@ -239,11 +213,12 @@ int sqlite_list_audit(struct store *store, const struct audit_filter *filter,
 
     list->items = NULL;
     list->count = 0;
-    sqlite3_stmt *stmt =
-        sqlite_stmt(s, STMT_AUDIT_LIST, sql_audit_list, "list audit");
+    if (filter == NULL)
+        filter = &none;
+    sqlite3_stmt *stmt = audit_list_statement(s, filter);
     if (stmt == NULL)
         return sqlite_stmt_error(s);
-    bind_audit_filter(stmt, filter != NULL ? filter : &none);
+    bind_audit_filter(stmt, filter);
 
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         if (push_audit(list, &capacity, stmt) != 0) {

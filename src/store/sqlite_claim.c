@@ -1,6 +1,7 @@
 /* Claiming due entries and finding the next due time (SQLite store). */
 #include "store/sqlite_internal.h"
 #include "store/store_check.h"
+#include "store/store_platform_set.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -11,9 +12,10 @@
 /*
  * One statement, inside BEGIN IMMEDIATE: the inner SELECT walks the
  * partial index entries_due in due order and stops after ?4 rows, so
- * entries that are not due, or finished, are never read. Entries of a
- * paused platform that are due are skipped one by one. INDEXED BY pins
- * the index: without statistics the planner (SQLite 3.40) prefers
+ * entries that are not due, or finished, are never read. Due entries of
+ * a paused platform, or of a platform outside the node's set (?5, a
+ * JSON array of names), are skipped one by one. INDEXED BY pins the
+ * index: without statistics the planner (SQLite 3.40) prefers
  * entries_status, which reads every waiting entry and sorts them.
  */
 static const char sql_claim[] =
@@ -22,6 +24,7 @@ static const char sql_claim[] =
     " attempt_count = attempt_count + 1, updated_at = ?3"
     " WHERE id IN (SELECT id FROM entries INDEXED BY entries_due"
     "   WHERE status IN ('pending', 'retrying') AND due_at <= ?3"
+    "   AND platform IN (SELECT value FROM json_each(?5))"
     "   AND platform NOT IN (SELECT platform FROM platform_state"
     "     WHERE paused_until > ?3)"
     "   ORDER BY due_at, id LIMIT ?4)"
@@ -44,8 +47,9 @@ static int compare_due(const void *a, const void *b)
     return 0;
 }
 
-static int run_claim(struct sqlite_store *s, const char *node, int64_t now,
-                     int64_t lease_ms, size_t max, struct entry_list *list)
+static int run_claim(struct sqlite_store *s, const char *node,
+                     const char *platform_set, int64_t now, int64_t lease_ms,
+                     size_t max, struct entry_list *list)
 {
     sqlite3_stmt *stmt = sqlite_stmt(s, STMT_CLAIM, sql_claim, "claim");
     struct entry entry;
@@ -59,6 +63,7 @@ static int run_claim(struct sqlite_store *s, const char *node, int64_t now,
     sqlite3_bind_int64(stmt, 2, now + lease_ms);
     sqlite3_bind_int64(stmt, 3, now);
     sqlite3_bind_int64(stmt, 4, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+    sqlite_bind_text(stmt, 5, platform_set);
 
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         sqlite_read_entry(stmt, 0, &entry);
@@ -89,27 +94,36 @@ static int start_attempt(struct sqlite_store *s, const struct entry *entry,
     return sqlite_exec_stmt(s, stmt, "start attempt");
 }
 
-int sqlite_claim_due(struct store *store, const char *node, int64_t now,
-                     int64_t lease_ms, size_t max, struct entry_list *list)
+int sqlite_claim_due(struct store *store, const char *node,
+                     const char *const *platforms, size_t platform_count,
+                     int64_t now, int64_t lease_ms, size_t max,
+                     struct entry_list *list)
 {
     struct sqlite_store *s = sqlite_store_of(store);
+    char *platform_set = NULL;
     int result;
 
     list->items = NULL;
     list->count = 0;
     result = store_check_claim(store, node, now, lease_ms);
-    if (result != STORE_OK || max == 0)
+    if (result == STORE_OK)
+        result = store_platform_set_json(store, platforms, platform_count,
+                                         &platform_set);
+    if (result != STORE_OK || max == 0 || platform_count == 0) {
+        free(platform_set);
         return result;
+    }
 
     result = sqlite_begin(s, "claim due entries");
     if (result == STORE_OK)
-        result = run_claim(s, node, now, lease_ms, max, list);
+        result = run_claim(s, node, platform_set, now, lease_ms, max, list);
     for (size_t i = 0; result == STORE_OK && i < list->count; i++)
         result = start_attempt(s, &list->items[i], now);
     if (result == STORE_OK)
         result = sqlite_commit(s, "claim due entries");
     else
         sqlite_rollback(s);
+    free(platform_set);
 
     if (result != STORE_OK) {
         entry_list_free(list);
@@ -121,9 +135,13 @@ int sqlite_claim_due(struct store *store, const char *node, int64_t now,
     return STORE_OK;
 }
 
-/* Reads one optional integer; sets *found when the row contains a value. */
+/*
+ * Reads one optional integer of a query over the platform set (?1);
+ * sets *found when the row contains a value.
+ */
 static int read_time(struct sqlite_store *s, enum sqlite_stmt_id id,
-                     const char *sql, int64_t *value, int *found)
+                     const char *sql, const char *platform_set,
+                     int64_t *value, int *found)
 {
     sqlite3_stmt *stmt = sqlite_stmt(s, id, sql, "find next due time");
     int rc;
@@ -131,6 +149,7 @@ static int read_time(struct sqlite_store *s, enum sqlite_stmt_id id,
     *found = 0;
     if (stmt == NULL)
         return sqlite_stmt_error(s);
+    sqlite_bind_text(stmt, 1, platform_set);
     rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL) {
         *value = sqlite3_column_int64(stmt, 0);
@@ -143,12 +162,14 @@ static int read_time(struct sqlite_store *s, enum sqlite_stmt_id id,
 }
 
 /*
- * The earliest waiting entry whose platform is not paused at its due
- * time: read in due order from entries_due, stopping at the first hit.
+ * The earliest waiting entry of the platform set whose platform is not
+ * paused at its due time: read in due order from entries_due, stopping
+ * at the first hit.
  */
 static const char sql_next_entry[] =
     "SELECT due_at FROM entries AS e INDEXED BY entries_due"
     " WHERE status IN ('pending', 'retrying')"
+    " AND platform IN (SELECT value FROM json_each(?1))"
     " AND NOT EXISTS (SELECT 1 FROM platform_state p"
     "   WHERE p.platform = e.platform AND p.paused_until > e.due_at)"
     " ORDER BY due_at LIMIT 1";
@@ -157,32 +178,54 @@ static const char sql_next_entry[] =
 static const char sql_next_pause[] =
     "SELECT min(paused_until) FROM platform_state p"
     " WHERE paused_until > 0 AND paused_until < 9223372036854775807"
+    " AND platform IN (SELECT value FROM json_each(?1))"
     " AND EXISTS (SELECT 1 FROM entries e"
     "   WHERE e.platform = p.platform"
     "   AND e.status IN ('pending', 'retrying')"
     "   AND e.due_at < p.paused_until)";
 
-int sqlite_next_due_at(struct store *store, int64_t *due_at)
+static int read_next_times(struct sqlite_store *s, const char *platform_set,
+                           int64_t *due_at)
 {
-    struct sqlite_store *s = sqlite_store_of(store);
     int64_t entry_due = 0;
     int64_t pause_end = 0;
     int has_entry = 0;
     int has_pause = 0;
-    int result = read_time(s, STMT_NEXT_DUE_ENTRY, sql_next_entry, &entry_due,
-                           &has_entry);
+    int result = read_time(s, STMT_NEXT_DUE_ENTRY, sql_next_entry,
+                           platform_set, &entry_due, &has_entry);
 
     if (result == STORE_OK)
-        result = read_time(s, STMT_NEXT_DUE_PAUSE, sql_next_pause, &pause_end,
-                           &has_pause);
+        result = read_time(s, STMT_NEXT_DUE_PAUSE, sql_next_pause,
+                           platform_set, &pause_end, &has_pause);
     if (result != STORE_OK)
         return result;
 
     if (!has_entry && !has_pause)
-        return sqlite_error(s, STORE_NOT_FOUND, "no entry is waiting");
+        return sqlite_error(s, STORE_NOT_FOUND,
+                            "no entry of the given platforms is waiting");
     if (has_entry && (!has_pause || entry_due <= pause_end))
         *due_at = entry_due;
     else
         *due_at = pause_end;
     return STORE_OK;
+}
+
+int sqlite_next_due_at(struct store *store, const char *const *platforms,
+                       size_t platform_count, int64_t *due_at)
+{
+    struct sqlite_store *s = sqlite_store_of(store);
+    char *platform_set = NULL;
+    int result = store_platform_set_json(store, platforms, platform_count,
+                                         &platform_set);
+
+    if (result != STORE_OK)
+        return result;
+    if (platform_count == 0)
+        result = sqlite_error(s, STORE_NOT_FOUND,
+                              "no entry is waiting: the platform set is "
+                              "empty");
+    else
+        result = read_next_times(s, platform_set, due_at);
+    free(platform_set);
+    return result;
 }

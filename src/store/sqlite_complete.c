@@ -37,6 +37,7 @@ struct completed {
     char content_id[STORE_ID_MAX];
     char platform[STORE_NAME_MAX];
     uint32_t max_retries;
+    int job_audited; /* the job's "publish" record was already written */
 };
 
 static const char sql_complete[] =
@@ -54,7 +55,8 @@ static const char sql_complete[] =
     " first_round_done = 1, updated_at = ?7"
     " WHERE id = ?10 AND status = 'publishing' AND lease_node = ?11"
     " AND attempt_count = ?12"
-    " RETURNING job_id, content_id, platform, max_retries";
+    " RETURNING job_id, content_id, platform, max_retries,"
+    " (SELECT publish_audited FROM jobs WHERE jobs.id = entries.job_id)";
 
 static void bind_completion(sqlite3_stmt *stmt,
                             const struct attempt_completion *c)
@@ -99,6 +101,7 @@ static int update_entry(struct sqlite_store *s,
         sqlite_copy_column(stmt, 1, out->content_id, sizeof out->content_id);
         sqlite_copy_column(stmt, 2, out->platform, sizeof out->platform);
         out->max_retries = (uint32_t)sqlite3_column_int64(stmt, 3);
+        out->job_audited = sqlite3_column_int(stmt, 4);
         rc = sqlite3_step(stmt);
     }
     if (rc != SQLITE_DONE) {
@@ -186,7 +189,8 @@ static int apply_one(struct sqlite_store *s, const struct attempt_completion *c,
     if (result == STORE_OK && c->pause_until > 0)
         result = sqlite_pause(s, done.platform, c->pause_until, c->pause_reason,
                               c->ended_at, "queue-manager", 1);
-    if (result == STORE_OK)
+    /* Once written, the record is never written again: skip the check. */
+    if (result == STORE_OK && !done.job_audited)
         result = sqlite_publish_check(s, done.job_id, c->ended_at);
     return result;
 }

@@ -25,15 +25,21 @@ enum sqlite_stmt_id {
     STMT_ROLLBACK,
     STMT_AUDIT_INSERT,
     STMT_AUDIT_LIST,
+    STMT_AUDIT_LIST_BY_JOB,
+    STMT_AUDIT_LIST_BY_PLATFORM,
+    STMT_AUDIT_LIST_BY_ACTION,
     STMT_CONTENT_UPSERT,
     STMT_SEEN_EVENT_GET,
     STMT_SEEN_EVENT_INSERT,
     STMT_JOB_INSERT,
     STMT_JOB_GET,
     STMT_ENTRY_INSERT,
-    STMT_ENTRY_SET_KEY,
     STMT_ENTRY_GET,
     STMT_ENTRY_LIST,
+    STMT_ENTRY_LIST_BY_JOB,
+    STMT_ENTRY_LIST_BY_CONTENT,
+    STMT_ENTRY_LIST_BY_STATUS,
+    STMT_ENTRY_LIST_BY_PLATFORM,
     STMT_ENTRY_LIST_UPDATED,
     STMT_ATTEMPT_STATS,
     STMT_ENTRY_COUNT,
@@ -45,7 +51,7 @@ enum sqlite_stmt_id {
     STMT_NEXT_DUE_PAUSE,
     STMT_COMPLETE,
     STMT_PUBLISH_MARK,
-    STMT_PUBLISH_RESULTS,
+    STMT_PUBLISH_AUDIT,
     STMT_LEASE_EXPIRED,
     STMT_LEASE_RECOVER,
     STMT_LEASE_HELD,
@@ -159,6 +165,17 @@ void sqlite_read_entry(sqlite3_stmt *stmt, int col, struct entry *entry);
 int sqlite_entry_list_push(struct sqlite_store *s, struct entry_list *list,
                            size_t *capacity, const struct entry *entry);
 
+/*
+ * Looks up an event id inside the caller's transaction: sets *seen, and
+ * *job_id to its job or 0 (unseen, or the id of a cancel or reschedule).
+ */
+int sqlite_event_find(struct sqlite_store *s, const char *event_id, int *seen,
+                      int64_t *job_id);
+
+/* Records an event id with its job, or job_id 0 for none. */
+int sqlite_event_remember(struct sqlite_store *s, const char *event_id,
+                          int64_t job_id, int64_t now);
+
 /* Writes one audit record inside the caller's transaction. */
 int sqlite_audit_insert(struct sqlite_store *s,
                         const struct sqlite_audit *record);
@@ -208,6 +225,16 @@ int sqlite_attempt_close(struct sqlite_store *s,
 /* Returns the version of the newest schema migration. */
 int sqlite_schema_latest(void);
 
+/*
+ * Checks that the database of `db` is empty or pubq's own. One with
+ * tables but no schema_migrations (version, applied_at) table belongs to
+ * another application, and migrating it would add pubq's tables to it.
+ * Returns STORE_OK, STORE_INVALID for another application's database,
+ * or STORE_ERROR when the schema cannot be read (for example a file that
+ * is not a database). Writes the message of a failure into err.
+ */
+int sqlite_schema_check_owner(sqlite3 *db, char *err, size_t errlen);
+
 /* Returns the text of the claim statement, for query-plan tests. */
 const char *store_sqlite_claim_sql(void);
 
@@ -225,9 +252,12 @@ int sqlite_list_attempts(struct store *store, int64_t entry_id,
                          struct attempt_list *list);
 int sqlite_count_entries(struct store *store, const char *platform,
                          struct status_counts *counts);
-int sqlite_claim_due(struct store *store, const char *node, int64_t now,
-                     int64_t lease_ms, size_t max, struct entry_list *list);
-int sqlite_next_due_at(struct store *store, int64_t *due_at);
+int sqlite_claim_due(struct store *store, const char *node,
+                     const char *const *platforms, size_t platform_count,
+                     int64_t now, int64_t lease_ms, size_t max,
+                     struct entry_list *list);
+int sqlite_next_due_at(struct store *store, const char *const *platforms,
+                       size_t platform_count, int64_t *due_at);
 int sqlite_complete_attempts(struct store *store,
                              const struct attempt_completion *completions,
                              size_t count, int *applied);
@@ -242,13 +272,13 @@ int sqlite_cancel_entry(struct store *store, int64_t entry_id, int64_t now,
                         const char *agent);
 int sqlite_mark_published(struct store *store, int64_t entry_id, int64_t now,
                           const char *agent);
-int sqlite_cancel_content(struct store *store, const char *content_id,
-                          const char *const *platforms, size_t count,
-                          int64_t now, const char *agent, size_t *changed);
-int sqlite_reschedule_content(struct store *store, const char *content_id,
-                              const char *const *platforms, size_t count,
-                              int64_t new_due, int64_t now, const char *agent,
-                              size_t *changed);
+int sqlite_cancel_content(struct store *store,
+                          const struct content_change_request *request,
+                          int64_t now, struct content_change_result *result);
+int sqlite_reschedule_content(struct store *store,
+                              const struct content_change_request *request,
+                              int64_t now,
+                              struct content_change_result *result);
 int sqlite_pause_platform(struct store *store, const char *platform,
                           int64_t until, const char *reason, int64_t now,
                           const char *agent);

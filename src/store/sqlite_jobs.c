@@ -9,22 +9,25 @@
 
 #include "util/banned.h"
 
-/* Looks up an event id; sets *job_id to its job, or 0 when unseen. */
-static int find_event(struct sqlite_store *s, const char *event_id,
+int sqlite_event_find(struct sqlite_store *s, const char *event_id, int *seen,
                       int64_t *job_id)
 {
     static const char sql[] =
-        "SELECT job_id FROM seen_events WHERE event_id = ?";
-    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_SEEN_EVENT_GET, sql, "submit");
+        "SELECT coalesce(job_id, 0) FROM seen_events WHERE event_id = ?";
+    sqlite3_stmt *stmt =
+        sqlite_stmt(s, STMT_SEEN_EVENT_GET, sql, "look up event id");
 
+    *seen = 0;
     *job_id = 0;
     if (stmt == NULL)
         return sqlite_stmt_error(s);
     sqlite_bind_text(stmt, 1, event_id);
 
     int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
+        *seen = 1;
         *job_id = sqlite3_column_int64(stmt, 0);
+    }
     sqlite_done(stmt);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return sqlite_fail(s, rc, "look up event id");
@@ -53,23 +56,19 @@ static int upsert_content(struct sqlite_store *s, const struct job_request *req,
     return sqlite_exec_stmt(s, stmt, "store content item");
 }
 
-/* Runs an INSERT ... RETURNING id and sets *id. */
-static int insert_returning(struct sqlite_store *s, sqlite3_stmt *stmt,
-                            const char *op, int64_t *id)
+/*
+ * Runs an INSERT and sets *id to the new row's id. RETURNING would make
+ * SQLite 3.40 open a temporary B-tree for every row; the connection
+ * belongs to this store alone, so the last inserted rowid is this one.
+ */
+static int insert_row(struct sqlite_store *s, sqlite3_stmt *stmt,
+                      const char *op, int64_t *id)
 {
-    int rc = sqlite3_step(stmt);
+    int result = sqlite_exec_stmt(s, stmt, op);
 
-    if (rc == SQLITE_ROW) {
-        *id = sqlite3_column_int64(stmt, 0);
-        rc = sqlite3_step(stmt);
-    }
-    if (rc != SQLITE_DONE) {
-        int result = sqlite_fail(s, rc, op);
-        sqlite_done(stmt);
-        return result;
-    }
-    sqlite_done(stmt);
-    return STORE_OK;
+    if (result == STORE_OK)
+        *id = sqlite3_last_insert_rowid(s->db);
+    return result;
 }
 
 static int insert_job(struct sqlite_store *s, const struct job_request *req,
@@ -77,7 +76,7 @@ static int insert_job(struct sqlite_store *s, const struct job_request *req,
 {
     static const char sql[] =
         "INSERT INTO jobs (content_id, event_id, content_json, scheduled_at,"
-        " created_at) VALUES (?, ?, ?, ?, ?) RETURNING id";
+        " created_at) VALUES (?, ?, ?, ?, ?)";
     sqlite3_stmt *stmt = sqlite_stmt(s, STMT_JOB_INSERT, sql, "submit");
 
     if (stmt == NULL)
@@ -90,35 +89,26 @@ static int insert_job(struct sqlite_store *s, const struct job_request *req,
     }
     sqlite3_bind_int64(stmt, 4, scheduled_at);
     sqlite3_bind_int64(stmt, 5, now);
-    return insert_returning(s, stmt, "insert job", job_id);
+    return insert_row(s, stmt, "insert job", job_id);
 }
 
-static int remember_event(struct sqlite_store *s, const char *event_id,
+int sqlite_event_remember(struct sqlite_store *s, const char *event_id,
                           int64_t job_id, int64_t now)
 {
     static const char sql[] =
         "INSERT INTO seen_events (event_id, job_id, at) VALUES (?, ?, ?)";
-    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_SEEN_EVENT_INSERT, sql, "submit");
+    sqlite3_stmt *stmt =
+        sqlite_stmt(s, STMT_SEEN_EVENT_INSERT, sql, "record event id");
 
     if (stmt == NULL)
         return sqlite_stmt_error(s);
     sqlite_bind_text(stmt, 1, event_id);
-    sqlite3_bind_int64(stmt, 2, job_id);
+    if (job_id != 0)
+        sqlite3_bind_int64(stmt, 2, job_id);
+    else
+        sqlite3_bind_null(stmt, 2);
     sqlite3_bind_int64(stmt, 3, now);
     return sqlite_exec_stmt(s, stmt, "record event id");
-}
-
-static int set_key(struct sqlite_store *s, int64_t entry_id, const char *key)
-{
-    static const char sql[] =
-        "UPDATE entries SET idempotency_key = ? WHERE id = ?";
-    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_ENTRY_SET_KEY, sql, "submit");
-
-    if (stmt == NULL)
-        return sqlite_stmt_error(s);
-    sqlite_bind_text(stmt, 1, key);
-    sqlite3_bind_int64(stmt, 2, entry_id);
-    return sqlite_exec_stmt(s, stmt, "set idempotency key");
 }
 
 struct new_entry {
@@ -131,18 +121,31 @@ struct new_entry {
     int64_t now;
 };
 
+/*
+ * The id is the one SQLite would pick itself (no AUTOINCREMENT: the
+ * largest id plus one), chosen inside the write transaction so that the
+ * key, "pubq-<id>-<hash>" as store_key_make() writes it, goes in with
+ * the row instead of through a second UPDATE. Scalar subqueries, not
+ * INSERT ... SELECT, which would copy the row through a temporary table
+ * because it reads the table it writes.
+ */
+#define SQLITE_NEXT_ENTRY_ID "(SELECT coalesce(max(id), 0) + 1 FROM entries)"
+static const char sql_entry_insert[] =
+    "INSERT INTO entries (id, job_id, content_id, platform, status,"
+    " max_retries, scheduled_at, due_at, idempotency_key, created_at,"
+    " updated_at)"
+    " VALUES (" SQLITE_NEXT_ENTRY_ID ", ?1, ?2, ?3, 'pending', ?4, ?5, ?6,"
+    " 'pubq-' || " SQLITE_NEXT_ENTRY_ID " || '-' || ?8, ?7, ?7)";
+
 static int insert_entry(struct sqlite_store *s, const struct new_entry *e)
 {
-    static const char sql[] =
-        "INSERT INTO entries (job_id, content_id, platform, status,"
-        " max_retries, scheduled_at, due_at, created_at, updated_at)"
-        " VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?7) RETURNING id";
-    char key[STORE_KEY_MAX];
-    int64_t entry_id = 0;
-    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_ENTRY_INSERT, sql, "submit");
+    char hash[24];
+    sqlite3_stmt *stmt =
+        sqlite_stmt(s, STMT_ENTRY_INSERT, sql_entry_insert, "submit");
 
     if (stmt == NULL)
         return sqlite_stmt_error(s);
+    store_key_hash(hash, sizeof hash, e->content_id, e->platform, e->job_id);
     sqlite3_bind_int64(stmt, 1, e->job_id);
     sqlite_bind_text(stmt, 2, e->content_id);
     sqlite_bind_text(stmt, 3, e->platform);
@@ -150,14 +153,8 @@ static int insert_entry(struct sqlite_store *s, const struct new_entry *e)
     sqlite3_bind_int64(stmt, 5, e->scheduled_at);
     sqlite3_bind_int64(stmt, 6, e->due_at);
     sqlite3_bind_int64(stmt, 7, e->now);
-
-    int result = insert_returning(s, stmt, "insert entry", &entry_id);
-    if (result != STORE_OK)
-        return result;
-
-    store_key_make(key, sizeof key, entry_id, e->content_id, e->platform,
-                   e->job_id);
-    return set_key(s, entry_id, key);
+    sqlite_bind_text(stmt, 8, hash);
+    return sqlite_exec_stmt(s, stmt, "insert entry");
 }
 
 static int audit_accepted(struct sqlite_store *s, const struct job_request *req,
@@ -202,18 +199,17 @@ static int submit_one(struct sqlite_store *s, const struct job_request *req,
     out->job_id = 0;
     out->duplicate = 0;
     if (req->event_id != NULL) {
-        result = find_event(s, req->event_id, &out->job_id);
-        if (result != STORE_OK || out->job_id != 0) {
-            out->duplicate = out->job_id != 0;
+        result =
+            sqlite_event_find(s, req->event_id, &out->duplicate, &out->job_id);
+        if (result != STORE_OK || out->duplicate)
             return result;
-        }
     }
 
     result = upsert_content(s, req, now);
     if (result == STORE_OK)
         result = insert_job(s, req, scheduled_at, now, &out->job_id);
     if (result == STORE_OK && req->event_id != NULL)
-        result = remember_event(s, req->event_id, out->job_id, now);
+        result = sqlite_event_remember(s, req->event_id, out->job_id, now);
 
     struct new_entry entry = {
         .job_id = out->job_id,
@@ -225,6 +221,8 @@ static int submit_one(struct sqlite_store *s, const struct job_request *req,
     };
     for (size_t i = 0; result == STORE_OK && i < req->platform_count; i++) {
         entry.platform = req->platforms[i];
+        if (req->platform_max_retries != NULL)
+            entry.max_retries = req->platform_max_retries[i];
         result = insert_entry(s, &entry);
     }
 
@@ -321,14 +319,34 @@ int sqlite_get_entry(struct store *store, int64_t entry_id, struct entry *entry)
  * Unused filters bind NULL or an open bound, so one constant statement
  * serves every combination. The id bound keeps pages on the primary key.
  */
+/*
+ * Entry lists, newest first. Each variant leads with an equality on one
+ * indexed column so SQLite walks that index in rowid order instead of
+ * scanning every entry; the other filters stay optional. The variant is
+ * chosen from the most selective filter that is set.
+ */
+#define ENTRY_LIST_FILTERS                                                     \
+    " (?1 IS NULL OR status = ?1)"                                             \
+    " AND (?2 IS NULL OR platform = ?2)"                                       \
+    " AND (?3 IS NULL OR content_id = ?3)"                                     \
+    " AND (?4 = 0 OR job_id = ?4)"                                             \
+    " AND scheduled_at >= ?5 AND scheduled_at < ?6"                            \
+    " AND id < ?7 ORDER BY id DESC LIMIT ?8"
+
 static const char sql_entry_list[] =
+    "SELECT " SQLITE_ENTRY_COLUMNS " FROM entries WHERE" ENTRY_LIST_FILTERS;
+static const char sql_entry_list_by_job[] =
     "SELECT " SQLITE_ENTRY_COLUMNS " FROM entries"
-    " WHERE (?1 IS NULL OR status = ?1)"
-    " AND (?2 IS NULL OR platform = ?2)"
-    " AND (?3 IS NULL OR content_id = ?3)"
-    " AND (?4 = 0 OR job_id = ?4)"
-    " AND scheduled_at >= ?5 AND scheduled_at < ?6"
-    " AND id < ?7 ORDER BY id DESC LIMIT ?8";
+    " WHERE job_id = ?4 AND" ENTRY_LIST_FILTERS;
+static const char sql_entry_list_by_content[] =
+    "SELECT " SQLITE_ENTRY_COLUMNS " FROM entries"
+    " WHERE content_id = ?3 AND" ENTRY_LIST_FILTERS;
+static const char sql_entry_list_by_status[] =
+    "SELECT " SQLITE_ENTRY_COLUMNS " FROM entries"
+    " WHERE status = ?1 AND" ENTRY_LIST_FILTERS;
+static const char sql_entry_list_by_platform[] =
+    "SELECT " SQLITE_ENTRY_COLUMNS " FROM entries"
+    " WHERE platform = ?2 AND" ENTRY_LIST_FILTERS;
 
 /* The change feed: the same filters, oldest change first. */
 static const char sql_entry_list_updated[] =
@@ -362,6 +380,27 @@ static void bind_entry_filter(sqlite3_stmt *stmt, const struct entry_filter *f)
     }
 }
 
+static sqlite3_stmt *entry_list_statement(struct sqlite_store *s,
+                                          const struct entry_filter *f)
+{
+    if (f->updated_since != 0)
+        return sqlite_stmt(s, STMT_ENTRY_LIST_UPDATED, sql_entry_list_updated,
+                           "list entries");
+    if (f->job_id != 0)
+        return sqlite_stmt(s, STMT_ENTRY_LIST_BY_JOB, sql_entry_list_by_job,
+                           "list entries");
+    if (f->content_id != NULL)
+        return sqlite_stmt(s, STMT_ENTRY_LIST_BY_CONTENT,
+                           sql_entry_list_by_content, "list entries");
+    if (f->has_status)
+        return sqlite_stmt(s, STMT_ENTRY_LIST_BY_STATUS,
+                           sql_entry_list_by_status, "list entries");
+    if (f->platform != NULL)
+        return sqlite_stmt(s, STMT_ENTRY_LIST_BY_PLATFORM,
+                           sql_entry_list_by_platform, "list entries");
+    return sqlite_stmt(s, STMT_ENTRY_LIST, sql_entry_list, "list entries");
+}
+
 int sqlite_list_entries(struct store *store, const struct entry_filter *filter,
                         struct entry_list *list)
 {
@@ -376,11 +415,7 @@ int sqlite_list_entries(struct store *store, const struct entry_filter *filter,
     list->count = 0;
     if (filter == NULL)
         filter = &none;
-    sqlite3_stmt *stmt =
-        filter->updated_since != 0
-            ? sqlite_stmt(s, STMT_ENTRY_LIST_UPDATED, sql_entry_list_updated,
-                          "list entries")
-            : sqlite_stmt(s, STMT_ENTRY_LIST, sql_entry_list, "list entries");
+    sqlite3_stmt *stmt = entry_list_statement(s, filter);
     if (stmt == NULL)
         return sqlite_stmt_error(s);
     bind_entry_filter(stmt, filter);

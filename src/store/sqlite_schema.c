@@ -132,10 +132,29 @@ static const char migration_2[] =
 static const char migration_3[] =
     "CREATE INDEX entries_updated ON entries(updated_at);";
 
+/* Cancel and reschedule events record their ids too, with no job.
+ * SQLite cannot drop NOT NULL from a column, so the table is copied. */
+static const char migration_4[] =
+    "CREATE TABLE seen_events_4 ("
+    "  event_id TEXT PRIMARY KEY,"
+    "  job_id INTEGER REFERENCES jobs(id),"
+    "  at INTEGER NOT NULL);"
+    "INSERT INTO seen_events_4 (event_id, job_id, at)"
+    "  SELECT event_id, job_id, at FROM seen_events;"
+    "DROP TABLE seen_events;"
+    "ALTER TABLE seen_events_4 RENAME TO seen_events;";
+
+/* Lists of a job's entries (the HTTP reply to an event, the publish
+ * check) read by this index instead of scanning every entry. */
+static const char migration_5[] =
+    "CREATE INDEX entries_job ON entries(job_id);";
+
 static const struct migration migrations[] = {
     {1, migration_1},
     {2, migration_2},
     {3, migration_3},
+    {4, migration_4},
+    {5, migration_5},
 };
 
 #define MIGRATION_COUNT (sizeof migrations / sizeof migrations[0])
@@ -230,14 +249,59 @@ int sqlite_schema_latest(void)
     return migrations[MIGRATION_COUNT - 1].version;
 }
 
+/* Objects other than SQLite's own, and schema_migrations columns. */
+static const char sql_owner[] =
+    "SELECT (SELECT count(*) FROM sqlite_master"
+    "   WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'),"
+    " (SELECT count(*) FROM pragma_table_info('schema_migrations')"
+    "   WHERE name IN ('version', 'applied_at'))";
+
+int sqlite_schema_check_owner(sqlite3 *db, char *err, size_t errlen)
+{
+    const char *path = sqlite3_db_filename(db, "main");
+    sqlite3_stmt *stmt = NULL;
+    int objects = 0;
+    int columns = 0;
+    int rc = sqlite3_prepare_v2(db, sql_owner, -1, &stmt, NULL);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        objects = sqlite3_column_int(stmt, 0);
+        columns = sqlite3_column_int(stmt, 1);
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_ROW) {
+        snprintf(err, errlen, "cannot read the schema of \"%s\": %s", path,
+                 sqlite3_errstr(rc));
+        return STORE_ERROR;
+    }
+
+    if (objects == 0 || columns == 2)
+        return STORE_OK;
+    snprintf(err, errlen,
+             "database \"%s\" is not a pubq database: it contains tables "
+             "but %s, so pubq left it unchanged; pass a new or empty "
+             "database file",
+             path,
+             columns == 0 ? "no schema_migrations table"
+                          : "a schema_migrations table of another tool");
+    return STORE_INVALID;
+}
+
 int sqlite_migrate(struct store *store)
 {
     struct sqlite_store *s = sqlite_store_of(store);
-    int result = run_script(s,
-                            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                            "  version INTEGER PRIMARY KEY,"
-                            "  applied_at INTEGER NOT NULL)",
-                            "create schema_migrations");
+    int result = sqlite_schema_check_owner(s->db, s->base.errmsg,
+                                           sizeof s->base.errmsg);
+
+    if (result != STORE_OK)
+        return result;
+    result = run_script(s,
+                        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        "  version INTEGER PRIMARY KEY,"
+                        "  applied_at INTEGER NOT NULL)",
+                        "create schema_migrations");
 
     for (size_t i = 0; result == STORE_OK && i < MIGRATION_COUNT; i++)
         result = apply(s, &migrations[i]);

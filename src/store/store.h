@@ -61,13 +61,37 @@ struct job_request {
     int64_t scheduled_at;     /* due time; the job is due at once if past */
     const char *const *platforms;
     size_t platform_count;
-    uint32_t max_retries;
+    uint32_t max_retries; /* of every entry, unless the array below is set */
+    /*
+     * max_retries of each entry, platform_count items in the order of
+     * `platforms`, or NULL to give every entry max_retries.
+     */
+    const uint32_t *platform_max_retries;
     const char *source; /* who sent it: "cli", "import", "api", "event" */
 };
 
 struct submit_result {
-    int64_t job_id;
-    int duplicate; /* 1: the event id was seen before, nothing created */
+    int64_t job_id; /* 0 when a duplicate's id belongs to no job */
+    int duplicate;  /* 1: the event id was seen before, nothing created */
+};
+
+/*
+ * A cancel or reschedule of the entries of one content item that have
+ * not started, as a publishing.cancelled or publishing.rescheduled
+ * event requests it.
+ */
+struct content_change_request {
+    const char *event_id; /* dedupe key, or NULL for none */
+    const char *content_id;
+    const char *const *platforms; /* NULL with count 0: every platform */
+    size_t platform_count;
+    int64_t new_due;   /* reschedule_content only: the new due time */
+    const char *agent; /* audit agent; NULL or "" means "operator" */
+};
+
+struct content_change_result {
+    size_t changed; /* entries changed */
+    int duplicate;  /* 1: the event id was seen before, nothing changed */
 };
 
 struct job {
@@ -259,7 +283,9 @@ struct store_ops {
      * Creates jobs and their entries, one per platform, plus one
      * "accepted" audit record per job; all of them or none. A request
      * whose event id was seen before creates nothing and sets
-     * results[i].duplicate. `results` has room for `count` items.
+     * results[i].duplicate, with the first job's id (0 when the id was
+     * used by a cancel or reschedule). `results` has room for `count`
+     * items.
      */
     int (*submit_jobs)(struct store *store, const struct job_request *reqs,
                        size_t count, int64_t now,
@@ -289,18 +315,32 @@ struct store_ops {
      * before `now`, on a platform that is not paused, oldest due first:
      * each becomes `publishing` with a lease for `node` until
      * now + lease_ms, its attempt_count grows by one and an attempt row
-     * is started. The cost of the claim does not grow with the number of
-     * entries that are not due.
+     * is started.
+     *
+     * Only entries of the `platform_count` platforms in `platforms` (the
+     * platforms this node serves) are claimed. Entries of other
+     * platforms stay as they are, for the nodes that serve them. A
+     * count of 0 claims nothing. STORE_INVALID when `platforms` is NULL
+     * with a count above 0 or a name is empty or too long.
+     *
+     * The cost of the claim does not grow with the number of entries
+     * that are not due, but due entries of paused platforms or of
+     * platforms outside the set are read and skipped one by one.
      */
-    int (*claim_due)(struct store *store, const char *node, int64_t now,
-                     int64_t lease_ms, size_t max, struct entry_list *list);
+    int (*claim_due)(struct store *store, const char *node,
+                     const char *const *platforms, size_t platform_count,
+                     int64_t now, int64_t lease_ms, size_t max,
+                     struct entry_list *list);
 
     /*
      * Sets *due_at to the earliest due time of a pending or retrying
-     * entry on a platform that is not paused, or of a pause ending;
-     * STORE_NOT_FOUND when nothing waits.
+     * entry on a platform that is not paused, or of a pause ending,
+     * considering only the `platform_count` platforms in `platforms`.
+     * STORE_NOT_FOUND when nothing of those platforms waits, and always
+     * for a count of 0.
      */
-    int (*next_due_at)(struct store *store, int64_t *due_at);
+    int (*next_due_at)(struct store *store, const char *const *platforms,
+                       size_t platform_count, int64_t *due_at);
 
     /*
      * Applies attempt results in one transaction. applied[i] is 1 when
@@ -358,17 +398,23 @@ struct store_ops {
                           int64_t now, const char *agent);
 
     /*
-     * Cancels (or moves to `new_due`) the entries of a content item that
-     * have not started, on the given platforms or (count 0) all; sets
-     * *changed to how many changed.
+     * Cancels the entries of a content item that are pending, retrying
+     * or failed (reschedule: moves those pending or retrying to
+     * `new_due`), on the given platforms or all, and fills *result.
+     * Event ids share one namespace with submit_jobs: a request whose
+     * event id was seen before, from an event of any name, changes
+     * nothing and sets result->duplicate. The event id is recorded in
+     * the same transaction as the change. STORE_NOT_FOUND when the
+     * content item was never submitted; then nothing is written, the
+     * event id included.
      */
-    int (*cancel_content)(struct store *store, const char *content_id,
-                          const char *const *platforms, size_t count,
-                          int64_t now, const char *agent, size_t *changed);
-    int (*reschedule_content)(struct store *store, const char *content_id,
-                              const char *const *platforms, size_t count,
-                              int64_t new_due, int64_t now,
-                              const char *agent, size_t *changed);
+    int (*cancel_content)(struct store *store,
+                          const struct content_change_request *request,
+                          int64_t now, struct content_change_result *result);
+    int (*reschedule_content)(struct store *store,
+                              const struct content_change_request *request,
+                              int64_t now,
+                              struct content_change_result *result);
 
     /* Pauses a platform until `until` (INT64_MAX: until resumed). */
     int (*pause_platform)(struct store *store, const char *platform,

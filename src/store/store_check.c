@@ -100,6 +100,20 @@ static int check_request(struct store *s, size_t index,
     return result;
 }
 
+int store_check_event_id(struct store *store, const char *event_id)
+{
+    if (event_id == NULL || event_id[0] == '\0')
+        return store_fail(store, STORE_INVALID,
+                          "invalid event id: it is empty; pass NULL for "
+                          "an event without id");
+    if (strlen(event_id) >= STORE_ID_MAX)
+        return store_fail(store, STORE_INVALID,
+                          "invalid event id \"%.40s...\": longer than %d "
+                          "bytes",
+                          event_id, STORE_ID_MAX - 1);
+    return STORE_OK;
+}
+
 int store_check_requests(struct store *store, const struct job_request *reqs,
                          size_t count, const struct submit_result *results)
 {

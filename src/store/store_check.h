@@ -24,6 +24,9 @@ int store_check_completions(struct store *store,
                             const struct attempt_completion *completions,
                             size_t count, int *applied);
 
+/* Checks the event id of a content change: 1 to STORE_ID_MAX - 1 bytes. */
+int store_check_event_id(struct store *store, const char *event_id);
+
 /* Checks claim_due's node id and lease. */
 int store_check_claim(struct store *store, const char *node, int64_t now,
                       int64_t lease_ms);

@@ -83,25 +83,94 @@ static int run_pragma(sqlite3 *db, const char *sql, const char *expect,
 
 /*
  * WAL lets readers (the page, the CLI) run beside the writer.
- * synchronous=FULL syncs the WAL on every commit: with NORMAL, a power
- * loss can undo transactions already acknowledged to a caller, and an
- * accepted event must never vanish.
+ * synchronous=FULL, the default, syncs the WAL on every commit. With
+ * NORMAL (opt-in through the URL) a commit is in the WAL file but not
+ * yet on disk: a process crash loses nothing, a power loss or OS crash
+ * can undo the last transactions, and the database stays intact either
+ * way. The journal mode is stored in the file, so another application's
+ * database keeps its own; migrate then rejects that database.
  */
-static int configure(sqlite3 *db, char *err, size_t errlen)
+static int configure(sqlite3 *db, const char *synchronous, char *err,
+                     size_t errlen)
 {
     int result;
 
     sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
-    result = run_pragma(db, "PRAGMA journal_mode = WAL", "wal", err, errlen);
+    result = sqlite_schema_check_owner(db, err, errlen);
     if (result == STORE_OK)
-        result = run_pragma(db, "PRAGMA synchronous = FULL", NULL, err, errlen);
+        result = run_pragma(db, "PRAGMA journal_mode = WAL", "wal", err,
+                            errlen);
+    else if (result == STORE_INVALID)
+        result = STORE_OK;
+    if (result == STORE_OK)
+        result = run_pragma(db, synchronous, NULL, err, errlen);
     if (result == STORE_OK)
         result = run_pragma(db, "PRAGMA foreign_keys = ON", NULL, err, errlen);
     return result;
 }
 
-int store_sqlite_open(const char *path, struct store **out, char *err,
-                      size_t errlen)
+/*
+ * Reads the parameters after "?" in `query` (NAME=VALUE pairs joined by
+ * "&"). synchronous=full or synchronous=normal is the only one; sets
+ * *pragma to its statement.
+ */
+static int parse_query(const char *query, const char **pragma, char *err,
+                       size_t errlen)
+{
+    *pragma = "PRAGMA synchronous = FULL";
+
+    while (query[0] != '\0') {
+        size_t len = strcspn(query, "&");
+
+        if (len == strlen("synchronous=full") &&
+            strncmp(query, "synchronous=full", len) == 0) {
+            *pragma = "PRAGMA synchronous = FULL";
+        } else if (len == strlen("synchronous=normal") &&
+                   strncmp(query, "synchronous=normal", len) == 0) {
+            *pragma = "PRAGMA synchronous = NORMAL";
+        } else {
+            snprintf(err, errlen,
+                     "invalid database URL parameter \"%.*s\": use "
+                     "synchronous=full or synchronous=normal",
+                     (int)(len > 200 ? 200 : len), query);
+            return STORE_INVALID;
+        }
+        query += len;
+        if (query[0] == '&')
+            query++;
+    }
+    return STORE_OK;
+}
+
+/*
+ * Splits "PATH?QUERY" into a copy of PATH (*file, caller frees) and the
+ * synchronous PRAGMA. A path without "?" is taken whole.
+ */
+static int split_url(const char *url, char **file, const char **pragma,
+                     char *err, size_t errlen)
+{
+    const char *mark = strchr(url, '?');
+    size_t len = mark != NULL ? (size_t)(mark - url) : strlen(url);
+    int result = parse_query(mark != NULL ? mark + 1 : "", pragma, err,
+                             errlen);
+
+    if (result != STORE_OK)
+        return result;
+    if (len == 0) {
+        snprintf(err, errlen, "missing file path before \"?\" in the "
+                              "database URL");
+        return STORE_INVALID;
+    }
+    *file = strndup(url, len);
+    if (*file == NULL) {
+        snprintf(err, errlen, "out of memory opening \"%s\"", url);
+        return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+static int open_file(const char *path, const char *synchronous,
+                     struct store **out, char *err, size_t errlen)
 {
     struct sqlite_store *s = calloc(1, sizeof *s);
     int flags =
@@ -124,7 +193,7 @@ int store_sqlite_open(const char *path, struct store **out, char *err,
         return rc == SQLITE_CANTOPEN ? STORE_INVALID : STORE_ERROR;
     }
 
-    int result = configure(s->db, err, errlen);
+    int result = configure(s->db, synchronous, err, errlen);
     if (result != STORE_OK) {
         sqlite3_close(s->db);
         free(s);
@@ -134,4 +203,17 @@ int store_sqlite_open(const char *path, struct store **out, char *err,
     s->base.ops = &sqlite_ops;
     *out = &s->base;
     return STORE_OK;
+}
+
+int store_sqlite_open(const char *url, struct store **out, char *err,
+                      size_t errlen)
+{
+    char *path = NULL;
+    const char *synchronous = NULL;
+    int result = split_url(url, &path, &synchronous, err, errlen);
+
+    if (result == STORE_OK)
+        result = open_file(path, synchronous, out, err, errlen);
+    free(path);
+    return result;
 }

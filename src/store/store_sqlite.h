@@ -10,11 +10,15 @@
 #include "store/store.h"
 
 /*
- * Opens (creating if needed) the SQLite database at `path` and sets *out.
- * Does not migrate. Returns STORE_OK, or a negative store result with a
- * message in err and *out untouched. store_close() frees the store.
+ * Opens (creating if needed) the SQLite database at `url`, a file path
+ * with optional parameters after "?" (only synchronous=full, the
+ * default, or synchronous=normal), and sets *out. Does not migrate. A
+ * path that contains "?" must therefore end with "?" or a parameter.
+ * Returns STORE_OK, or a negative store result (STORE_INVALID for an
+ * unknown parameter) with a message in err and *out untouched.
+ * store_close() frees the store.
  */
-int store_sqlite_open(const char *path, struct store **out, char *err,
+int store_sqlite_open(const char *url, struct store **out, char *err,
                       size_t errlen);
 
 #endif

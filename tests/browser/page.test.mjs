@@ -34,6 +34,15 @@ const ARTIFACTS = env('PUBQ_ARTIFACT_DIR');
 const ZONE = 'America/New_York';
 const XSS_TEXT = '<img src=x onerror=alert(1)>';
 const XSS_TITLE = '<script>alert(3)</script>';
+// Markup in every other field the page shows: content id, link, post URL
+// (from the "hostile" platform's program) and pause reason. Intake
+// accepts only http and https links without spaces, quotes or angle
+// brackets, so the links try to break out of an attribute with ' and &.
+const XSS_ID = '<svg onload=alert(4)>';
+const XSS_LINK = "https://blog.example/x'onmouseover='alert(5)";
+const XSS_ID_2 = '"><img src=i onerror=alert(6)>';
+const XSS_LINK_2 = "https://blog.example/?a=1&amp;b='/onfocus=alert(7)//";
+const XSS_REASON = '<img src=r onerror=alert(9)>';
 const BULK_COUNT = 10000;
 const WAIT_MS = 30000;
 
@@ -152,6 +161,10 @@ async function createEntries() {
     await schedule('hold-1', ['hung'], { text: 'Maybe posted' });
     await schedule('slow-1', ['slow'], { text: 'Takes its time' });
     await schedule('xss-1', ['broken'], { text: XSS_TEXT, title: XSS_TITLE });
+    await schedule(XSS_ID, ['hostile'],
+        { text: XSS_TEXT, title: XSS_TITLE, link: XSS_LINK });
+    await schedule(XSS_ID_2, ['hostile'],
+        { text: XSS_TEXT, title: XSS_TITLE, link: XSS_LINK_2 });
     await cli('publish', '--text', 'Next week', '--platform', 'outbox',
         '--at', inDays(7), '--id', 'later-1');
     const cancelled = await cli('publish', '--text', 'Never mind',
@@ -165,6 +178,8 @@ async function createEntries() {
     await entryWithStatus('hold-1', 'hung', 'failed');
     await entryWithStatus('slow-1', 'slow', 'publishing');
     await entryWithStatus('xss-1', 'broken', 'failed');
+    await entryWithStatus(XSS_ID, 'hostile', 'published');
+    await entryWithStatus(XSS_ID_2, 'hostile', 'published');
 }
 
 before(async () => {
@@ -391,6 +406,49 @@ test('markup in content and errors stays text', async () => {
     assert.equal(await page.locator('main img, main script').count(), 0);
     assert.deepEqual(await page.evaluate(() => window.__ran), []);
     assert.deepEqual(dialogs, []);
+});
+
+test('markup in every field stays text', async () => {
+    const ranBefore = await page.evaluate(() => window.__ran.length);
+    await api('POST', '/v1/platforms/hostile/pause', { reason: XSS_REASON });
+    const banner = page.locator('#paused .banner[data-platform="hostile"]');
+    await banner.waitFor();
+    assert.match(await banner.textContent(),
+        /<img src=r onerror=alert\(9\)>/);
+
+    for (const id of [XSS_ID, XSS_ID_2]) {
+        const [entry] = await entriesOf(id);
+        const entryRow = row(entry);
+        await entryRow.waitFor();
+        const group = page.locator(`tbody.group[data-job-id="${entry.jobId}"]`);
+        assert.equal(await group.locator('.content-id').textContent(), id);
+        assert.equal(await entryRow.locator('a.post-link').getAttribute('href'),
+            new URL(entry.postUrl).href);
+        await entryRow.locator('button[data-action="expand"]').click();
+        const detail = page.locator(`#detail-${entry.id}`);
+        await detail.locator('.content-text').waitFor();
+        assert.equal(await detail.locator('.content-text').textContent(),
+            XSS_TEXT);
+        assert.match(await detail.locator('.content').textContent(),
+            /<script>alert\(3\)<\/script>/);
+        assert.match(await detail.locator('.content').textContent(),
+            /blog\.example/);
+    }
+
+    // Every href the page built is http or https, with markup
+    // percent-encoded.
+    const hrefs = await page.locator('main a[href]').evaluateAll(
+        (links) => links.map((a) => a.getAttribute('href')));
+    assert.ok(hrefs.length > 0);
+    for (const href of hrefs)
+        assert.match(href, /^https?:\/\/[^"<> ]*$/, href);
+    assert.equal(await page.locator('main img, main script, main svg').count(),
+        0);
+    assert.equal(await page.evaluate(() => window.__ran.length), ranBefore);
+    assert.deepEqual(dialogs, []);
+
+    await banner.locator('button[data-action="resume"]').click();
+    await banner.waitFor({ state: 'detached' });
 });
 
 test('filters and search narrow the list', async () => {

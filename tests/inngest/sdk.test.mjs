@@ -117,6 +117,30 @@ test('invalid event is rejected and stores nothing', async () => {
     const event = scheduled('sdk-invalid');
     event.data.platforms = ['outbox', 'nosuch'];
 
-    await assert.rejects(client(TOKEN).send(event), /400/);
+    await assert.rejects(client(TOKEN).send(event),
+        /400 \[0\]\.data\.platforms\[1\]: unknown platform "nosuch"/);
     assert.equal((await entriesOf('sdk-invalid')).length, 0);
+});
+
+test('retry after a lost reply stores the event once', async () => {
+    let calls = 0;
+    // Delivers the first request, then drops its reply, as a connection
+    // reset after the daemon stored the event would.
+    const lossyFetch = async (url, init) => {
+        const response = await fetch(url, init);
+        calls += 1;
+        if (calls === 1)
+            throw new Error('connection reset after the request was sent');
+        return response;
+    };
+    const inngest = new Inngest({
+        id: 'pubq-sdk-retry-test', eventKey: TOKEN, baseUrl: BASE,
+        fetch: lossyFetch,
+    });
+
+    const reply = await inngest.send(scheduled('sdk-retry'));
+
+    assert.equal(calls, 2);
+    assert.match(reply.ids[0], /^inngest-seed:/);
+    assert.equal((await entriesOf('sdk-retry')).length, 2);
 });

@@ -77,6 +77,13 @@ cat >"$work/hang.sh" <<'EOF'
 cat >/dev/null
 sleep 5
 EOF
+
+# Publishes and names the post with a URL that carries markup.
+cat >"$work/hostile.sh" <<'EOF'
+#!/bin/sh
+cat >/dev/null
+echo 'https://social.example/p?q="><img src=q onerror=alert(8)>'
+EOF
 chmod +x "$work"/*.sh
 
 export PUBQ_TEST_API_TOKEN="page-test-token-$$"
@@ -136,6 +143,10 @@ max_retries = 0
 type = webhook
 url = http://127.0.0.1:$hook_port/hook
 timeout = 2s
+
+[platform hostile]
+type = command
+program = $work/hostile.sh
 EOF
 
 daemon_start "$work/pubq.conf" "$work/daemon.log" "$url"

@@ -309,6 +309,48 @@ usage_case "unknown global option" --frob list
 pubq list --limit abc
 expect_in "$err" "abc" "--limit error names the value"
 
+# repeat_case OPTION ARGS...: an option that takes one value, given
+# twice, is a usage error that names it; nothing is stored.
+repeat_case() {
+    local option=$1
+    shift
+    usage_case "$option twice" "$@"
+    expect_in "$err" "$option given twice" "$option twice named"
+}
+
+entries_before=$(
+    pubq list --json --limit 1000
+    json_value 'len(d)'
+)
+repeat_case --text publish --text x --text y --platform outbox
+repeat_case --file publish --file a --file b --platform outbox
+repeat_case --at publish --text x --platform outbox \
+    --at 2026-12-05T09:00:00Z --at 2026-12-06T09:00:00Z
+repeat_case --id publish --text x --platform outbox --id a --id b
+repeat_case --title publish --text x --platform outbox --title a --title b
+repeat_case --link publish --text x --platform outbox \
+    --link https://a.example --link https://b.example
+repeat_case --event-id publish --text x --platform outbox \
+    --event-id a --event-id b
+repeat_case --status list --status failed --status pending
+repeat_case --limit list --limit 1 --limit 2
+repeat_case --platform list --platform outbox --platform social
+repeat_case --since audit --since 2026-01-01T00:00:00Z \
+    --since 2026-01-02T00:00:00Z
+repeat_case --job audit --job 1 --job 2
+repeat_case --database --database a.db --database b.db list
+pubq list --json --limit 1000
+expect_json "len(d) == $entries_before" "repeated options stored nothing"
+
+# Bidi controls and other format characters in an id would show it
+# reversed or hide part of it on the page and in tables.
+pubq publish --text x --platform outbox --id $'post\u202e1'
+expect_status 1 "content id with U+202E"
+expect_in "$err" "U+202E" "bidi control in --id named"
+pubq publish --text x --platform outbox --event-id $'evt\u2066'
+expect_status 1 "event id with U+2066"
+expect_in "$err" "U+2066" "bidi isolate in --event-id named"
+
 # --- import ------------------------------------------------------------
 
 cat >"$work/calendar.csv" <<'EOF'
@@ -362,6 +404,26 @@ expect_json "len(d) == $before" "import with a bad row stored nothing"
 pubq import "$work/no-such-file.csv"
 expect_status 1 "import of a missing file"
 
+# A calendar larger than the HTTP body limit: the local import reads
+# the file itself, so only the import limits apply.
+sed 's/^\[database\]$/[server]\nmax_body_bytes = 65536\n[database]/' \
+    "$work/pubq.conf" >"$work/small-body.conf"
+python3 -c 'import sys
+print("id,text,platforms")
+for i in range(10000):
+    print("big-%d,%s,outbox" % (i, "row %d " % i + "x" * 190))' \
+    >"$work/big.csv"
+set +e
+"$PUBQ_BIN" --config "$work/small-body.conf" --database "$work/big.db" \
+    import "$work/big.csv" >"$work/stdout" 2>"$work/stderr" </dev/null
+status=$?
+set -e
+out=$(cat "$work/stdout")
+err=$(cat "$work/stderr")
+expect_status 0 "import of 10,000 rows (2 MB) above max_body_bytes"
+expect_in "$out" "imported 10000 jobs with 10000 entries" \
+    "large import stored every row"
+
 # --- database selection and migrate ----------------------------------
 
 pubq --database "$work/other.db" list --json
@@ -377,6 +439,28 @@ expect_json 'len(d) == 1' "PUBQ_DATABASE selects the database"
 
 pubq migrate
 expect_status 0 "migrate"
+expect_in "$out" "database schema is up to date" "migrate text output"
+pubq migrate --json
+expect_json 'd == {"database": "up to date"}' \
+    "migrate --json reports what the text reports"
+
+# Another application's SQLite file: rejected by name, left unchanged.
+python3 -c 'import sqlite3, sys
+sqlite3.connect(sys.argv[1]).execute("CREATE TABLE notes (body TEXT)")' \
+    "$work/foreign.db"
+pubq --database "$work/foreign.db" migrate
+expect_status 1 "migrate rejects a foreign database"
+expect_in "$err" "\"$work/foreign.db\" is not a pubq database" \
+    "the rejection names the file"
+expect_in "$err" "new or empty database file" "the rejection names the fix"
+pubq --database "$work/foreign.db" list
+expect_status 1 "list rejects a foreign database"
+out=$(python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+print(c.execute("PRAGMA journal_mode").fetchone()[0],
+      ",".join(r[0] for r in c.execute("SELECT name FROM sqlite_master")))' \
+    "$work/foreign.db")
+expect_in "$out" "delete notes" "the foreign database kept its mode and tables"
 
 set +e
 "$PUBQ_BIN" --config "$PUBQ_SOURCE_DIR/pubq.example.conf" \
@@ -387,9 +471,23 @@ set -e
 err=$(cat "$work/stderr")
 expect_status 0 "publish with the example configuration"
 
-pubq --config "$work/missing.conf" list
+# plain_pubq ARGS...: runs pubq without the test configuration.
+plain_pubq() {
+    set +e
+    "$PUBQ_BIN" "$@" >"$work/stdout" 2>"$work/stderr" </dev/null
+    status=$?
+    set -e
+    out=$(cat "$work/stdout")
+    err=$(cat "$work/stderr")
+}
+
+plain_pubq --config "$work/missing.conf" list
 expect_status 1 "missing configuration file"
 expect_in "$err" "missing.conf" "configuration error names the file"
+
+plain_pubq --config "$work" list
+expect_status 1 "a directory as configuration file"
+expect_in "$err" "is a directory" "directory named as configuration"
 
 # --- help --------------------------------------------------------------
 
@@ -424,6 +522,29 @@ help_case retry ENTRY_ID
 help_case cancel ENTRY_ID
 help_case audit --job --action --platform --since --until --limit
 help_case migrate
+help_case serve
+help_case sweep
+
+# --json is accepted after every command name.
+pubq sweep --json
+expect_status 0 "sweep --json"
+expect_json "d['requeued'] == 0 and d['recovered'] == 0" "sweep --json output"
+pubq --json sweep
+expect_status 0 "--json sweep"
+expect_json "sorted(d) == ['recovered', 'requeued']" "--json sweep keys"
+
+# Attempts still running at the end of shutdown_grace end as unknown.
+pubq serve --help
+expect_in "$out" "ended as unknown" "serve --help on shutdown_grace"
+expect_not_in "$out" "releases the rest" "serve --help on shutdown_grace"
+
+# The help of each command that takes --url states when the database
+# is migrated.
+for command in publish import list show retry cancel audit; do
+    pubq "$command" --help
+    expect_in "$out" "Without --url, the database is migrated first" \
+        "$command --help on migrations"
+done
 
 echo "cli_roundtrip: $checks checks, $failures failed"
 [ "$failures" -eq 0 ]

@@ -6,6 +6,9 @@
 # post per entry.
 set -euo pipefail
 
+# shellcheck source=../support/daemon.sh
+. "$PUBQ_SOURCE_DIR/tests/support/daemon.sh"
+
 : "${PUBQ_BIN:?set PUBQ_BIN to the pubq binary}"
 : "${PUBQ_SOURCE_DIR:?set PUBQ_SOURCE_DIR to the source tree}"
 
@@ -90,8 +93,7 @@ port=$(cat "$work/sink/port")
 
 cat >"$work/pubq.conf" <<EOF
 [server]
-# Port 0: the kernel picks a free port, so parallel tests never collide.
-listen = 127.0.0.1:0
+listen = 127.0.0.1:$(daemon_free_port)
 
 [database]
 url = $work/pubq.db

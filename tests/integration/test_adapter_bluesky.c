@@ -597,6 +597,37 @@ static void bluesky_invalid_request_permanent(void **unused)
     fake_bluesky_stop(fake);
 }
 
+/* A PDS that echoes the app password or the access token back. */
+static void bluesky_echoed_secrets_removed(void **unused)
+{
+    struct fake_bluesky *fake = fake_bluesky_start(HANDLE, DID, PASSWORD, 0);
+    void *state = adapter_new(fake, PASSWORD_VAR);
+    struct entry entry = test_entry(82);
+    struct adapter_result result;
+
+    (void)unused;
+    fake_bluesky_fail_next(
+        fake, LOGIN, 401, NULL,
+        "{\"error\":\"AuthenticationRequired\","
+        "\"message\":\"Invalid identifier or password: " PASSWORD "\"}");
+    run_attempt(state, &entry, "echoed", 0, NULL, &result);
+    assert_int_equal(result.outcome, OUTCOME_PERMANENT);
+    assert_int_equal(result.pause_ms, -1);
+    assert_null(strstr(result.error, PASSWORD));
+    assert_null(strstr(result.pause_reason, PASSWORD));
+    assert_non_null(strstr(result.error, "or password: [secret]"));
+
+    /* The first login that succeeds gets the access token "access-1". */
+    fake_bluesky_fail_next(fake, CREATE, 400, NULL,
+                           "{\"error\":\"InvalidRequest\","
+                           "\"message\":\"token access-1 may not post\"}");
+    run_attempt(state, &entry, "echoed", 0, NULL, &result);
+    ops()->destroy(state);
+    assert_int_equal(result.outcome, OUTCOME_PERMANENT);
+    assert_non_null(strstr(result.error, "token [secret] may not post"));
+    fake_bluesky_stop(fake);
+}
+
 static void bluesky_gateway_error_unknown(void **unused)
 {
     struct fake_bluesky *fake = fake_bluesky_start(HANDLE, DID, PASSWORD, 0);
@@ -692,6 +723,7 @@ int main(void)
         cmocka_unit_test(bluesky_wrong_password_pauses),
         cmocka_unit_test(bluesky_refresh_rejected_logs_in),
         cmocka_unit_test(bluesky_invalid_request_permanent),
+        cmocka_unit_test(bluesky_echoed_secrets_removed),
         cmocka_unit_test(bluesky_gateway_error_unknown),
         cmocka_unit_test(bluesky_rkey_stable),
         cmocka_unit_test(bluesky_options_checked),

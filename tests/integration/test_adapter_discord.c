@@ -343,6 +343,16 @@ static void discord_echoed_token_removed(void **unused)
              &result);
     assert_int_equal(result.outcome, OUTCOME_PERMANENT);
     assert_non_null(strstr(result.error, "bad token [secret]"));
+
+    run_once(&(struct fake_response){.status = 200,
+                                     .body = "{\"id\":\"" HOOK_TOKEN "\","
+                                             "\"channel_id\":\"11\","
+                                             "\"guild_id\":\"22\"}"},
+             &result);
+    assert_int_equal(result.outcome, OUTCOME_SUCCESS);
+    assert_string_equal(result.post_id, "[secret]");
+    assert_string_equal(result.post_url,
+                        "https://discord.com/channels/22/11/[secret]");
 }
 
 static void discord_5xx_outcomes(void **unused)

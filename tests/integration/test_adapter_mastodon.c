@@ -309,6 +309,16 @@ static void mastodon_echoed_token_removed(void **unused)
     assert_int_equal(result.outcome, OUTCOME_PERMANENT);
     assert_null(strstr(result.error, TOKEN));
     assert_non_null(strstr(result.error, "[secret] was revoked"));
+
+    run_once(&(struct fake_response){.status = 200,
+                                     .body =
+                                         "{\"id\":\"" TOKEN "\",\"url\":"
+                                         "\"https://social.test/@pubq/" TOKEN
+                                         "\"}"},
+             &result);
+    assert_int_equal(result.outcome, OUTCOME_SUCCESS);
+    assert_string_equal(result.post_id, "[secret]");
+    assert_string_equal(result.post_url, "https://social.test/@pubq/[secret]");
 }
 
 static void mastodon_422_permanent(void **unused)
@@ -592,6 +602,18 @@ static void mastodon_create_rejects(void **unused)
     harness_platform_set(&platform, "instance", "http://social.test");
     harness_platform_set(&platform, "access_token_env", TOKEN_VAR);
     assert_create_fails(&platform, "https://");
+
+    harness_platform_init(&platform, "main", "mastodon");
+    harness_platform_set(&platform, "instance", "https:///social.test");
+    harness_platform_set(&platform, "access_token_env", TOKEN_VAR);
+    assert_create_fails(&platform, "missing host");
+
+    harness_platform_init(&platform, "main", "mastodon");
+    harness_platform_set(&platform, "instance", "https://me:pa55@social.test");
+    harness_platform_set(&platform, "access_token_env", TOKEN_VAR);
+    assert_create_fails(&platform, "put credentials in an environment "
+                                   "variable");
+    assert_create_fails(&platform, "invalid option instance of mastodon");
 
     harness_platform_init(&platform, "main", "mastodon");
     harness_platform_set(&platform, "instance", "https://social.test/@pubq");

@@ -116,6 +116,7 @@ static void run_attempt(void *state, const char *text, struct store *store,
     assert_null(strstr(result->error, "secret_token"));
     assert_null(strstr(result->pause_reason, "secret_token"));
     assert_null(strstr(result->post_url, "secret_token"));
+    assert_null(strstr(result->post_id, "secret_token"));
 }
 
 static void push(int status, const char *body)
@@ -346,6 +347,30 @@ static void telegram_bad_request_permanent(void **unused)
     assert_non_null(strstr(result.error, "chat not found"));
 }
 
+/* A server that quotes the request path or echoes the token elsewhere. */
+static void telegram_echoed_token_removed(void **unused)
+{
+    void *state = adapter_new();
+    struct adapter_result result;
+
+    (void)unused;
+    push(401, "{\"ok\":false,\"error_code\":401,\"description\":"
+              "\"Unauthorized: POST " SEND_PATH "\"}");
+    run_attempt(state, "Echoed", NULL, &result);
+    assert_int_equal(result.outcome, OUTCOME_PERMANENT);
+    assert_int_equal(result.pause_ms, -1);
+    assert_non_null(strstr(result.error, "POST /bot[secret]/sendMessage"));
+    assert_non_null(
+        strstr(result.pause_reason, "POST /bot[secret]/sendMessage"));
+
+    push(200, "{\"ok\":true,\"result\":{\"message_id\":77,"
+              "\"chat\":{\"id\":-1001234,\"username\":\"" TOKEN "\"}}}");
+    run_attempt(state, "Echoed again", NULL, &result);
+    ops()->destroy(state);
+    assert_int_equal(result.outcome, OUTCOME_SUCCESS);
+    assert_string_equal(result.post_url, "https://t.me/[secret]/77");
+}
+
 static void telegram_transport_error_hides_token(void **unused)
 {
     struct test_platform platform;
@@ -465,6 +490,7 @@ int main(void)
         cmocka_unit_test(telegram_forbidden_pauses),
         cmocka_unit_test(telegram_unauthorized_pauses),
         cmocka_unit_test(telegram_bad_request_permanent),
+        cmocka_unit_test(telegram_echoed_token_removed),
         cmocka_unit_test(telegram_transport_error_hides_token),
         cmocka_unit_test(telegram_format_options),
         cmocka_unit_test(telegram_options_checked),

@@ -399,6 +399,39 @@ static void webhook_401_pauses(void **unused)
                         "authentication rejected (HTTP 401)");
 }
 
+/* A receiver that echoes the signing key must not put it into results. */
+static void webhook_echoed_secret_removed(void **unused)
+{
+    void *state = webhook_create("/echo", NULL, 1);
+    struct entry entry = test_entry(1);
+    struct adapter_result result;
+
+    (void)unused;
+    assert_int_equal(fake_platform_push_response(
+                         fake, "/echo",
+                         &(struct fake_response){.status = 401,
+                                                 .body = "signature key " SECRET
+                                                         " does not match"}),
+                     0);
+    run_attempt(state, &entry, &result);
+    assert_int_equal(result.outcome, OUTCOME_PERMANENT);
+    assert_null(strstr(result.error, SECRET));
+    assert_non_null(strstr(result.error, "key [secret] does not match"));
+
+    assert_int_equal(fake_platform_push_response(
+                         fake, "/echo",
+                         &(struct fake_response){
+                             .status = 200,
+                             .body = "{\"id\":\"" SECRET "\",\"url\":"
+                                     "\"https://example.test/p/" SECRET "\"}"}),
+                     0);
+    run_attempt(state, &entry, &result);
+    adapter_find("webhook")->destroy(state);
+    assert_int_equal(result.outcome, OUTCOME_SUCCESS);
+    assert_string_equal(result.post_id, "[secret]");
+    assert_string_equal(result.post_url, "https://example.test/p/[secret]");
+}
+
 static void webhook_connection_refused(void **unused)
 {
     const struct adapter_ops *ops = adapter_find("webhook");
@@ -530,6 +563,80 @@ static void webhook_create_rejects(void **unused)
     assert_non_null(strstr(err, "unknown option \"urll\""));
 }
 
+/* Creates a webhook platform expected to fail with `expected` in err. */
+static void expect_create_error(struct test_platform *platform,
+                                const char *expected)
+{
+    char err[512] = "";
+    void *state = NULL;
+
+    assert_int_equal(adapter_find("webhook")->create(&platform->config, &state,
+                                                     err, sizeof err),
+                     -1);
+    assert_null(state);
+    if (strstr(err, expected) == NULL)
+        fail_msg("expected \"%s\" in \"%s\"", expected, err);
+}
+
+static void webhook_rejects_url_without_host(void **unused)
+{
+    static const char *const urls[] = {"http:///x", "https:///hook", "http:/x",
+                                       "http://?q", "http://"};
+    struct test_platform platform;
+
+    (void)unused;
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        platform_init(&platform);
+        platform_set(&platform, "url", urls[i]);
+        print_message("url %s\n", urls[i]);
+        expect_create_error(&platform, "missing host");
+    }
+}
+
+static void webhook_rejects_userinfo(void **unused)
+{
+    char err[512] = "";
+    void *state = NULL;
+    struct test_platform platform;
+
+    (void)unused;
+    platform_init(&platform);
+    platform_set(&platform, "url", "http://user:pa55@127.0.0.1/hook");
+    assert_int_equal(adapter_find("webhook")->create(&platform.config, &state,
+                                                     err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "put credentials in an environment variable"));
+    assert_null(strstr(err, "pa55"));
+
+    platform_init(&platform);
+    platform_set(&platform, "url", "http://token@127.0.0.1/hook");
+    expect_create_error(&platform, "user name or password");
+}
+
+static void webhook_rejects_bad_headers(void **unused)
+{
+    struct test_platform platform;
+
+    (void)unused;
+    platform_init(&platform);
+    platform_set(&platform, "url", "http://127.0.0.1/hook");
+    platform_set(&platform, "header_X-Dup", "a");
+    platform_set(&platform, "header_x-dup", "b");
+    expect_create_error(&platform,
+                        "option header_x-dup of webhook platform \"hook\" "
+                        "repeats header_X-Dup");
+
+    platform_init(&platform);
+    platform_set(&platform, "url", "http://127.0.0.1/hook");
+    platform_set(&platform, "header_X A", "v");
+    expect_create_error(&platform, "invalid header name \"X A\"");
+
+    platform_init(&platform);
+    platform_set(&platform, "url", "http://127.0.0.1/hook");
+    platform_set(&platform, "header_X(A)", "v");
+    expect_create_error(&platform, "RFC 9110 token");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -546,10 +653,14 @@ int main(void)
         cmocka_unit_test(webhook_400_permanent),
         cmocka_unit_test(webhook_410_pauses),
         cmocka_unit_test(webhook_401_pauses),
+        cmocka_unit_test(webhook_echoed_secret_removed),
         cmocka_unit_test(webhook_connection_refused),
         cmocka_unit_test(webhook_no_answer_unknown),
         cmocka_unit_test(webhook_body_over_cap),
         cmocka_unit_test(webhook_create_rejects),
+        cmocka_unit_test(webhook_rejects_url_without_host),
+        cmocka_unit_test(webhook_rejects_userinfo),
+        cmocka_unit_test(webhook_rejects_bad_headers),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

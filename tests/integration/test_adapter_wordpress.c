@@ -142,8 +142,14 @@ static void run_attempt(void *state, const struct entry *entry,
     ops->end(state, &attempt);
     *result = attempt.result;
 
-    assert_null(strstr(result->error, PASSWORD));
-    assert_null(strstr(result->error, PASSWORD_BASIC));
+    /* Whatever happened, no text of the result contains a credential. */
+    const char *texts[] = {result->error, result->pause_reason, result->post_id,
+                           result->post_url};
+
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        assert_null(strstr(texts[i], PASSWORD));
+        assert_null(strstr(texts[i], PASSWORD_BASIC));
+    }
 }
 
 static json_t *hello_content(void)
@@ -321,6 +327,39 @@ static void wordpress_401_pauses(void **unused)
         assert_non_null(strstr(result.error, i == 0 ? "incorrect_password"
                                                     : "rest_cannot_create"));
     }
+}
+
+/* A server that echoes the password or the Basic credentials back. */
+static void wordpress_echoed_password_removed(void **unused)
+{
+    struct adapter_result result;
+
+    (void)unused;
+    run_create(
+        &(struct fake_response){
+            .status = 401,
+            .body = "{\"code\":\"incorrect_password\",\"message\":"
+                    "\"password " PASSWORD " is invalid\"}"},
+        &result);
+    assert_int_equal(result.outcome, OUTCOME_PERMANENT);
+    assert_non_null(strstr(result.error, "password [secret] is invalid"));
+
+    run_create(
+        &(struct fake_response){
+            .status = 400,
+            .body = "bad header Authorization: Basic " PASSWORD_BASIC},
+        &result);
+    assert_int_equal(result.outcome, OUTCOME_PERMANENT);
+    assert_non_null(strstr(result.error, "Authorization: Basic [secret]"));
+
+    run_create(
+        &(struct fake_response){
+            .status = 201,
+            .body = "{\"id\":7,\"link\":\"https://blog.test/?p=" PASSWORD_BASIC
+                    "\"}"},
+        &result);
+    assert_int_equal(result.outcome, OUTCOME_SUCCESS);
+    assert_string_equal(result.post_url, "https://blog.test/?p=[secret]");
 }
 
 static void wordpress_403_pauses(void **unused)
@@ -586,6 +625,23 @@ static void wordpress_rejects_options(void **unused)
              "ftp://blog.test");
     expect_create_error(&platform, "invalid site");
 
+    /* The application password must not cross the network in clear. */
+    platform_default(&platform, NULL, NULL);
+    snprintf(platform.text[0][1], sizeof platform.text[0][1],
+             "http://blog.test");
+    expect_create_error(&platform, "it must start with https://");
+
+    platform_default(&platform, NULL, NULL);
+    snprintf(platform.text[0][1], sizeof platform.text[0][1],
+             "https://editor:pa55@blog.test");
+    expect_create_error(&platform, "put credentials in an environment "
+                                   "variable");
+
+    platform_default(&platform, NULL, NULL);
+    snprintf(platform.text[0][1], sizeof platform.text[0][1],
+             "https:///blog.test");
+    expect_create_error(&platform, "missing host");
+
     platform_default(&platform, NULL, NULL);
     snprintf(platform.text[2][1], sizeof platform.text[2][1],
              "PUBQ_TEST_WORDPRESS_UNSET");
@@ -600,6 +656,7 @@ int main(void)
         cmocka_unit_test(wordpress_title_from_text),
         cmocka_unit_test(wordpress_future_sends_date),
         cmocka_unit_test(wordpress_401_pauses),
+        cmocka_unit_test(wordpress_echoed_password_removed),
         cmocka_unit_test(wordpress_403_pauses),
         cmocka_unit_test(wordpress_400_permanent),
         cmocka_unit_test(wordpress_404_no_route_pauses),

@@ -133,6 +133,7 @@ static int teardown(void **state)
 /* Publishes one entry with the binary and claims it as the engine does. */
 static struct entry claim_new_entry(struct fixture *fx, const char *id)
 {
+    static const char *const outbox[] = {"outbox"};
     struct entry_list list = {0};
     struct entry entry;
 
@@ -140,8 +141,9 @@ static struct entry claim_new_entry(struct fixture *fx, const char *id)
              id, NULL);
     assert_int_equal(fx->run.status, 0);
 
-    assert_int_equal(fx->store->ops->claim_due(fx->store, NODE, now_ms() + 1000,
-                                               60000, 1, &list),
+    assert_int_equal(fx->store->ops->claim_due(fx->store, NODE, outbox, 1,
+                                               now_ms() + 1000, 60000, 1,
+                                               &list),
                      STORE_OK);
     assert_int_equal(list.count, 1);
     entry = list.items[0];

@@ -912,6 +912,96 @@ static void test_lease_outlives_queue(void **state)
     assert_int_equal(count_audit(h, "lease_recovered"), 0);
 }
 
+/*
+ * Claims the entry as another node that then dies: its lease expires
+ * while the attempt's outcome is unknown, so the engine recovers it.
+ */
+static struct entry submit_and_abandon(struct harness *h, const char *id)
+{
+    int64_t due = wall_ms() + 1500;
+    struct entry entry = submit_one(h, id, "hook", due);
+    static const char *const hook[] = {"hook"};
+    struct entry_list claimed = {0};
+
+    assert_int_equal(h->probe->ops->claim_due(h->probe, "dead-node", hook, 1,
+                                              due, 1, 10, &claimed),
+                     STORE_OK);
+    assert_int_equal(claimed.count, 1);
+    entry_list_free(&claimed);
+    return entry;
+}
+
+static void test_recovered_unknown_held(void **state)
+{
+    struct harness *h = *state;
+    struct entry entry;
+
+    harness_start(h, &(struct setup){.lease = "1s"});
+    entry = submit_and_abandon(h, "abandoned-hold");
+    entry = wait_status(h, entry.id, ENTRY_FAILED, SETTLE_TIMEOUT_MS);
+    engine_halt(h);
+
+    assert_string_equal(entry.fail_reason, "outcome unknown");
+    assert_int_equal(fake_platform_request_count(h->fake), 0);
+}
+
+static void test_recovered_unknown_retried(void **state)
+{
+    struct harness *h = *state;
+    struct entry entry;
+
+    harness_start(h, &(struct setup){.lease = "1s", .on_unknown = "retry"});
+    entry = submit_and_abandon(h, "abandoned-retry");
+    entry = wait_status(h, entry.id, ENTRY_PUBLISHED, SETTLE_TIMEOUT_MS);
+    engine_halt(h);
+
+    assert_int_equal(fake_platform_requests_with_key(h->fake,
+                                                     entry.idempotency_key),
+                     1);
+}
+
+/*
+ * A job for a platform this node lacks, as during a rolling deploy that
+ * adds it: the node publishes the entry it can and leaves the other one
+ * pending and untouched for a node that serves its platform.
+ */
+static void test_unserved_platform_left(void **state)
+{
+    struct harness *h = *state;
+    const char *platforms[] = {"hook", "missing"};
+    struct attempt_list attempts = {0};
+    struct entry hook;
+    struct entry missing;
+    int64_t job_id;
+
+    harness_start(h, &(struct setup){0});
+    push(h, "/hook", 200, NULL);
+    job_id = submit_job(h, "two-nodes", platforms, 2, 0);
+    hook = entry_of_job(h, job_id, "hook");
+    missing = entry_of_job(h, job_id, "missing");
+    wait_status(h, hook.id, ENTRY_PUBLISHED, SETTLE_TIMEOUT_MS);
+
+    /* More loop turns, in which a claim of any platform would show. */
+    engine_wake(h->engine);
+    sleep_ms(300);
+    engine_halt(h);
+
+    missing = read_entry(h, missing.id);
+    assert_int_equal(missing.status, ENTRY_PENDING);
+    assert_int_equal(missing.attempt_count, 0);
+    assert_int_equal(missing.retry_count, 0);
+    assert_string_equal(missing.lease_node, "");
+    assert_string_equal(missing.last_error, "");
+    assert_int_equal(missing.updated_at, missing.created_at);
+    assert_int_equal(h->probe->ops->list_attempts(h->probe, missing.id,
+                                                  &attempts),
+                     STORE_OK);
+    assert_int_equal(attempts.count, 0);
+    attempt_list_free(&attempts);
+    assert_int_equal(fake_platform_requests_to(h->fake, "/missing"), 0);
+    assert_int_equal(fake_platform_requests_to(h->fake, "/hook"), 1);
+}
+
 #define ENGINE_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -932,6 +1022,9 @@ int main(void)
         ENGINE_TEST(test_shutdown_unknown_retry),
         ENGINE_TEST(test_shutdown_unknown_hold),
         ENGINE_TEST(test_lease_outlives_queue),
+        ENGINE_TEST(test_recovered_unknown_held),
+        ENGINE_TEST(test_recovered_unknown_retried),
+        ENGINE_TEST(test_unserved_platform_left),
     };
 
     curl_global_init(CURL_GLOBAL_DEFAULT);

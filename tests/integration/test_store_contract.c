@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "store/store.h"
 #include "test_support.h"
@@ -227,13 +228,31 @@ static size_t audit_count(struct store *store, const char *job_id,
     return count;
 }
 
-static struct entry_list claim(struct store *store, const char *node,
-                               int64_t now, size_t max)
+/* Every platform the tests below submit to, except the race's. */
+static const char *const every_platform[] = {"alpha", "beta", "gamma"};
+
+/* Claims as a node serving `platforms`. */
+static struct entry_list claim_from(struct store *store, const char *node,
+                                    const char *const *platforms, size_t n,
+                                    int64_t now, size_t max)
 {
     struct entry_list list = {0};
 
-    check_ok(store, store->ops->claim_due(store, node, now, LEASE, max, &list));
+    check_ok(store, store->ops->claim_due(store, node, platforms, n, now,
+                                          LEASE, max, &list));
     return list;
+}
+
+/* Claims as a node serving every platform of every_platform. */
+static struct entry_list claim(struct store *store, const char *node,
+                               int64_t now, size_t max)
+{
+    return claim_from(store, node, every_platform, 3, now, max);
+}
+
+static int next_due(struct store *store, int64_t *due)
+{
+    return store->ops->next_due_at(store, every_platform, 3, due);
 }
 
 /* Claims exactly one entry and returns it. */
@@ -437,6 +456,34 @@ static void submit_duplicate_in_batch(void **state)
     assert_int_equal(results[0].duplicate, 0);
     assert_int_equal(results[1].duplicate, 1);
     assert_int_equal(results[1].job_id, results[0].job_id);
+}
+
+static void submit_platform_max_retries(void **state)
+{
+    struct store *store = store_of(state);
+    const char *const three[] = {"alpha", "beta", "gamma"};
+    const uint32_t retries[] = {0, 7, 2};
+    struct job_request req = request("post-1", three, 3, NOW);
+
+    req.platform_max_retries = retries;
+    struct entry_list list = entries_of_job(store, submit(store, &req));
+    assert_int_equal(list.count, 3);
+    for (size_t i = 0; i < list.count; i++) {
+        const char *platform = list.items[i].platform;
+        uint32_t expected = strcmp(platform, "alpha") == 0  ? 0
+                            : strcmp(platform, "beta") == 0 ? 7
+                                                            : 2;
+
+        assert_int_equal(list.items[i].max_retries, expected);
+    }
+    entry_list_free(&list);
+
+    /* Without the array every entry gets max_retries. */
+    list = entries_of_job(store, submit_simple(store, "post-2", two, 2, NOW));
+    assert_int_equal(list.count, 2);
+    assert_int_equal(list.items[0].max_retries, 3);
+    assert_int_equal(list.items[1].max_retries, 3);
+    entry_list_free(&list);
 }
 
 static void submit_past_is_due_now(void **state)
@@ -710,7 +757,7 @@ static void claim_skips_paused(void **state)
     assert_string_equal(list.items[0].platform, "beta");
     entry_list_free(&list);
 
-    check_ok(store, store->ops->next_due_at(store, &due));
+    check_ok(store, next_due(store, &due));
     assert_int_equal(due, NOW + HOUR);
 
     check_ok(store, store->ops->resume_platform(store, "alpha", NOW, "test"));
@@ -725,11 +772,134 @@ static void next_due_at_earliest(void **state)
     struct store *store = store_of(state);
     int64_t due = 0;
 
-    assert_int_equal(store->ops->next_due_at(store, &due), STORE_NOT_FOUND);
+    assert_int_equal(next_due(store, &due), STORE_NOT_FOUND);
     submit_simple(store, "c1", one_alpha, 1, NOW + 2 * HOUR);
     submit_simple(store, "c2", one_alpha, 1, NOW + HOUR);
-    check_ok(store, store->ops->next_due_at(store, &due));
+    check_ok(store, next_due(store, &due));
     assert_int_equal(due, NOW + HOUR);
+}
+
+static void claim_skips_other_platforms(void **state)
+{
+    static const char *const only_beta[] = {"beta"};
+    static const char *const only_delta[] = {"delta"};
+    static const char *const empty_name[] = {""};
+    struct store *store = store_of(state);
+    struct entry_list all;
+    int64_t job_id = submit_simple(store, "c1", every_platform, 3, NOW);
+
+    struct entry_list list = claim_from(store, "node-a", only_beta, 1, NOW, 10);
+    assert_int_equal(list.count, 1);
+    assert_string_equal(list.items[0].platform, "beta");
+    entry_list_free(&list);
+
+    list = claim_from(store, "node-a", only_delta, 1, NOW, 10);
+    assert_int_equal(list.count, 0);
+    entry_list_free(&list);
+    list = claim_from(store, "node-a", NULL, 0, NOW, 10);
+    assert_int_equal(list.count, 0);
+    entry_list_free(&list);
+
+    assert_int_equal(store->ops->claim_due(store, "node-a", NULL, 1, NOW,
+                                           LEASE, 10, &list),
+                     STORE_INVALID);
+    assert_int_equal(list.count, 0);
+    assert_int_equal(store->ops->claim_due(store, "node-a", empty_name, 1,
+                                           NOW, LEASE, 10, &list),
+                     STORE_INVALID);
+    assert_int_equal(list.count, 0);
+
+    /* The entries outside the set were not touched. */
+    all = entries_of_job(store, job_id);
+    assert_int_equal(all.count, 3);
+    for (size_t i = 0; i < all.count; i++) {
+        const struct entry *e = &all.items[i];
+
+        if (strcmp(e->platform, "beta") == 0)
+            continue;
+        assert_int_equal(e->status, ENTRY_PENDING);
+        assert_int_equal(e->attempt_count, 0);
+        assert_string_equal(e->lease_node, "");
+        assert_int_equal(e->updated_at, NOW);
+    }
+    entry_list_free(&all);
+}
+
+static void next_due_at_ignores_other_platforms(void **state)
+{
+    static const char *const only_beta[] = {"beta"};
+    static const char *const only_gamma[] = {"gamma"};
+    struct store *store = store_of(state);
+    int64_t due = 0;
+
+    submit_simple(store, "c1", one_alpha, 1, NOW + HOUR);
+    submit_simple(store, "c2", only_beta, 1, NOW + 2 * HOUR);
+
+    check_ok(store, store->ops->next_due_at(store, only_beta, 1, &due));
+    assert_int_equal(due, NOW + 2 * HOUR);
+    assert_int_equal(store->ops->next_due_at(store, only_gamma, 1, &due),
+                     STORE_NOT_FOUND);
+    assert_int_equal(store->ops->next_due_at(store, NULL, 0, &due),
+                     STORE_NOT_FOUND);
+
+    /* A pause of alpha ends before beta is due, but only counts for a
+     * node that serves alpha. */
+    check_ok(store, store->ops->pause_platform(store, "alpha",
+                                               NOW + 90 * MINUTE, "limited",
+                                               NOW, "test"));
+    check_ok(store, store->ops->next_due_at(store, two, 2, &due));
+    assert_int_equal(due, NOW + 90 * MINUTE);
+    check_ok(store, store->ops->next_due_at(store, only_beta, 1, &due));
+    assert_int_equal(due, NOW + 2 * HOUR);
+}
+
+/*
+ * Two nodes on one database, each serving one platform, as in a rolling
+ * deploy that adds a platform: each claims its own platform's entries
+ * and no others, until all are taken.
+ */
+static void nodes_split_by_platform(void **state)
+{
+    static const char *const only_beta[] = {"beta"};
+    struct fixture *f = *state;
+    struct store *other = NULL;
+    size_t taken[2] = {0, 0};
+
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+
+        snprintf(id, sizeof id, "post-%d", i);
+        submit_simple(f->store, id, two, 2, NOW);
+    }
+    open_url(f->url, &other);
+
+    /* Bounded: five rounds of two claims empty both platforms. */
+    for (int round = 0; round < 6; round++) {
+        struct entry_list a =
+            claim_from(f->store, "node-a", one_alpha, 1, NOW, 2);
+        struct entry_list b = claim_from(other, "node-b", only_beta, 1, NOW, 2);
+
+        for (size_t i = 0; i < a.count; i++) {
+            assert_string_equal(a.items[i].platform, "alpha");
+            assert_string_equal(a.items[i].lease_node, "node-a");
+        }
+        for (size_t i = 0; i < b.count; i++) {
+            assert_string_equal(b.items[i].platform, "beta");
+            assert_string_equal(b.items[i].lease_node, "node-b");
+        }
+        taken[0] += a.count;
+        taken[1] += b.count;
+        entry_list_free(&a);
+        entry_list_free(&b);
+    }
+    store_close(other);
+
+    assert_int_equal(taken[0], 5);
+    assert_int_equal(taken[1], 5);
+    struct status_counts counts;
+    check_ok(f->store, f->store->ops->count_entries(f->store, NULL, &counts));
+    assert_int_equal(counts.by_status[ENTRY_PENDING], 0);
+    assert_int_equal(counts.by_status[ENTRY_PUBLISHING], 10);
 }
 
 /* ---- complete_attempts ---- */
@@ -1252,25 +1422,54 @@ static void mark_published_legal_and_illegal(void **state)
     assert_int_equal(audit_count(store, "b", "mark_published"), 0);
 }
 
+/* Cancels a content item's entries as agent "event"; returns the result. */
+static int cancel_content(struct store *store, const char *content_id,
+                          const char *const *platforms, size_t count,
+                          const char *event_id,
+                          struct content_change_result *result)
+{
+    struct content_change_request change = {
+        .event_id = event_id,
+        .content_id = content_id,
+        .platforms = platforms,
+        .platform_count = count,
+        .agent = "event",
+    };
+
+    return store->ops->cancel_content(store, &change, NOW, result);
+}
+
+static int reschedule_content(struct store *store, const char *content_id,
+                              int64_t new_due, const char *event_id,
+                              struct content_change_result *result)
+{
+    struct content_change_request change = {
+        .event_id = event_id,
+        .content_id = content_id,
+        .new_due = new_due,
+        .agent = "event",
+    };
+
+    return store->ops->reschedule_content(store, &change, NOW, result);
+}
+
 static void cancel_content_by_platform(void **state)
 {
     struct store *store = store_of(state);
     const char *const three[] = {"alpha", "beta", "gamma"};
     const char *const only_beta[] = {"beta"};
-    size_t changed = 99;
+    struct content_change_result result = {99, 99};
 
     submit_simple(store, "c1", three, 3, NOW + HOUR);
     submit_simple(store, "other", three, 3, NOW + HOUR);
 
-    check_ok(store, store->ops->cancel_content(store, "c1", only_beta, 1, NOW,
-                                               "event", &changed));
-    assert_int_equal(changed, 1);
-    check_ok(store, store->ops->cancel_content(store, "c1", NULL, 0, NOW,
-                                               "event", &changed));
-    assert_int_equal(changed, 2);
-    check_ok(store, store->ops->cancel_content(store, "c1", NULL, 0, NOW,
-                                               "event", &changed));
-    assert_int_equal(changed, 0);
+    check_ok(store, cancel_content(store, "c1", only_beta, 1, NULL, &result));
+    assert_int_equal(result.changed, 1);
+    assert_int_equal(result.duplicate, 0);
+    check_ok(store, cancel_content(store, "c1", NULL, 0, NULL, &result));
+    assert_int_equal(result.changed, 2);
+    check_ok(store, cancel_content(store, "c1", NULL, 0, NULL, &result));
+    assert_int_equal(result.changed, 0);
 
     struct entry_filter cancelled = {.has_status = 1,
                                      .status = ENTRY_CANCELLED};
@@ -1280,35 +1479,31 @@ static void cancel_content_by_platform(void **state)
     assert_int_equal(count_matching(store, &others), 3);
     assert_int_equal(audit_count(store, "c1", "cancel"), 3);
 
-    assert_int_equal(store->ops->cancel_content(store, "missing", NULL, 0, NOW,
-                                                "event", &changed),
+    assert_int_equal(cancel_content(store, "missing", NULL, 0, NULL, &result),
                      STORE_NOT_FOUND);
 }
 
 static void cancel_content_spares_publishing(void **state)
 {
     struct store *store = store_of(state);
-    size_t changed = 99;
+    struct content_change_result result = {99, 99};
 
     submit_simple(store, "c1", two, 2, NOW);
     struct entry started = claim_one(store, "node-a", NOW);
 
-    check_ok(store, store->ops->cancel_content(store, "c1", NULL, 0, NOW,
-                                               "event", &changed));
-    assert_int_equal(changed, 1);
+    check_ok(store, cancel_content(store, "c1", NULL, 0, NULL, &result));
+    assert_int_equal(result.changed, 1);
     assert_int_equal(get_entry(store, started.id).status, ENTRY_PUBLISHING);
 }
 
 static void reschedule_content_moves_due(void **state)
 {
     struct store *store = store_of(state);
-    size_t changed = 99;
+    struct content_change_result result = {99, 99};
 
     submit_simple(store, "c1", two, 2, NOW);
-    check_ok(store,
-             store->ops->reschedule_content(store, "c1", NULL, 0, NOW + HOUR,
-                                            NOW, "event", &changed));
-    assert_int_equal(changed, 2);
+    check_ok(store, reschedule_content(store, "c1", NOW + HOUR, NULL, &result));
+    assert_int_equal(result.changed, 2);
 
     struct entry_list list = claim(store, "node-a", NOW, 10);
     assert_int_equal(list.count, 0);
@@ -1319,10 +1514,85 @@ static void reschedule_content_moves_due(void **state)
     entry_list_free(&list);
     assert_int_equal(audit_count(store, "c1", "reschedule"), 2);
 
-    check_ok(store, store->ops->reschedule_content(store, "c1", NULL, 0,
-                                                   NOW + 2 * HOUR, NOW, "event",
-                                                   &changed));
-    assert_int_equal(changed, 0);
+    check_ok(store,
+             reschedule_content(store, "c1", NOW + 2 * HOUR, NULL, &result));
+    assert_int_equal(result.changed, 0);
+}
+
+/* Returns the due time of every entry of content item c1, checked equal. */
+static int64_t due_of_c1(struct store *store)
+{
+    struct entry_filter filter = {.content_id = "c1"};
+    struct entry_list list = {0};
+    int64_t due;
+
+    check_ok(store, store->ops->list_entries(store, &filter, &list));
+    assert_int_equal(list.count, 2);
+    due = list.items[0].due_at;
+    assert_int_equal(list.items[1].due_at, due);
+    entry_list_free(&list);
+    return due;
+}
+
+static void content_change_dedupes_event(void **state)
+{
+    struct store *store = store_of(state);
+    struct content_change_result result = {99, 99};
+    struct job_request req = request("c1", two, 2, NOW + HOUR);
+    struct submit_result submitted;
+
+    req.event_id = "schedule-1";
+    submit(store, &req);
+    check_ok(store, reschedule_content(store, "c1", NOW + 2 * HOUR, "move-1",
+                                       &result));
+    assert_int_equal(result.changed, 2);
+    assert_int_equal(result.duplicate, 0);
+    check_ok(store, reschedule_content(store, "c1", NOW + 3 * HOUR, "move-2",
+                                       &result));
+
+    /* A replayed old reschedule does not move the entries back. */
+    check_ok(store, reschedule_content(store, "c1", NOW + 2 * HOUR, "move-1",
+                                       &result));
+    assert_int_equal(result.duplicate, 1);
+    assert_int_equal(result.changed, 0);
+    assert_int_equal(due_of_c1(store), NOW + 3 * HOUR);
+    assert_int_equal(audit_count(store, "c1", "reschedule"), 4);
+
+    /* Ids are shared by events of every name. */
+    check_ok(store,
+             cancel_content(store, "c1", NULL, 0, "schedule-1", &result));
+    assert_int_equal(result.duplicate, 1);
+    check_ok(store, cancel_content(store, "c1", NULL, 0, "stop-1", &result));
+    assert_int_equal(result.changed, 2);
+    assert_int_equal(result.duplicate, 0);
+    check_ok(store, cancel_content(store, "c1", NULL, 0, "stop-1", &result));
+    assert_int_equal(result.duplicate, 1);
+    assert_int_equal(audit_count(store, "c1", "cancel"), 2);
+
+    req.event_id = "stop-1";
+    check_ok(store, store->ops->submit_jobs(store, &req, 1, NOW, &submitted));
+    assert_int_equal(submitted.duplicate, 1);
+    assert_int_equal(submitted.job_id, 0);
+    assert_int_equal(audit_count(store, "c1", "accepted"), 1);
+}
+
+static void content_change_unknown_event(void **state)
+{
+    struct store *store = store_of(state);
+    struct content_change_result result = {99, 99};
+
+    /* Nothing is written for an unknown content item, its id included. */
+    assert_int_equal(
+        cancel_content(store, "c1", NULL, 0, "early-stop", &result),
+        STORE_NOT_FOUND);
+    submit_simple(store, "c1", two, 2, NOW + HOUR);
+    check_ok(store,
+             cancel_content(store, "c1", NULL, 0, "early-stop", &result));
+    assert_int_equal(result.duplicate, 0);
+    assert_int_equal(result.changed, 2);
+
+    assert_int_equal(
+        cancel_content(store, "c1", NULL, 0, "", &result), STORE_INVALID);
 }
 
 /* ---- platforms ---- */
@@ -1665,6 +1935,58 @@ static void migrate_concurrently(void **state)
     store_close(store);
 }
 
+/* Runs one statement in the database of `url`, outside the store. */
+static void run_raw(const char *url, const char *sql)
+{
+    sqlite3 *db = NULL;
+
+    if (is_postgres(url)) {
+        pg_admin(url, sql);
+        return;
+    }
+    if (sqlite3_open(url + strlen("sqlite:"), &db) != SQLITE_OK)
+        fail_msg("open %s: %s", url, sqlite3_errmsg(db));
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        fail_msg("\"%s\": %s", sql, sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+/*
+ * A database with another application's tables and no schema_migrations
+ * table is rejected, and migrate adds none of pubq's tables to it.
+ */
+static void migrate_rejects_foreign_database(void **state)
+{
+    struct fixture *f = *state;
+    struct status_counts counts;
+    struct store *store = NULL;
+    char err[STORE_ERR_MAX];
+    char url[1280];
+
+    fresh_database(f, 1, url, sizeof url);
+    run_raw(url, "CREATE TABLE customers (id integer PRIMARY KEY, "
+                 "name text)");
+
+    if (store_open(url, &store, err, sizeof err) != STORE_OK)
+        fail_msg("store_open: %s", err);
+    assert_int_equal(store_migrate(store), STORE_INVALID);
+    assert_non_null(strstr(store_errmsg(store), "is not a pubq"));
+    assert_non_null(strstr(store_errmsg(store), "no schema_migrations table"));
+    assert_non_null(strstr(store_errmsg(store), "empty database"));
+    assert_int_not_equal(store->ops->count_entries(store, NULL, &counts),
+                         STORE_OK);
+    assert_int_equal(store_migrate(store), STORE_INVALID);
+    store_close(store);
+
+    /* A schema_migrations table of another tool does not make it ours. */
+    run_raw(url, "CREATE TABLE schema_migrations (version text)");
+    if (store_open(url, &store, err, sizeof err) != STORE_OK)
+        fail_msg("store_open: %s", err);
+    assert_int_equal(store_migrate(store), STORE_INVALID);
+    assert_non_null(strstr(store_errmsg(store), "of another tool"));
+    store_close(store);
+}
+
 /* ---- concurrency ---- */
 
 #define RACE_ENTRIES 200
@@ -1672,6 +1994,8 @@ static void migrate_concurrently(void **state)
 struct racer {
     const char *url;
     const char *node;
+    const char *const *platforms;
+    size_t platform_count;
     int64_t ids[RACE_ENTRIES];
     size_t count;
     int failed;
@@ -1691,8 +2015,9 @@ static void *race_claims(void *arg)
     for (int round = 0; round < 2 * RACE_ENTRIES; round++) {
         struct entry_list list = {0};
 
-        if (store->ops->claim_due(store, r->node, NOW, LEASE, 3, &list) !=
-            STORE_OK) {
+        if (store->ops->claim_due(store, r->node, r->platforms,
+                                  r->platform_count, NOW, LEASE, 3,
+                                  &list) != STORE_OK) {
             r->failed = 1;
             break;
         }
@@ -1712,8 +2037,11 @@ static void concurrent_claims_disjoint(void **state)
     struct fixture *f = *state;
     const char *platforms[RACE_ENTRIES / 10];
     char names[RACE_ENTRIES / 10][16];
-    struct racer racers[2] = {{.url = f->url, .node = "node-a"},
-                              {.url = f->url, .node = "node-b"}};
+    struct racer racers[2] = {
+        {.url = f->url, .node = "node-a", .platforms = platforms,
+         .platform_count = RACE_ENTRIES / 10},
+        {.url = f->url, .node = "node-b", .platforms = platforms,
+         .platform_count = RACE_ENTRIES / 10}};
     pthread_t threads[2];
 
     for (size_t i = 0; i < RACE_ENTRIES / 10; i++) {
@@ -1753,6 +2081,7 @@ int main(void)
         STORE_TEST(submit_rejects_bad_requests),
         STORE_TEST(submit_duplicate_event),
         STORE_TEST(submit_duplicate_in_batch),
+        STORE_TEST(submit_platform_max_retries),
         STORE_TEST(submit_past_is_due_now),
         STORE_TEST(get_missing_rows),
         STORE_TEST(list_filters),
@@ -1764,6 +2093,9 @@ int main(void)
         STORE_TEST(claim_orders_by_due),
         STORE_TEST(claim_skips_paused),
         STORE_TEST(next_due_at_earliest),
+        STORE_TEST(claim_skips_other_platforms),
+        STORE_TEST(next_due_at_ignores_other_platforms),
+        STORE_TEST(nodes_split_by_platform),
         STORE_TEST(complete_published),
         STORE_TEST(complete_retrying),
         STORE_TEST(complete_failed_exhausted),
@@ -1783,6 +2115,8 @@ int main(void)
         STORE_TEST(cancel_content_by_platform),
         STORE_TEST(cancel_content_spares_publishing),
         STORE_TEST(reschedule_content_moves_due),
+        STORE_TEST(content_change_dedupes_event),
+        STORE_TEST(content_change_unknown_event),
         STORE_TEST(pause_and_resume),
         STORE_TEST(platform_data_roundtrip),
         STORE_TEST(audit_filters),
@@ -1793,6 +2127,7 @@ int main(void)
         STORE_TEST(wakeup_after_submit),
         STORE_TEST(reconnect_after_disconnect),
         STORE_TEST(migrate_concurrently),
+        STORE_TEST(migrate_rejects_foreign_database),
         STORE_TEST(concurrent_claims_disjoint),
     };
 

@@ -112,6 +112,7 @@ static void claim_plan_uses_index(void **state)
     sqlite3_stmt *stmt = NULL;
     char sql[4096];
     int uses_index = 0;
+    int reads_platform_set = 0;
 
     snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s",
              store_sqlite_claim_sql());
@@ -123,6 +124,11 @@ static void claim_plan_uses_index(void **state)
 
         if (strstr(detail, "USING INDEX entries_due ") != NULL)
             uses_index = 1;
+        if (strstr(detail, "SCAN json_each") != NULL)
+            reads_platform_set = 1;
+        /* A correlated subquery would run once per candidate row. */
+        if (strstr(detail, "CORRELATED") != NULL)
+            fail_msg("claim runs a subquery per row: %s", detail);
         if (strncmp(detail, "SCAN entries", 12) == 0)
             fail_msg("claim scans entries: %s", detail);
         if (strstr(detail, "TEMP B-TREE") != NULL)
@@ -131,6 +137,43 @@ static void claim_plan_uses_index(void **state)
     sqlite3_finalize(stmt);
     sqlite3_close(db);
     assert_true(uses_index);
+    assert_true(reads_platform_set);
+}
+
+/*
+ * Another application's database file keeps its journal mode and gains
+ * no table: open leaves it alone and migrate rejects it by name.
+ */
+static void foreign_file_untouched(void **state)
+{
+    const char *path = test_path(test_tmpdir(), "other.db");
+    struct store *store = NULL;
+    char err[STORE_ERR_MAX];
+    sqlite3 *db = NULL;
+
+    (void)state;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE notes (body TEXT)", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+
+    if (store_sqlite_open(path, &store, err, sizeof err) != STORE_OK)
+        fail_msg("open: %s", err);
+    assert_int_equal(store_migrate(store), STORE_INVALID);
+    assert_non_null(strstr(store_errmsg(store), path));
+    assert_non_null(strstr(store_errmsg(store), "no schema_migrations table"));
+    store_close(store);
+
+    db = open_raw(path);
+    char *mode = query_text(db, "PRAGMA journal_mode");
+    char *tables = query_text(db, "SELECT group_concat(name) FROM "
+                                  "sqlite_master");
+    assert_string_equal(mode, "delete");
+    assert_string_equal(tables, "notes");
+    free(mode);
+    free(tables);
+    sqlite3_close(db);
 }
 
 /* Submits `jobs` jobs of `per_job` platforms, all due at `due`. */
@@ -172,6 +215,8 @@ static void submit_many(struct store *store, const char *prefix, int jobs,
 
 static void claim_ignores_future_backlog(void **state)
 {
+    static const char *const due_platforms[] = {"p0", "p1", "p2", "p3", "p4",
+                                                "p5", "p6", "p7", "p8", "p9"};
     struct fixture *f = *state;
     struct sqlite_store *s = sqlite_store_of(f->store);
     struct entry_list list = {0};
@@ -179,9 +224,10 @@ static void claim_ignores_future_backlog(void **state)
     submit_many(f->store, "future", 200, 100, NOW + 24 * HOUR);
     submit_many(f->store, "due", 1, 10, NOW);
 
-    assert_int_equal(
-        f->store->ops->claim_due(f->store, "node-a", NOW, 60000, 100, &list),
-        STORE_OK);
+    assert_int_equal(f->store->ops->claim_due(f->store, "node-a",
+                                              due_platforms, 10, NOW, 60000,
+                                              100, &list),
+                     STORE_OK);
     assert_int_equal(list.count, 10);
     for (size_t i = 0; i < list.count; i++)
         assert_string_equal(list.items[i].content_id, "due-0");
@@ -234,6 +280,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(schema_at_latest_version, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(claim_plan_uses_index, setup, teardown),
+        cmocka_unit_test(foreign_file_untouched),
         cmocka_unit_test_setup_teardown(claim_ignores_future_backlog, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(busy_maps_to_store_busy, setup,

@@ -213,6 +213,16 @@ static const struct error_case error_cases[] = {
     {"[sweeper]\ncron = 0 * * *\n", "pubq.conf:2: [sweeper] cron",
      "expected 5 fields"},
     {"[sweeper]\ncron = 0 25 * * *\n", "pubq.conf:2: [sweeper] cron", "hour"},
+    {"[sweeper]\ncron = 0 0 31 2 *\n",
+     "pubq.conf:2: [sweeper] cron = \"0 0 31 2 *\"",
+     "never matches in zone UTC"},
+    {"[sweeper]\nzone = Europe/Berlin\ncron = 0 0 30 2 *\n",
+     "pubq.conf:3: [sweeper] cron = \"0 0 30 2 *\"",
+     "never matches in zone Europe/Berlin"},
+    {"[platform hook]\ntype = webhook\nheader_X-A:B = v\n",
+     "pubq.conf:3: [platform hook]",
+     "invalid line \"header_X-A:B = v\": ':' in a key"},
+    {"[log]\nlevel: debug\n", "pubq.conf:2: [log]", "write key = value"},
     {"[time]\ndefault_zone = Mars/Olympus\n",
      "pubq.conf:2: [time] default_zone", "Mars/Olympus"},
     {"[log]\nlevel info\n", "pubq.conf:2:", "invalid line"},
@@ -291,6 +301,72 @@ static void config_secrets_rejected(void **state)
     }
 }
 
+/* Terminal escape sequences in the file reach messages as \x1b text. */
+static void config_escapes_control_chars(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *expected;
+    } cases[] = {
+        {"[log]\nlevel = \x1b[31mred\n",
+         "pubq.conf:2: [log] level = \"\\x1b[31mred\": unknown log level"},
+        {"[se\x1bver]\n", "unknown section [se\\x1bver]"},
+        {"[log]\nlev\177\001el info\n",
+         "invalid line \"lev\\x7f\\x01el info\""},
+        {"[log]\nlevel = \302\23331m\n", "level = \"\\u009b31m\""},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct pubq_config config;
+        char err[CONFIG_ERR_MAX] = "";
+
+        assert_int_equal(load_text(cases[i].text, &config, err, sizeof err),
+                         -1);
+        print_message("  -> %s\n", err);
+        assert_non_null(strstr(err, cases[i].expected));
+        assert_null(strchr(err, 0x1b));
+        assert_null(strchr(err, 0x7f));
+        assert_null(strchr(err, 0x01));
+        assert_null(strstr(err, "\xc2\x9b"));
+    }
+}
+
+static void config_skips_byte_order_mark(void **state)
+{
+    struct pubq_config config;
+    char err[CONFIG_ERR_MAX] = "";
+
+    (void)state;
+    assert_int_equal(load_text("\xEF\xBB\xBF[log]\nlevel = debug\n", &config,
+                               err, sizeof err),
+                     0);
+    assert_string_equal(err, "");
+    assert_string_equal(config.log_level, "debug");
+    config_free(&config);
+
+    /* Only at the very start: elsewhere it is text like any other. */
+    assert_int_equal(load_text("[log]\n\xEF\xBB\xBFlevel = debug\n", &config,
+                               err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "pubq.conf:2: [log]"));
+}
+
+static void config_directory_named(void **state)
+{
+    struct pubq_config config;
+    char err[CONFIG_ERR_MAX] = "";
+    const char *dir = test_tmpdir();
+
+    (void)state;
+    assert_int_equal(config_load(dir, &config, err, sizeof err), -1);
+    print_message("  -> %s\n", err);
+    assert_non_null(strstr(err, dir));
+    assert_non_null(strstr(err, "is a directory; name the configuration "
+                                "file"));
+    assert_null(config.path);
+}
+
 static void config_missing_file(void **state)
 {
     struct pubq_config config;
@@ -331,6 +407,9 @@ int main(void)
         cmocka_unit_test(config_long_platform_name),
         cmocka_unit_test(config_errors_name_line_and_key),
         cmocka_unit_test(config_secrets_rejected),
+        cmocka_unit_test(config_escapes_control_chars),
+        cmocka_unit_test(config_skips_byte_order_mark),
+        cmocka_unit_test(config_directory_named),
         cmocka_unit_test(config_missing_file),
         cmocka_unit_test(config_database_env_override),
     };

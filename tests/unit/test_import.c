@@ -161,6 +161,21 @@ static const struct bad_file bad_files[] = {
      "unterminated quoted field"},
     {"stray.csv", "id,text,platforms\npost-1,a\"b\"c,outbox\n", "line 2",
      "invalid CSV"},
+    {"repeat-id.jsonl",
+     "{\"id\": \"same\", \"contentItemId\": \"a\", \"platforms\": "
+     "[\"outbox\"], \"content\": {\"text\": \"x\"}}\n"
+     "{\"id\": \"other\", \"contentItemId\": \"b\", \"platforms\": "
+     "[\"outbox\"], \"content\": {\"text\": \"x\"}}\n"
+     "{\"id\": \"same\", \"contentItemId\": \"c\", \"platforms\": "
+     "[\"outbox\"], \"content\": {\"text\": \"x\"}}\n",
+     "line 3", "id \"same\" repeats line 1; give each row its own id"},
+    {"repeat-id.csv",
+     "id,text,platforms,event_id\n"
+     "post-1,one,outbox,same\n"
+     "post-2,\"two\nlines\",outbox,\n"
+     "post-3,three,outbox,same\n",
+     "line 5",
+     "event_id \"same\" repeats line 2; give each row its own event_id"},
     {"calendar.txt", "id,text,platforms\n", "file", "unknown file type"},
     {"empty.csv", "", "file", "contains no rows"},
     {"header-only.csv", "id,text,platforms\n", "file", "contains no rows"},

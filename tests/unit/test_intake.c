@@ -117,6 +117,9 @@ static void intake_valid_minimal(void **state)
     assert_int_equal(request.platform_count, 2);
     assert_string_equal(request.platforms[1], "mastodon-main");
     assert_string_equal(request.source, "cli");
+    assert_non_null(request.platform_max_retries);
+    assert_int_equal(request.platform_max_retries[0], 3);
+    assert_int_equal(request.platform_max_retries[1], 5);
     intake_job_clear(&job);
 }
 
@@ -263,6 +266,57 @@ static void intake_newline_and_tab_allowed(void **state)
     intake_job_clear(&job);
 }
 
+/* Bidi controls and other Unicode format characters (category Cf). */
+static void intake_ids_reject_format_chars(void **state)
+{
+    static const struct {
+        const char *id;
+        const char *code_point;
+    } cases[] = {
+        {"post\u202E1", "U+202E"}, {"\u202Aa", "U+202A"},
+        {"a\u2066b", "U+2066"},    {"a\u2069", "U+2069"},
+        {"a\u200Bb", "U+200B"},    {"a\uFEFFb", "U+FEFF"},
+        {"a\u00ADb", "U+00AD"},    {"a\u061Cb", "U+061C"},
+    };
+    struct fixture *fixture = *state;
+    struct intake_job job;
+    struct intake_error error;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *data = data_with_text("outbox", "x");
+
+        print_message("case %s\n", cases[i].code_point);
+        json_object_set_new(data, "contentItemId", json_string(cases[i].id));
+        assert_int_equal(parse(*state, data, 0, &job, &error), -1);
+        print_message("  -> %s: %s\n", error.field, error.message);
+        assert_string_equal(error.field, "data.contentItemId");
+        assert_non_null(strstr(error.message, cases[i].code_point));
+        assert_non_null(strstr(error.message, "format character"));
+
+        data = data_with_text("outbox", "x");
+        assert_int_equal(intake_parse_scheduled(data, cases[i].id,
+                                                &fixture->config, NULL, NOW_MS,
+                                                &job, &error),
+                         -1);
+        assert_string_equal(error.field, "id");
+        assert_non_null(strstr(error.message, cases[i].code_point));
+        json_decref(data);
+    }
+
+    /* The same characters are fine in the text, as in Arabic or Hebrew. */
+    assert_int_equal(
+        parse(*state, data_with_text("outbox", "\u202Babc"), 0, &job, &error),
+        0);
+    intake_job_clear(&job);
+    assert_int_equal(parse(*state,
+                           json_pack("{s:s, s:[s], s:{s:s}}", "contentItemId",
+                                     "caf\xC3\xA9-\xE6\x97\xA5", "platforms",
+                                     "outbox", "content", "text", "x"),
+                           0, &job, &error),
+                     0);
+    intake_job_clear(&job);
+}
+
 /* Returns a heap string of `count` copies of `unit`. */
 static char *repeat(const char *unit, size_t count)
 {
@@ -406,6 +460,18 @@ static void intake_scheduled_at(void **state)
     assert_int_equal(job.scheduled_at, NOW_MS);
     intake_job_clear(&job);
 
+    /* The earliest time pubq accepts is long past: it means now. */
+    assert_int_equal(
+        parse(*state, data_at("1970-01-01T00:00:00Z"), 0, &job, &error), 0);
+    assert_int_equal(job.scheduled_at, NOW_MS);
+    intake_job_clear(&job);
+
+    assert_int_equal(parse(*state, data_at("9999-12-31T23:59:59.999-23:59"), 0,
+                           &job, &error),
+                     -1);
+    assert_string_equal(error.field, "data.scheduledAt");
+    assert_non_null(strstr(error.message, "after 9999-12-31T23:59:59.999Z"));
+
     assert_int_equal(
         parse(*state,
               load_json("{\"contentItemId\": \"p\", \"platforms\": "
@@ -424,6 +490,7 @@ int main(void)
         cmocka_unit_test(intake_event_id_kept),
         cmocka_unit_test(intake_rejects_bad_data),
         cmocka_unit_test(intake_invalid_utf8),
+        cmocka_unit_test(intake_ids_reject_format_chars),
         cmocka_unit_test(intake_newline_and_tab_allowed),
         cmocka_unit_test(intake_mastodon_limit),
         cmocka_unit_test(intake_bluesky_limit),

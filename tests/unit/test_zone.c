@@ -360,6 +360,53 @@ static void zone_version1_file(void **state)
     zone_free(zone);
 }
 
+/*
+ * DST from the last Sunday to the last Monday of February: in 2099 the
+ * Sunday comes first, in 2100 the Monday, so the 2100 rules put January
+ * in DST and the offset changes at the new year.
+ */
+static void zone_footer_swap_new_year(void **state)
+{
+    const uint32_t counts[6] = {0, 0, 0, 0, 1, 4};
+    const char *footer = "\nAAA2BBB,M2.5.0,M2.5.1\n";
+    struct tzif_buffer buffer = {0};
+    char err[256] = "";
+    struct zone *zone;
+    int64_t transition;
+    int64_t epoch;
+    enum zone_resolution how;
+
+    (void)state;
+    for (int block = 0; block < 2; block++) {
+        put_header(&buffer, '2', counts);
+        put_type(&buffer, -7200, 0, 0);
+        put(&buffer, "AAA", 4);
+    }
+    put(&buffer, footer, strlen(footer));
+    zone =
+        zone_parse_tzif(buffer.bytes, buffer.length, "Swap", err, sizeof err);
+    if (zone == NULL)
+        fail_msg("zone_parse_tzif: %s", err);
+
+    assert_int_equal(offset(zone, "2100-01-01 01:59:59"), -7200);
+    assert_int_equal(offset(zone, "2100-01-01 02:00:00"), -3600);
+    assert_int_equal(
+        zone_next_transition(zone, utc("2099-12-01 00:00:00"), &transition), 0);
+    assert_int_equal(transition, utc("2100-01-01 02:00:00"));
+    assert_int_equal(zone_next_transition(zone, transition, &transition), 0);
+    assert_int_equal(transition, utc("2100-02-22 03:00:00"));
+
+    assert_int_equal(
+        zone_resolve_local(zone, wall("2100-01-01 00:00:00"), &epoch, &how), 0);
+    assert_int_equal(how, ZONE_GAP);
+    assert_int_equal(epoch, utc("2100-01-01 02:00:00"));
+    assert_int_equal(
+        zone_resolve_local(zone, wall("2100-01-01 01:00:00"), &epoch, &how), 0);
+    assert_int_equal(how, ZONE_EXACT);
+    assert_int_equal(epoch, utc("2100-01-01 02:00:00"));
+    zone_free(zone);
+}
+
 static void zone_broken_files(void **state)
 {
     const uint32_t leap_counts[6] = {0, 0, 1, 0, 1, 4};
@@ -430,6 +477,7 @@ int main(void)
         cmocka_unit_test(zone_bad_names),
         cmocka_unit_test(zone_slim_footer_only),
         cmocka_unit_test(zone_version1_file),
+        cmocka_unit_test(zone_footer_swap_new_year),
         cmocka_unit_test(zone_broken_files),
         cmocka_unit_test(zone_civil_dates),
     };

@@ -168,6 +168,9 @@
         const headers = { Accept: 'application/json' };
         const token = sessionStorage.getItem(TOKEN_KEY);
 
+        /* The server rejects a POST without this type, body or not. */
+        if (method === 'POST')
+            headers['Content-Type'] = 'application/json';
         if (token)
             headers.Authorization = 'Bearer ' + token;
 
