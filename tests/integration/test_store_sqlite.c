@@ -1,6 +1,7 @@
 /*
- * SQLite-specific checks of the store: journal mode, the query plan and
- * cost of the claim, and the schema version table.
+ * SQLite-specific checks of the store: journal mode and synchronous
+ * setting, the query plan and cost of the claim, the schema version
+ * table, idempotency keys and the text of the "publish" record.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "store/sqlite_internal.h"
+#include "store/store_check.h"
 #include "store/store.h"
 #include "store/store_sqlite.h"
 #include "test_support.h"
@@ -273,6 +275,172 @@ static void busy_maps_to_store_busy(void **state)
         f->store->ops->submit_jobs(f->store, &req, 1, NOW, &result), STORE_OK);
 }
 
+/* Returns the synchronous level of the store's own connection. */
+static int store_synchronous(struct store *store)
+{
+    char *text = query_text(sqlite_store_of(store)->db, "PRAGMA synchronous");
+    int level = (int)strtol(text, NULL, 10);
+
+    free(text);
+    return level;
+}
+
+static void synchronous_full_by_default(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(store_synchronous(f->store), 2);
+}
+
+static void synchronous_normal_from_url(void **state)
+{
+    char url[4096];
+    char err[STORE_ERR_MAX];
+    struct store *store = NULL;
+
+    (void)state;
+    snprintf(url, sizeof url, "sqlite:%s?synchronous=normal",
+             test_path(test_tmpdir(), "normal.db"));
+    if (store_open(url, &store, err, sizeof err) != STORE_OK)
+        fail_msg("open %s: %s", url, err);
+    assert_int_equal(store_synchronous(store), 1);
+    assert_int_equal(store_migrate(store), STORE_OK);
+    store_close(store);
+
+    snprintf(url, sizeof url, "%s?synchronous=full",
+             test_path(test_tmpdir(), "full.db"));
+    if (store_open(url, &store, err, sizeof err) != STORE_OK)
+        fail_msg("open %s: %s", url, err);
+    assert_int_equal(store_synchronous(store), 2);
+    store_close(store);
+}
+
+static void unknown_url_parameter_rejected(void **state)
+{
+    const char *dir = test_tmpdir();
+    const char *path = test_path(dir, "never.db");
+    const char *bad[] = {"?cache=big", "?synchronous=off",
+                         "?synchronous=normal&x=1", "?synchronous"};
+    char url[4096];
+    char err[STORE_ERR_MAX];
+    struct store *store = NULL;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(url, sizeof url, "sqlite:%s%s", path, bad[i]);
+        err[0] = '\0';
+        assert_int_equal(store_open(url, &store, err, sizeof err),
+                         STORE_INVALID);
+        assert_non_null(strstr(err, "invalid database URL parameter"));
+        assert_non_null(strstr(err, "synchronous=normal"));
+    }
+    assert_null(fopen(path, "r"));
+}
+
+static void entry_key_has_entry_id(void **state)
+{
+    struct fixture *f = *state;
+    const char *platforms[] = {"alpha", "beta"};
+    struct job_request req = {
+        .content_id = "keyed",
+        .content_json = "{}",
+        .scheduled_at = NOW,
+        .platforms = platforms,
+        .platform_count = 2,
+        .max_retries = 1,
+    };
+    struct submit_result result;
+    struct entry_filter filter = {0};
+    struct entry_list list = {0};
+    char expected[STORE_KEY_MAX];
+
+    submit_many(f->store, "before", 3, 1, NOW);
+    assert_int_equal(
+        f->store->ops->submit_jobs(f->store, &req, 1, NOW, &result), STORE_OK);
+    filter.content_id = "keyed";
+    assert_int_equal(f->store->ops->list_entries(f->store, &filter, &list), STORE_OK);
+    assert_int_equal(list.count, 2);
+    for (size_t i = 0; i < list.count; i++) {
+        const struct entry *e = &list.items[i];
+
+        store_key_make(expected, sizeof expected, e->id, "keyed", e->platform,
+                       result.job_id);
+        assert_string_equal(e->idempotency_key, expected);
+    }
+    entry_list_free(&list);
+}
+
+/* Claims every due entry and completes each with `status`. */
+static void complete_due(struct store *store, const char *platform,
+                         enum entry_status status)
+{
+    const char *platforms[] = {platform};
+    struct entry_list list = {0};
+    struct attempt_completion done = {0};
+    int applied = 0;
+
+    assert_int_equal(store->ops->claim_due(store, "n1", platforms, 1, NOW,
+                                           60000, 10, &list),
+                     STORE_OK);
+    assert_int_equal(list.count, 1);
+    done = (struct attempt_completion){
+        .entry_id = list.items[0].id,
+        .attempt_number = list.items[0].attempt_count,
+        .node = "n1",
+        .next_status = status,
+        .outcome = status == ENTRY_PUBLISHED ? OUTCOME_SUCCESS
+                                             : OUTCOME_PERMANENT,
+        .fail_reason = status == ENTRY_FAILED ? "permanent" : NULL,
+        .error = status == ENTRY_FAILED ? "rejected" : NULL,
+        .ended_at = NOW + 10,
+    };
+    assert_int_equal(store->ops->complete_attempts(store, &done, 1, &applied),
+                     STORE_OK);
+    assert_int_equal(applied, 1);
+    entry_list_free(&list);
+}
+
+static void publish_record_text(void **state)
+{
+    struct fixture *f = *state;
+    const char *platforms[] = {"beta", "alpha"};
+    struct job_request req = {
+        .content_id = "post-1",
+        .content_json = "{}",
+        .scheduled_at = NOW,
+        .platforms = platforms,
+        .platform_count = 2,
+        .max_retries = 0,
+    };
+    struct submit_result result;
+    struct audit_filter filter = {.action = "publish"};
+    struct audit_list audit = {0};
+    char expected[256];
+
+    assert_int_equal(
+        f->store->ops->submit_jobs(f->store, &req, 1, NOW, &result), STORE_OK);
+    complete_due(f->store, "alpha", ENTRY_FAILED);
+    assert_int_equal(f->store->ops->list_audit(f->store, &filter, &audit), STORE_OK);
+    assert_int_equal(audit.count, 0);
+    audit_list_free(&audit);
+
+    complete_due(f->store, "beta", ENTRY_PUBLISHED);
+    assert_int_equal(f->store->ops->list_audit(f->store, &filter, &audit), STORE_OK);
+    assert_int_equal(audit.count, 1);
+    snprintf(expected, sizeof expected,
+             "{\"job\":%lld,\"platforms\":[\"beta\",\"alpha\"],"
+             "\"results\":[{\"platform\":\"beta\",\"status\":"
+             "\"published\"},{\"platform\":\"alpha\",\"status\":"
+             "\"failed\"}]}",
+             (long long)result.job_id);
+    assert_string_equal(audit.items[0].metadata_json, expected);
+    assert_string_equal(audit.items[0].status, "partial");
+    assert_string_equal(audit.items[0].job_id, "post-1");
+    assert_string_equal(audit.items[0].agent_name, "queue-manager");
+    assert_int_equal(audit.items[0].at, NOW + 10);
+    audit_list_free(&audit);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +453,13 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(busy_maps_to_store_busy, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(synchronous_full_by_default, setup,
+                                        teardown),
+        cmocka_unit_test(synchronous_normal_from_url),
+        cmocka_unit_test(unknown_url_parameter_rejected),
+        cmocka_unit_test_setup_teardown(entry_key_has_entry_id, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(publish_record_text, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("store_sqlite", tests, NULL, NULL);
