@@ -83,6 +83,10 @@ static int mark_job_done(struct sqlite_store *s, int64_t job_id, int *done)
  * failed. Entries cancelled before their first attempt count as
  * neither. One statement, so that no row travels through C and JSON
  * text is built once, by SQLite.
+ * NOTE: SQLite 3.40 has no ORDER BY inside an aggregate. The arrays
+ * follow the subquery's id order because the aggregate reads it in that
+ * order, which SQLite does but does not document; publish_record_text in
+ * test_store_sqlite checks it.
  */
 static const char sql_publish_audit[] =
     "INSERT INTO audit (at, agent_name, action, job_id, status, metadata)"

@@ -122,12 +122,12 @@ struct new_entry {
 };
 
 /*
- * The id is the one SQLite would pick itself (no AUTOINCREMENT: the
- * largest id plus one), chosen inside the write transaction so that the
- * key, "pubq-<id>-<hash>" as store_key_make() writes it, goes in with
- * the row instead of through a second UPDATE. Scalar subqueries, not
- * INSERT ... SELECT, which would copy the row through a temporary table
- * because it reads the table it writes.
+ * The id is the one SQLite would pick itself, because the table has no
+ * AUTOINCREMENT: the largest id plus one. It is chosen inside the write
+ * transaction, so the key ("pubq-<id>-<hash>", as store_key_make()
+ * writes it) goes in with the row instead of through a second UPDATE.
+ * The id comes from scalar subqueries: INSERT ... SELECT would copy the
+ * row through a temporary table, because it reads the table it writes.
  */
 #define SQLITE_NEXT_ENTRY_ID "(SELECT coalesce(max(id), 0) + 1 FROM entries)"
 static const char sql_entry_insert[] =

@@ -84,11 +84,12 @@ static int run_pragma(sqlite3 *db, const char *sql, const char *expect,
 /*
  * WAL lets readers (the page, the CLI) run beside the writer.
  * synchronous=FULL, the default, syncs the WAL on every commit. With
- * NORMAL (opt-in through the URL) a commit is in the WAL file but not
- * yet on disk: a process crash loses nothing, a power loss or OS crash
- * can undo the last transactions, and the database stays intact either
- * way. The journal mode is stored in the file, so another application's
- * database keeps its own; migrate then rejects that database.
+ * NORMAL (opt-in through the URL) a commit is written to the WAL file
+ * but synced only at checkpoints. A process crash then loses nothing,
+ * because the file is written. A power loss or OS crash can undo the
+ * last transactions, but the database stays intact. The journal mode
+ * is stored in the file, so another application's database keeps its
+ * own; migrate then rejects that database.
  */
 static int configure(sqlite3 *db, const char *synchronous, char *err,
                      size_t errlen)
@@ -111,8 +112,8 @@ static int configure(sqlite3 *db, const char *synchronous, char *err,
 
 /*
  * Reads the parameters after "?" in `query` (NAME=VALUE pairs joined by
- * "&"). synchronous=full or synchronous=normal is the only one; sets
- * *pragma to its statement.
+ * "&") and sets *pragma to the synchronous PRAGMA they ask for. The only
+ * parameter is synchronous, full or normal.
  */
 static int parse_query(const char *query, const char **pragma, char *err,
                        size_t errlen)
@@ -143,13 +144,13 @@ static int parse_query(const char *query, const char **pragma, char *err,
 }
 
 /*
- * Splits "PATH?QUERY" into a copy of PATH (*file, caller frees) and the
- * synchronous PRAGMA. A path without "?" is taken whole.
+ * Splits "PATH?QUERY" at the last "?" into a copy of PATH (*file, caller
+ * frees) and the synchronous PRAGMA. A path without "?" is taken whole.
  */
 static int split_url(const char *url, char **file, const char **pragma,
                      char *err, size_t errlen)
 {
-    const char *mark = strchr(url, '?');
+    const char *mark = strrchr(url, '?');
     size_t len = mark != NULL ? (size_t)(mark - url) : strlen(url);
     int result = parse_query(mark != NULL ? mark + 1 : "", pragma, err,
                              errlen);

@@ -12,8 +12,9 @@
 /*
  * Opens (creating if needed) the SQLite database at `url`, a file path
  * with optional parameters after "?" (only synchronous=full, the
- * default, or synchronous=normal), and sets *out. Does not migrate. A
- * path that contains "?" must therefore end with "?" or a parameter.
+ * default, or synchronous=normal), and sets *out. Does not migrate. The
+ * parameters follow the last "?", so a path that contains "?" needs one
+ * more: "a?b.db?".
  * Returns STORE_OK, or a negative store result (STORE_INVALID for an
  * unknown parameter) with a message in err and *out untouched.
  * store_close() frees the store.

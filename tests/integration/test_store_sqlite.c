@@ -313,6 +313,16 @@ static void synchronous_normal_from_url(void **state)
         fail_msg("open %s: %s", url, err);
     assert_int_equal(store_synchronous(store), 2);
     store_close(store);
+
+    /* Parameters follow the last "?", so a "?" in a file name works. */
+    const char *odd = test_path(test_tmpdir(), "odd?name.db");
+    snprintf(url, sizeof url, "sqlite:%s?", odd);
+    if (store_open(url, &store, err, sizeof err) != STORE_OK)
+        fail_msg("open %s: %s", url, err);
+    store_close(store);
+    FILE *file = fopen(odd, "r");
+    assert_non_null(file);
+    fclose(file);
 }
 
 static void unknown_url_parameter_rejected(void **state)
@@ -358,7 +368,8 @@ static void entry_key_has_entry_id(void **state)
     assert_int_equal(
         f->store->ops->submit_jobs(f->store, &req, 1, NOW, &result), STORE_OK);
     filter.content_id = "keyed";
-    assert_int_equal(f->store->ops->list_entries(f->store, &filter, &list), STORE_OK);
+    assert_int_equal(f->store->ops->list_entries(f->store, &filter, &list),
+                     STORE_OK);
     assert_int_equal(list.count, 2);
     for (size_t i = 0; i < list.count; i++) {
         const struct entry *e = &list.items[i];
@@ -370,7 +381,7 @@ static void entry_key_has_entry_id(void **state)
     entry_list_free(&list);
 }
 
-/* Claims every due entry and completes each with `status`. */
+/* Claims the one due entry of `platform` and completes it with `status`. */
 static void complete_due(struct store *store, const char *platform,
                          enum entry_status status)
 {
@@ -420,12 +431,14 @@ static void publish_record_text(void **state)
     assert_int_equal(
         f->store->ops->submit_jobs(f->store, &req, 1, NOW, &result), STORE_OK);
     complete_due(f->store, "alpha", ENTRY_FAILED);
-    assert_int_equal(f->store->ops->list_audit(f->store, &filter, &audit), STORE_OK);
+    assert_int_equal(f->store->ops->list_audit(f->store, &filter, &audit),
+                     STORE_OK);
     assert_int_equal(audit.count, 0);
     audit_list_free(&audit);
 
     complete_due(f->store, "beta", ENTRY_PUBLISHED);
-    assert_int_equal(f->store->ops->list_audit(f->store, &filter, &audit), STORE_OK);
+    assert_int_equal(f->store->ops->list_audit(f->store, &filter, &audit),
+                     STORE_OK);
     assert_int_equal(audit.count, 1);
     snprintf(expected, sizeof expected,
              "{\"job\":%lld,\"platforms\":[\"beta\",\"alpha\"],"

@@ -111,15 +111,17 @@ run_wrk() {
 
 # The warm-up fills the pool of database handles, so descriptors are
 # counted after it, each time once the clients have disconnected and
-# their connection threads ended.
+# their connection threads ended. A connection the server has not seen
+# close lingers until [server] idle_timeout (10 s), so each count waits
+# up to twice that.
 fds_settled() { [ "$(fd_count "$daemon_pid")" -le "$1" ]; }
 
 run_wrk "$WARMUP_SECONDS" "$work/warmup.out"
-wait_until 10 fds_settled 40 || true
+wait_until 20 fds_settled 40 || true
 fds_before=$(fd_count "$daemon_pid")
 rss_warm=$(rss_kib "$daemon_pid")
 run_wrk "$SECONDS_UNDER_LOAD" "$work/load.out"
-wait_until 10 fds_settled "$fds_before" || true
+wait_until 20 fds_settled "$fds_before" || true
 fds_after=$(fd_count "$daemon_pid")
 rss_end=$(rss_kib "$daemon_pid")
 
