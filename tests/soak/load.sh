@@ -10,8 +10,8 @@
 #   - the daemon's RSS at the end is within 10% of its RSS after a
 #     warm-up with the same load (LOAD_WARMUP_SECONDS, default 15 s),
 #     both measured once the clients have disconnected,
-#   - the daemon has as many open file descriptors after the load as
-#     after the warm-up.
+#   - the daemon has at most MAX_FD_GROWTH more open file descriptors
+#     after the load than after the warm-up.
 #
 # The daemon runs with a 16 MiB AddressSanitizer quarantine (instead of
 # 256 MiB), because a quarantine that is still filling looks like growth.
@@ -26,6 +26,12 @@ SECONDS_UNDER_LOAD=${LOAD_SECONDS:-60}
 CONNECTIONS=${LOAD_CONNECTIONS:-200}
 WARMUP_SECONDS=${LOAD_WARMUP_SECONDS:-15}
 MAX_RSS_GROWTH_PERCENT=10
+# Descriptors the daemon may add under load without leaking: its caches
+# are bounded but fill lazily, and a heavier load than the warm-up may
+# open one more pooled database handle or keep one more connection in
+# curl's connection cache. A leak grows with the requests (the one this
+# test found went from 19 to 300 in 10 s), far past this margin.
+MAX_FD_GROWTH=8
 # In an AddressSanitizer build each connection thread gets its own
 # allocator caches, which stay mapped after the thread ends. RSS then
 # grows with the number of connections served, whatever pubq does, so
@@ -127,11 +133,12 @@ rss_end=$(rss_kib "$daemon_pid")
 
 python3 - "$work/load.out" "$rss_warm" "$rss_end" \
     "$MAX_RSS_GROWTH_PERCENT" "$fds_before" "$fds_after" \
-    "$SECONDS_UNDER_LOAD" "$CONNECTIONS" >"$work/summary" <<'EOF' ||
+    "$SECONDS_UNDER_LOAD" "$CONNECTIONS" "$MAX_FD_GROWTH" \
+    >"$work/summary" <<'EOF' ||
 import json, sys
 
 out, rss_warm, rss_end, max_growth, fds_before, fds_after, seconds, \
-    connections = sys.argv[1], *map(int, sys.argv[2:])
+    connections, max_fd_growth = sys.argv[1], *map(int, sys.argv[2:])
 values = {}
 for line in open(out):
     name, _, rest = line.partition(" ")
@@ -152,9 +159,10 @@ if socket_errors:
     problems.append(f"socket errors or timeouts: {socket_errors}")
 if growth > max_growth:
     problems.append(f"RSS grew {growth:.1f}% ({rss_warm} to {rss_end} KiB)")
-if fds_after > fds_before:
+if fds_after > fds_before + max_fd_growth:
     problems.append(f"{fds_after - fds_before} more open descriptors "
-                    f"({fds_before} before, {fds_after} after)")
+                    f"({fds_before} before, {fds_after} after; at most "
+                    f"{max_fd_growth} more allowed)")
 latency = values["latency_ms"]
 print(f"{connections} connections for {seconds} s: {values['requests']} "
       f"requests ({values['requests'] / seconds:.0f}/s), statuses "
