@@ -214,7 +214,7 @@ static void run_attempt(const struct adapter_ops *ops, void *state,
         entry.attempt_count = 2;
 
     attempt.result.hint_ms = -1;
-    step = ops->start(state, &attempt, &easy);
+    step = adapter_start(ops, state, &attempt, &easy);
     while (step == ADAPTER_HTTP && steps < MAX_STEPS) {
         CURL *next = NULL;
         CURLcode code;
@@ -224,7 +224,7 @@ static void run_attempt(const struct adapter_ops *ops, void *state,
                       script->platform);
         code = script_perform(script, easy);
         steps++;
-        step = ops->on_response(state, &attempt, easy, code, &next);
+        step = adapter_on_response(ops, state, &attempt, easy, code, &next);
         easy = next;
     }
     if (step != ADAPTER_DONE)

@@ -235,8 +235,8 @@ static void start_attempt(struct engine *engine, struct inflight *inflight)
     inflight->start_ms = engine_mono_ms();
     inflight->platform->running++;
     inflight->attempt.now = engine_wall_ms();
-    step = adapter->start(inflight->platform->adapter_state,
-                          &inflight->attempt, &easy);
+    step = adapter_start(adapter, inflight->platform->adapter_state,
+                         &inflight->attempt, &easy);
     handle_step(engine, inflight, step, easy);
 }
 
@@ -464,9 +464,10 @@ void engine_handle_transfers(struct engine *engine)
             continue;
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&inflight);
         detach_transfer(engine, inflight);
-        step = inflight->platform->adapter->on_response(
-            inflight->platform->adapter_state, &inflight->attempt, easy,
-            message->data.result, &next);
+        step = adapter_on_response(inflight->platform->adapter,
+                                   inflight->platform->adapter_state,
+                                   &inflight->attempt, easy,
+                                   message->data.result, &next);
         handle_step(engine, inflight, step, next);
     }
 }

@@ -125,10 +125,38 @@ struct adapter_ops {
 
     /* Frees attempt->step_state; may be NULL when none is used. */
     void (*end)(void *state, struct publish_attempt *attempt);
+
+    /*
+     * Removes the adapter's secrets from every text of a result: a
+     * server may echo a token in an error or in a reply field that
+     * becomes the post id or URL. adapter_start() and
+     * adapter_on_response() call it after every step; may be NULL when
+     * the adapter has no secrets.
+     */
+    void (*redact)(void *state, struct adapter_result *result);
 };
 
 /* Returns the adapter of a platform type, or NULL when unknown. */
 const struct adapter_ops *adapter_find(const char *type);
+
+/*
+ * Begins an attempt with ops->start, then redacts attempt->result with
+ * ops->redact when set. Returns what start returned. Callers that drive
+ * adapters use this in place of ops->start.
+ */
+enum adapter_step adapter_start(const struct adapter_ops *ops, void *state,
+                                struct publish_attempt *attempt, CURL **easy);
+
+/*
+ * Handles the end of an HTTP step with ops->on_response, then redacts
+ * attempt->result with ops->redact when set. Returns what on_response
+ * returned. Callers that drive adapters use this in place of
+ * ops->on_response.
+ */
+enum adapter_step adapter_on_response(const struct adapter_ops *ops,
+                                      void *state,
+                                      struct publish_attempt *attempt,
+                                      CURL *easy, CURLcode code, CURL **next);
 
 /* Sets the result to an error with a printf-style message. */
 void adapter_result_fail(struct adapter_result *result, enum outcome outcome,

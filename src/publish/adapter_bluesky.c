@@ -934,32 +934,13 @@ static enum adapter_step handle_response(void *state,
  * every path: a server may echo any of them in an error message or in
  * the fields that become the post id.
  */
-static void redact_secrets(const struct bluesky_adapter *adapter,
-                           struct adapter_result *result)
+static void redact_secrets(void *state, struct adapter_result *result)
 {
+    const struct bluesky_adapter *adapter = state;
+
     adapter_reply_redact_result(result, adapter->password);
     adapter_reply_redact_result(result, adapter->session.access_jwt);
     adapter_reply_redact_result(result, adapter->session.refresh_jwt);
-}
-
-static enum adapter_step
-bluesky_start(void *state, struct publish_attempt *attempt, CURL **easy)
-{
-    enum adapter_step step = begin_attempt(state, attempt, easy);
-
-    redact_secrets(state, &attempt->result);
-    return step;
-}
-
-static enum adapter_step bluesky_on_response(void *state,
-                                             struct publish_attempt *attempt,
-                                             CURL *easy, CURLcode code,
-                                             CURL **next)
-{
-    enum adapter_step step = handle_response(state, attempt, easy, code, next);
-
-    redact_secrets(state, &attempt->result);
-    return step;
 }
 
 static void bluesky_end(void *state, struct publish_attempt *attempt)
@@ -975,7 +956,8 @@ const struct adapter_ops adapter_bluesky_ops = {
     .create = bluesky_create,
     .destroy = bluesky_destroy,
     .check_content = bluesky_check_content,
-    .start = bluesky_start,
-    .on_response = bluesky_on_response,
+    .start = begin_attempt,
+    .on_response = handle_response,
+    .redact = redact_secrets,
     .end = bluesky_end,
 };

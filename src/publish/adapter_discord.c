@@ -519,31 +519,12 @@ static enum adapter_step handle_response(void *state,
  * a server may echo them in an error message or in the reply fields
  * that become the post id and URL.
  */
-static void redact_secrets(const struct discord_adapter *adapter,
-                           struct adapter_result *result)
+static void redact_secrets(void *state, struct adapter_result *result)
 {
+    const struct discord_adapter *adapter = state;
+
     adapter_reply_redact_result(result, adapter->url);
     adapter_reply_redact_result(result, adapter->token);
-}
-
-static enum adapter_step
-discord_start(void *state, struct publish_attempt *attempt, CURL **easy)
-{
-    enum adapter_step step = begin_attempt(state, attempt, easy);
-
-    redact_secrets(state, &attempt->result);
-    return step;
-}
-
-static enum adapter_step discord_on_response(void *state,
-                                             struct publish_attempt *attempt,
-                                             CURL *easy, CURLcode code,
-                                             CURL **next)
-{
-    enum adapter_step step = handle_response(state, attempt, easy, code, next);
-
-    redact_secrets(state, &attempt->result);
-    return step;
 }
 
 static void discord_end(void *state, struct publish_attempt *attempt)
@@ -558,7 +539,8 @@ const struct adapter_ops adapter_discord_ops = {
     .create = discord_create,
     .destroy = discord_destroy,
     .check_content = discord_check_content,
-    .start = discord_start,
-    .on_response = discord_on_response,
+    .start = begin_attempt,
+    .on_response = handle_response,
+    .redact = redact_secrets,
     .end = discord_end,
 };

@@ -542,30 +542,11 @@ static enum adapter_step handle_response(void *state,
  * echo it in an error message or in the reply fields that become the
  * post id and URL.
  */
-static void redact_token(const struct mastodon_adapter *adapter,
-                         struct adapter_result *result)
+static void redact_token(void *state, struct adapter_result *result)
 {
+    const struct mastodon_adapter *adapter = state;
+
     adapter_reply_redact_result(result, adapter->token);
-}
-
-static enum adapter_step
-mastodon_start(void *state, struct publish_attempt *attempt, CURL **easy)
-{
-    enum adapter_step step = begin_attempt(state, attempt, easy);
-
-    redact_token(state, &attempt->result);
-    return step;
-}
-
-static enum adapter_step mastodon_on_response(void *state,
-                                              struct publish_attempt *attempt,
-                                              CURL *easy, CURLcode code,
-                                              CURL **next)
-{
-    enum adapter_step step = handle_response(state, attempt, easy, code, next);
-
-    redact_token(state, &attempt->result);
-    return step;
 }
 
 static void mastodon_end(void *state, struct publish_attempt *attempt)
@@ -581,7 +562,8 @@ const struct adapter_ops adapter_mastodon_ops = {
     .create = mastodon_create,
     .destroy = mastodon_destroy,
     .check_content = mastodon_check_content,
-    .start = mastodon_start,
-    .on_response = mastodon_on_response,
+    .start = begin_attempt,
+    .on_response = handle_response,
+    .redact = redact_token,
     .end = mastodon_end,
 };

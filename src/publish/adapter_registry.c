@@ -37,6 +37,29 @@ const struct adapter_ops *adapter_find(const char *type)
     return NULL;
 }
 
+enum adapter_step adapter_start(const struct adapter_ops *ops, void *state,
+                                struct publish_attempt *attempt, CURL **easy)
+{
+    enum adapter_step step = ops->start(state, attempt, easy);
+
+    if (ops->redact != NULL)
+        ops->redact(state, &attempt->result);
+    return step;
+}
+
+enum adapter_step adapter_on_response(const struct adapter_ops *ops,
+                                      void *state,
+                                      struct publish_attempt *attempt,
+                                      CURL *easy, CURLcode code, CURL **next)
+{
+    enum adapter_step step =
+        ops->on_response(state, attempt, easy, code, next);
+
+    if (ops->redact != NULL)
+        ops->redact(state, &attempt->result);
+    return step;
+}
+
 void adapter_result_fail(struct adapter_result *result, enum outcome outcome,
                          const char *fmt, ...)
 {

@@ -352,31 +352,12 @@ static enum adapter_step handle_response(void *state,
  * Removes the webhook URL and its secret path segment from the result
  * on every path: a server may echo them in an error body.
  */
-static void redact_secrets(const struct slack_adapter *adapter,
-                           struct adapter_result *result)
+static void redact_secrets(void *state, struct adapter_result *result)
 {
+    const struct slack_adapter *adapter = state;
+
     adapter_reply_redact_result(result, adapter->url);
     adapter_reply_redact_result(result, adapter->secret);
-}
-
-static enum adapter_step
-slack_start(void *state, struct publish_attempt *attempt, CURL **easy)
-{
-    enum adapter_step step = begin_attempt(state, attempt, easy);
-
-    redact_secrets(state, &attempt->result);
-    return step;
-}
-
-static enum adapter_step slack_on_response(void *state,
-                                           struct publish_attempt *attempt,
-                                           CURL *easy, CURLcode code,
-                                           CURL **next)
-{
-    enum adapter_step step = handle_response(state, attempt, easy, code, next);
-
-    redact_secrets(state, &attempt->result);
-    return step;
 }
 
 static void slack_end(void *state, struct publish_attempt *attempt)
@@ -391,7 +372,8 @@ const struct adapter_ops adapter_slack_ops = {
     .create = slack_create,
     .destroy = slack_destroy,
     .check_content = slack_check_content,
-    .start = slack_start,
-    .on_response = slack_on_response,
+    .start = begin_attempt,
+    .on_response = handle_response,
+    .redact = redact_secrets,
     .end = slack_end,
 };

@@ -614,30 +614,11 @@ static enum adapter_step handle_response(void *state,
  * description may quote the request path /bot<TOKEN>/sendMessage, and
  * a server may echo the token in any reply field.
  */
-static void redact_token(const struct telegram_adapter *adapter,
-                         struct adapter_result *result)
+static void redact_token(void *state, struct adapter_result *result)
 {
+    const struct telegram_adapter *adapter = state;
+
     adapter_reply_redact_result(result, adapter->token);
-}
-
-static enum adapter_step
-telegram_start(void *state, struct publish_attempt *attempt, CURL **easy)
-{
-    enum adapter_step step = begin_attempt(state, attempt, easy);
-
-    redact_token(state, &attempt->result);
-    return step;
-}
-
-static enum adapter_step telegram_on_response(void *state,
-                                              struct publish_attempt *attempt,
-                                              CURL *easy, CURLcode code,
-                                              CURL **next)
-{
-    enum adapter_step step = handle_response(state, attempt, easy, code, next);
-
-    redact_token(state, &attempt->result);
-    return step;
 }
 
 static void telegram_end(void *state, struct publish_attempt *attempt)
@@ -658,7 +639,8 @@ const struct adapter_ops adapter_telegram_ops = {
     .create = telegram_create,
     .destroy = telegram_destroy,
     .check_content = telegram_check_content,
-    .start = telegram_start,
-    .on_response = telegram_on_response,
+    .start = begin_attempt,
+    .on_response = handle_response,
+    .redact = redact_token,
     .end = telegram_end,
 };

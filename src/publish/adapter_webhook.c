@@ -523,9 +523,10 @@ static enum adapter_step handle_response(void *state,
  * token) and the values of header_NAME options (often credentials) from
  * the result on every path: a receiver may echo any of them.
  */
-static void redact_secrets(const struct webhook_adapter *adapter,
-                           struct adapter_result *result)
+static void redact_secrets(void *state, struct adapter_result *result)
 {
+    const struct webhook_adapter *adapter = state;
+
     adapter_reply_redact_result(result, adapter->secret);
     adapter_reply_redact_result(result, adapter->url);
     /* add_header writes "NAME: VALUE", and a NAME contains no ':'. */
@@ -535,26 +536,6 @@ static void redact_secrets(const struct webhook_adapter *adapter,
         if (separator != NULL)
             adapter_reply_redact_result(result, separator + 2);
     }
-}
-
-static enum adapter_step
-webhook_start(void *state, struct publish_attempt *attempt, CURL **easy)
-{
-    enum adapter_step step = begin_attempt(state, attempt, easy);
-
-    redact_secrets(state, &attempt->result);
-    return step;
-}
-
-static enum adapter_step webhook_on_response(void *state,
-                                             struct publish_attempt *attempt,
-                                             CURL *easy, CURLcode code,
-                                             CURL **next)
-{
-    enum adapter_step step = handle_response(state, attempt, easy, code, next);
-
-    redact_secrets(state, &attempt->result);
-    return step;
 }
 
 static void webhook_end(void *state, struct publish_attempt *attempt)
@@ -569,7 +550,8 @@ const struct adapter_ops adapter_webhook_ops = {
     .create = webhook_create,
     .destroy = webhook_destroy,
     .check_content = NULL,
-    .start = webhook_start,
-    .on_response = webhook_on_response,
+    .start = begin_attempt,
+    .on_response = handle_response,
+    .redact = redact_secrets,
     .end = webhook_end,
 };

@@ -786,32 +786,13 @@ static enum adapter_step handle_response(void *state,
  * result on every path: a server may echo either in an error message or
  * in the post's link.
  */
-static void redact_secrets(const struct wordpress_adapter *adapter,
-                           struct adapter_result *result)
+static void redact_secrets(void *state, struct adapter_result *result)
 {
+    const struct wordpress_adapter *adapter = state;
+
     adapter_reply_redact_result(result, adapter->password);
     adapter_reply_redact_result(result, adapter->auth_header +
                                             strlen(WORDPRESS_AUTH_PREFIX));
-}
-
-static enum adapter_step
-wordpress_start(void *state, struct publish_attempt *attempt, CURL **easy)
-{
-    enum adapter_step step = begin_attempt(state, attempt, easy);
-
-    redact_secrets(state, &attempt->result);
-    return step;
-}
-
-static enum adapter_step wordpress_on_response(void *state,
-                                               struct publish_attempt *attempt,
-                                               CURL *easy, CURLcode code,
-                                               CURL **next)
-{
-    enum adapter_step step = handle_response(state, attempt, easy, code, next);
-
-    redact_secrets(state, &attempt->result);
-    return step;
 }
 
 static void wordpress_end(void *state, struct publish_attempt *attempt)
@@ -831,7 +812,8 @@ const struct adapter_ops adapter_wordpress_ops = {
     .create = wordpress_create,
     .destroy = wordpress_destroy,
     .check_content = NULL, /* WordPress sets no length limit on posts */
-    .start = wordpress_start,
-    .on_response = wordpress_on_response,
+    .start = begin_attempt,
+    .on_response = handle_response,
+    .redact = redact_secrets,
     .end = wordpress_end,
 };

@@ -136,12 +136,12 @@ static void run_attempt(void *state, const struct entry *entry,
     int steps = 0;
 
     attempt.result.hint_ms = -1;
-    step = ops()->start(state, &attempt, &easy);
+    step = adapter_start(ops(), state, &attempt, &easy);
     while (step == ADAPTER_HTTP && steps++ < 10) {
         CURL *next = NULL;
         CURLcode code = curl_easy_perform(easy);
 
-        step = ops()->on_response(state, &attempt, easy, code, &next);
+        step = adapter_on_response(ops(), state, &attempt, easy, code, &next);
         easy = next;
     }
     assert_int_equal(step, ADAPTER_DONE);

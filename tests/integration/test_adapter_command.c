@@ -124,7 +124,7 @@ static struct adapter_result run_with(void *state, json_t *content,
     pthread_cond_init(&waiter.done_changed, NULL);
 
     clock_gettime(CLOCK_MONOTONIC, &start);
-    if (ops->start(state, &attempt, &easy) == ADAPTER_ASYNC)
+    if (adapter_start(ops, state, &attempt, &easy) == ADAPTER_ASYNC)
         wait_finished(&waiter);
     clock_gettime(CLOCK_MONOTONIC, &end);
     ops->end(state, &attempt);

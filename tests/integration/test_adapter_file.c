@@ -50,8 +50,9 @@ static struct adapter_result publish(void *state, uint32_t attempt_number)
     snprintf(entry.idempotency_key, sizeof entry.idempotency_key, "key-7");
     attempt.result.hint_ms = -1;
 
-    assert_int_equal(adapter_find("file")->start(state, &attempt, &easy),
-                     ADAPTER_DONE);
+    assert_int_equal(
+        adapter_start(adapter_find("file"), state, &attempt, &easy),
+        ADAPTER_DONE);
     assert_null(easy);
     json_decref(content);
     return attempt.result;

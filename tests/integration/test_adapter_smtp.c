@@ -254,11 +254,11 @@ static void run_attempt(void *state, const json_t *content,
     enum adapter_step step;
 
     attempt.result.hint_ms = -1;
-    step = ops->start(state, &attempt, &easy);
+    step = adapter_start(ops, state, &attempt, &easy);
     if (step == ADAPTER_HTTP) {
         assert_non_null(easy);
-        step = ops->on_response(state, &attempt, easy, curl_easy_perform(easy),
-                                &next);
+        step = adapter_on_response(ops, state, &attempt, easy,
+                                   curl_easy_perform(easy), &next);
         assert_null(next);
     }
     assert_int_equal(step, ADAPTER_DONE);

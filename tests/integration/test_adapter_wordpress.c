@@ -129,13 +129,13 @@ static void run_attempt(void *state, const struct entry *entry,
     int steps = 0;
 
     attempt.result.hint_ms = -1;
-    step = ops->start(state, &attempt, &easy);
+    step = adapter_start(ops, state, &attempt, &easy);
     while (step == ADAPTER_HTTP && steps++ < MAX_STEPS) {
         CURL *next = NULL;
 
         assert_non_null(easy);
-        step = ops->on_response(state, &attempt, easy, curl_easy_perform(easy),
-                                &next);
+        step = adapter_on_response(ops, state, &attempt, easy,
+                                   curl_easy_perform(easy), &next);
         easy = next;
     }
     assert_int_equal(step, ADAPTER_DONE);

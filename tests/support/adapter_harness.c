@@ -63,7 +63,7 @@ int harness_run(const struct adapter_ops *ops, void *state,
     int requests = 0;
 
     attempt.result.hint_ms = -1;
-    step = ops->start(state, &attempt, &easy);
+    step = adapter_start(ops, state, &attempt, &easy);
     while (step == ADAPTER_HTTP && requests < HARNESS_MAX_STEPS) {
         CURL *next = NULL;
         CURLcode code;
@@ -71,7 +71,7 @@ int harness_run(const struct adapter_ops *ops, void *state,
         assert_non_null(easy);
         code = curl_easy_perform(easy);
         requests++;
-        step = ops->on_response(state, &attempt, easy, code, &next);
+        step = adapter_on_response(ops, state, &attempt, easy, code, &next);
         easy = next;
     }
     assert_int_equal(step, ADAPTER_DONE);
