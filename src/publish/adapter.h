@@ -136,6 +136,12 @@ struct adapter_ops {
     void (*redact)(void *state, struct adapter_result *result);
 };
 
+/*
+ * An `end` operation for adapters whose step_state is one
+ * struct http_exchange: frees it and clears step_state.
+ */
+void adapter_end_exchange(void *state, struct publish_attempt *attempt);
+
 /* Returns the adapter of a platform type, or NULL when unknown. */
 const struct adapter_ops *adapter_find(const char *type);
 

@@ -527,13 +527,6 @@ static void redact_secrets(void *state, struct adapter_result *result)
     adapter_reply_redact_result(result, adapter->token);
 }
 
-static void discord_end(void *state, struct publish_attempt *attempt)
-{
-    (void)state;
-    http_exchange_free(attempt->step_state);
-    attempt->step_state = NULL;
-}
-
 const struct adapter_ops adapter_discord_ops = {
     .type = "discord",
     .create = discord_create,
@@ -542,5 +535,5 @@ const struct adapter_ops adapter_discord_ops = {
     .start = begin_attempt,
     .on_response = handle_response,
     .redact = redact_secrets,
-    .end = discord_end,
+    .end = adapter_end_exchange,
 };

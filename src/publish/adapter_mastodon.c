@@ -549,13 +549,6 @@ static void redact_token(void *state, struct adapter_result *result)
     adapter_reply_redact_result(result, adapter->token);
 }
 
-static void mastodon_end(void *state, struct publish_attempt *attempt)
-{
-    (void)state;
-    http_exchange_free(attempt->step_state);
-    attempt->step_state = NULL;
-}
-
 const struct adapter_ops adapter_mastodon_ops = {
     .type = "mastodon",
     .reconcile_window_ms = MASTODON_IDEMPOTENCY_WINDOW_MS,
@@ -565,5 +558,5 @@ const struct adapter_ops adapter_mastodon_ops = {
     .start = begin_attempt,
     .on_response = handle_response,
     .redact = redact_token,
-    .end = mastodon_end,
+    .end = adapter_end_exchange,
 };

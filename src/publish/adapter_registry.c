@@ -1,4 +1,5 @@
 #include "publish/adapter.h"
+#include "publish/http_exchange.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,4 +70,11 @@ void adapter_result_fail(struct adapter_result *result, enum outcome outcome,
     va_start(args, fmt);
     vsnprintf(result->error, sizeof result->error, fmt, args);
     va_end(args);
+}
+
+void adapter_end_exchange(void *state, struct publish_attempt *attempt)
+{
+    (void)state;
+    http_exchange_free(attempt->step_state);
+    attempt->step_state = NULL;
 }

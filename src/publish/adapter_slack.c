@@ -360,13 +360,6 @@ static void redact_secrets(void *state, struct adapter_result *result)
     adapter_reply_redact_result(result, adapter->secret);
 }
 
-static void slack_end(void *state, struct publish_attempt *attempt)
-{
-    (void)state;
-    http_exchange_free(attempt->step_state);
-    attempt->step_state = NULL;
-}
-
 const struct adapter_ops adapter_slack_ops = {
     .type = "slack",
     .create = slack_create,
@@ -375,5 +368,5 @@ const struct adapter_ops adapter_slack_ops = {
     .start = begin_attempt,
     .on_response = handle_response,
     .redact = redact_secrets,
-    .end = slack_end,
+    .end = adapter_end_exchange,
 };

@@ -538,13 +538,6 @@ static void redact_secrets(void *state, struct adapter_result *result)
     }
 }
 
-static void webhook_end(void *state, struct publish_attempt *attempt)
-{
-    (void)state;
-    http_exchange_free(attempt->step_state);
-    attempt->step_state = NULL;
-}
-
 const struct adapter_ops adapter_webhook_ops = {
     .type = "webhook",
     .create = webhook_create,
@@ -553,5 +546,5 @@ const struct adapter_ops adapter_webhook_ops = {
     .start = begin_attempt,
     .on_response = handle_response,
     .redact = redact_secrets,
-    .end = webhook_end,
+    .end = adapter_end_exchange,
 };
