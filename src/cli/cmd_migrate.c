@@ -57,6 +57,7 @@ int cmd_migrate(struct cli *cli, const struct cli_command *command, int argc,
                 char **argv)
 {
     int status = parse_options(cli, command, argc, argv);
+    int version = 0;
 
     if (status != CLI_CONTINUE)
         return status;
@@ -68,14 +69,17 @@ int cmd_migrate(struct cli *cli, const struct cli_command *command, int argc,
     if (cli_open_store(cli) != CLI_OK)
         return CLI_FAILED;
 
-    /*
-     * TODO: print the schema version number once the store interface
-     * offers a way to read it; struct store_ops has no such operation.
-     */
-    /* Both forms report the same fact: every migration is applied. */
+    if (cli->store->ops->schema_version(cli->store, &version) != STORE_OK) {
+        cli_error("cannot read the schema version: %s",
+                  store_errmsg(cli->store));
+        return CLI_FAILED;
+    }
+
+    /* Both forms report the same facts: every migration is applied. */
     if (cli->json)
-        puts("{\"database\": \"up to date\"}");
+        printf("{\"database\": \"up to date\", \"schema_version\": %d}\n",
+               version);
     else
-        puts("database schema is up to date");
+        printf("database schema is up to date (version %d)\n", version);
     return CLI_OK;
 }

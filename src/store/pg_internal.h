@@ -34,6 +34,7 @@ enum pg_stmt_id {
     PG_MIGRATE_LOCK,
     PG_MIGRATE_UNLOCK,
     PG_MIGRATE_APPLIED,
+    PG_SCHEMA_VERSION,
     PG_MIGRATE_RECORD,
     PG_AUDIT_INSERT,
     PG_AUDIT_LIST,
@@ -267,6 +268,7 @@ int pg_schema_latest(void);
 /* ---- operations, one per function pointer of struct store_ops ---- */
 
 int pg_migrate(struct store *store);
+int pg_schema_version(struct store *store, int *version);
 int pg_submit_jobs(struct store *store, const struct job_request *reqs,
                    size_t count, int64_t now, struct submit_result *results);
 int pg_get_job(struct store *store, int64_t job_id, struct job *job);

@@ -11,6 +11,7 @@
 #include "store/pg_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "util/banned.h"
@@ -312,5 +313,31 @@ int pg_migrate(struct store *store)
 {
     struct pg_op op = {"migrate", PG_OP_AUTOCOMMIT, migrate_body, NULL};
 
+    return pg_run_op(pg_store_of(store), &op);
+}
+
+static int schema_version_body(struct pg_store *s, void *arg)
+{
+    static const char sql[] =
+        "SELECT coalesce(max(version), 0) FROM schema_migrations";
+    struct pg_params p;
+    int *version = arg;
+    int result;
+
+    pg_params_init(&p);
+    PGresult *res = pg_query(s, PG_SCHEMA_VERSION, sql, &p,
+                             "read the schema version", &result);
+    if (res != NULL && PQntuples(res) > 0)
+        *version = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return result;
+}
+
+int pg_schema_version(struct store *store, int *version)
+{
+    struct pg_op op = {"read the schema version", PG_OP_AUTOCOMMIT,
+                       schema_version_body, version};
+
+    *version = 0;
     return pg_run_op(pg_store_of(store), &op);
 }

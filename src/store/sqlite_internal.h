@@ -240,6 +240,7 @@ const char *store_sqlite_claim_sql(void);
 
 /* Operations, one per function pointer of struct store_ops. */
 int sqlite_migrate(struct store *store);
+int sqlite_schema_version(struct store *store, int *version);
 int sqlite_submit_jobs(struct store *store, const struct job_request *reqs,
                        size_t count, int64_t now,
                        struct submit_result *results);

@@ -307,3 +307,22 @@ int sqlite_migrate(struct store *store)
         result = apply(s, &migrations[i]);
     return result;
 }
+
+int sqlite_schema_version(struct store *store, int *version)
+{
+    struct sqlite_store *s = sqlite_store_of(store);
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(
+        s->db, "SELECT coalesce(max(version), 0) FROM schema_migrations", -1,
+        &stmt, NULL);
+
+    *version = 0;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        *version = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_ROW)
+        return sqlite_fail(s, rc, "read the schema version");
+    return STORE_OK;
+}

@@ -279,6 +279,9 @@ struct store_ops {
     /* Applies every schema migration not yet applied. */
     int (*migrate)(struct store *store);
 
+    /* Sets *version to the newest migration applied, 0 when none. */
+    int (*schema_version)(struct store *store, int *version);
+
     /*
      * Creates jobs and their entries, one per platform, plus one
      * "accepted" audit record per job; all of them or none. A request

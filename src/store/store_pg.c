@@ -22,6 +22,7 @@ static void pg_close(struct store *store)
 
 static const struct store_ops pg_ops = {
     .migrate = pg_migrate,
+    .schema_version = pg_schema_version,
     .submit_jobs = pg_submit_jobs,
     .get_job = pg_get_job,
     .get_entry = pg_get_entry,

@@ -23,6 +23,7 @@ static void sqlite_close(struct store *store)
 
 static const struct store_ops sqlite_ops = {
     .migrate = sqlite_migrate,
+    .schema_version = sqlite_schema_version,
     .submit_jobs = sqlite_submit_jobs,
     .get_job = sqlite_get_job,
     .get_entry = sqlite_get_entry,

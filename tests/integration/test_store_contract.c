@@ -1697,8 +1697,16 @@ static void migrate_twice_is_noop(void **state)
     struct store *store = store_of(state);
     int64_t job_id = submit_simple(store, "c1", two, 2, NOW);
 
+    int before = 0;
+    int after = 0;
+
+    check_ok(store, store->ops->schema_version(store, &before));
     check_ok(store, store_migrate(store));
     check_ok(store, store_migrate(store));
+    check_ok(store, store->ops->schema_version(store, &after));
+    assert_true(before >= 5);
+    assert_int_equal(after, before);
+
     struct entry_list list = entries_of_job(store, job_id);
     assert_int_equal(list.count, 2);
     entry_list_free(&list);
