@@ -113,35 +113,17 @@ static int update_entry(struct sqlite_store *s,
     return STORE_OK;
 }
 
-/*
- * "retry" records: one per scheduled retry, one when a retried entry is
- * published at last ("success"), and one when a failure that a retry
- * could have fixed found no retries left.
- */
+/* Writes the "retry" audit record of an applied result, if one is due. */
 static int audit_retry(struct sqlite_store *s,
                        const struct attempt_completion *c,
                        const struct completed *done)
 {
-    const char *status = NULL;
+    json_t *metadata = NULL;
+    const char *status = store_retry_audit(c, done->max_retries, &metadata);
 
-    if (c->next_status == ENTRY_RETRYING)
-        status = "scheduled";
-    else if (c->next_status == ENTRY_PUBLISHED && c->attempt_number > 1)
-        status = "success";
-    else if (c->next_status == ENTRY_FAILED &&
-             c->outcome != OUTCOME_PERMANENT &&
-             c->retry_count >= done->max_retries)
-        status = "exhausted";
     if (status == NULL)
         return STORE_OK;
 
-    json_t *metadata =
-        json_pack("{s:I, s:I, s:I, s:I, s:s, s:i, s:s?}", "attempt",
-                  (json_int_t)c->attempt_number, "retry_count",
-                  (json_int_t)c->retry_count, "max_retries",
-                  (json_int_t)done->max_retries, "due_at",
-                  (json_int_t)c->due_at, "outcome", outcome_name(c->outcome),
-                  "http_status", c->http_status, "error", c->error);
     struct sqlite_audit record = {
         .at = c->ended_at,
         .agent = "queue-manager",

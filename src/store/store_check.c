@@ -251,3 +251,27 @@ void store_key_make(char *key, size_t size, int64_t entry_id,
     store_key_hash(hex, sizeof hex, content_id, platform, job_id);
     snprintf(key, size, "pubq-%" PRId64 "-%s", entry_id, hex);
 }
+
+const char *store_retry_audit(const struct attempt_completion *c,
+                              uint32_t max_retries, json_t **metadata)
+{
+    const char *status = NULL;
+
+    if (c->next_status == ENTRY_RETRYING)
+        status = "scheduled";
+    else if (c->next_status == ENTRY_PUBLISHED && c->attempt_number > 1)
+        status = "success";
+    else if (c->next_status == ENTRY_FAILED &&
+             c->outcome != OUTCOME_PERMANENT && c->retry_count >= max_retries)
+        status = "exhausted";
+    if (status == NULL)
+        return NULL;
+
+    *metadata = json_pack(
+        "{s:I, s:I, s:I, s:I, s:s, s:i, s:s?}", "attempt",
+        (json_int_t)c->attempt_number, "retry_count",
+        (json_int_t)c->retry_count, "max_retries", (json_int_t)max_retries,
+        "due_at", (json_int_t)c->due_at, "outcome", outcome_name(c->outcome),
+        "http_status", c->http_status, "error", c->error);
+    return status;
+}

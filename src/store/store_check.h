@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "store/store.h"
 
 /* Fills store->errmsg with a formatted message and returns `result`. */
@@ -47,5 +49,15 @@ void store_key_make(char *key, size_t size, int64_t entry_id,
 /* Writes the 16 hex digits alone, for a back end that adds the id. */
 void store_key_hash(char *hex, size_t size, const char *content_id,
                     const char *platform, int64_t job_id);
+
+/*
+ * Decides the "retry" audit record of an applied attempt result, shared
+ * by both back ends: "scheduled" for a retry, "success" when a retried
+ * entry is published, "exhausted" when a failure a retry could have
+ * fixed found no retries left. Returns NULL when no record is due, else
+ * the status and sets *metadata to a new JSON object the caller frees.
+ */
+const char *store_retry_audit(const struct attempt_completion *completion,
+                              uint32_t max_retries, json_t **metadata);
 
 #endif

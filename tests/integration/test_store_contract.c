@@ -993,6 +993,33 @@ static void complete_retrying(void **state)
     attempt_list_free(&attempts);
 }
 
+static void complete_retry_success(void **state)
+{
+    struct store *store = store_of(state);
+
+    submit_simple(store, "c1", one_alpha, 1, NOW);
+    struct entry first = claim_one(store, "node-a", NOW);
+    struct attempt_completion c =
+        completion(&first, ENTRY_RETRYING, OUTCOME_TRANSIENT, NOW + 1000);
+
+    c.retry_count = 1;
+    c.due_at = NOW + 30000;
+    assert_int_equal(complete(store, &c), 1);
+
+    struct entry second = claim_one(store, "node-a", NOW + 30000);
+    struct attempt_completion done =
+        completion(&second, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + 31000);
+
+    assert_int_equal(complete(store, &done), 1);
+
+    struct audit_list audit = audit_of(store, "c1", "retry");
+    assert_int_equal(audit.count, 2);
+    assert_string_equal(audit.items[0].status, "success");
+    assert_int_equal(audit.items[0].entry_id, first.id);
+    assert_string_equal(audit.items[1].status, "scheduled");
+    audit_list_free(&audit);
+}
+
 static void complete_failed_exhausted(void **state)
 {
     struct store *store = store_of(state);
@@ -2106,6 +2133,7 @@ int main(void)
         STORE_TEST(nodes_split_by_platform),
         STORE_TEST(complete_published),
         STORE_TEST(complete_retrying),
+        STORE_TEST(complete_retry_success),
         STORE_TEST(complete_failed_exhausted),
         STORE_TEST(complete_loses_race),
         STORE_TEST(complete_mixed_batch),
