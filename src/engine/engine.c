@@ -127,7 +127,7 @@ void engine_wake(struct engine *engine)
 {
     char byte = 1;
 
-    /* A full pipe already holds a pending wake-up, so EAGAIN is fine. */
+    /* A full pipe already contains a pending wake-up, so EAGAIN is fine. */
     if (write(engine->wake_pipe[1], &byte, 1) < 0 && errno != EAGAIN)
         log_warn("engine", "wake-up failed: %s", strerror(errno));
 }

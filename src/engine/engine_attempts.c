@@ -49,7 +49,8 @@ static void fill_completion(struct inflight *inflight, const char *node)
         result->post_url[0] != '\0' ? result->post_url : NULL;
 }
 
-/* The pause a result asks for: the adapter's, or a 429 until its reset. */
+/* Sets the pause a result requests: the adapter's, or a 429's until its
+ * reset. */
 static void decide_pause(struct inflight *inflight, int64_t now,
                          int64_t max_hint_ms)
 {
@@ -120,9 +121,10 @@ static enum on_unknown effective_on_unknown(const struct inflight *inflight)
 }
 
 /*
- * 1 when an automatic retry would post again after an unknown outcome
- * (a node that died mid-attempt) on a platform that holds such entries
- * for an operator. A manual retry sets retry_count to 0 and goes ahead.
+ * Returns 1 when an automatic retry would post again after an unknown
+ * outcome (a node that died mid-attempt) on a platform whose on_unknown
+ * is hold and which cannot check for the post. A manual retry sets
+ * retry_count to 0, so it goes ahead.
  */
 static int must_hold_unknown(const struct inflight *inflight, int64_t now)
 {

@@ -39,10 +39,10 @@ enum adapter_step {
     ADAPTER_ASYNC, /* the adapter calls attempt->finish_async() later */
 };
 
-/* What an attempt produced; the engine turns it into a state change. */
+/* The result of an attempt, which the engine turns into a state change. */
 struct adapter_result {
     enum outcome outcome;
-    int http_status;  /* 0 when there was no HTTP answer */
+    int http_status;  /* 0 when there was no HTTP response */
     int rate_limited; /* the server asked us to slow down */
     int64_t hint_ms;  /* its wait hint in ms, or -1 for none */
     char error[STORE_TEXT_MAX]; /* empty on success */
@@ -52,7 +52,7 @@ struct adapter_result {
     char pause_reason[STORE_TEXT_MAX]; /* set when pausing */
 };
 
-/* One attempt as the adapter sees it. */
+/* One attempt, in the form passed to the adapter. */
 struct publish_attempt {
     const struct entry *entry; /* the claimed entry (attempt_count set) */
     const json_t *content;     /* the job's content object */
@@ -82,12 +82,13 @@ struct adapter_ops {
     const char *type; /* the `type` of a [platform NAME] section */
 
     /*
-     * How long after an attempt with an unknown outcome the adapter can
-     * still tell whether that post exists (a lookup, or a platform that
-     * deduplicates by idempotency key), in ms: 0 when it cannot at all,
-     * ADAPTER_RECONCILE_ALWAYS when it always can. Within the window the
-     * engine retries an unknown outcome and the adapter reconciles it;
-     * otherwise the platform's on_unknown option decides.
+     * Time in ms after an attempt with an unknown outcome during which
+     * the adapter can still find out whether that post exists, by a
+     * lookup or because the platform deduplicates by idempotency key.
+     * It is 0 when the adapter cannot, ADAPTER_RECONCILE_ALWAYS when it
+     * always can. Within the window the engine retries an unknown
+     * outcome and the adapter reconciles it. Otherwise the platform's
+     * on_unknown option decides.
      */
     int64_t reconcile_window_ms;
 
