@@ -47,23 +47,14 @@ static const struct entry_action mark_published_action = {
     " WHERE id = $1::bigint AND status = $2::text",
     "mark_published"};
 
-static const char *agent_or_default(const char *agent)
-{
-    return agent != NULL && agent[0] != '\0' ? agent : "operator";
-}
-
 static int audit_entry(struct pg_store *s, const struct entry *before,
                        enum entry_status to, const char *action,
                        const char *agent, int64_t now)
 {
-    json_t *metadata = json_pack(
-        "{s:s, s:I, s:I, s:s, s:s}", "from", entry_status_name(before->status),
-        "retry_count", (json_int_t)before->retry_count, "attempts",
-        (json_int_t)before->attempt_count, "fail_reason", before->fail_reason,
-        "last_error", before->last_error);
+    json_t *metadata = store_entry_action_metadata(before);
     struct pg_audit record = {
         .at = now,
-        .agent = agent_or_default(agent),
+        .agent = store_agent_or_default(agent),
         .action = action,
         .content_id = before->content_id,
         .entry_id = before->id,
@@ -231,7 +222,7 @@ static int audit_changed(struct pg_store *s,
     pg_get_text(res, row, 2, platform, sizeof platform);
     struct pg_audit record = {
         .at = change->now,
-        .agent = agent_or_default(change->agent),
+        .agent = store_agent_or_default(change->agent),
         .action = change->action,
         .content_id = change->content_id,
         .entry_id = pg_get_int(res, row, 0),

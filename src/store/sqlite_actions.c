@@ -44,23 +44,14 @@ static const struct entry_action mark_published_action = {
     " fail_reason = '', updated_at = ?3 WHERE id = ?1 AND status = ?2",
     "mark_published"};
 
-static const char *agent_or_default(const char *agent)
-{
-    return agent != NULL && agent[0] != '\0' ? agent : "operator";
-}
-
 static int audit_entry(struct sqlite_store *s, const struct entry *before,
                        enum entry_status to, const char *action,
                        const char *agent, int64_t now)
 {
-    json_t *metadata = json_pack(
-        "{s:s, s:I, s:I, s:s, s:s}", "from", entry_status_name(before->status),
-        "retry_count", (json_int_t)before->retry_count, "attempts",
-        (json_int_t)before->attempt_count, "fail_reason", before->fail_reason,
-        "last_error", before->last_error);
+    json_t *metadata = store_entry_action_metadata(before);
     struct sqlite_audit record = {
         .at = now,
-        .agent = agent_or_default(agent),
+        .agent = store_agent_or_default(agent),
         .action = action,
         .content_id = before->content_id,
         .entry_id = before->id,
@@ -227,7 +218,7 @@ static int audit_changed(struct sqlite_store *s,
             : json_object();
     struct sqlite_audit record = {
         .at = change->now,
-        .agent = agent_or_default(change->agent),
+        .agent = store_agent_or_default(change->agent),
         .action = change->action,
         .content_id = change->content_id,
         .entry_id = e->id,

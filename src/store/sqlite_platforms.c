@@ -14,7 +14,7 @@ static int audit_platform(struct sqlite_store *s, const char *platform,
 {
     struct sqlite_audit record = {
         .at = now,
-        .agent = agent != NULL && agent[0] != '\0' ? agent : "operator",
+        .agent = store_agent_or_default(agent),
         .action = action,
         .platform = platform,
         .status = status,

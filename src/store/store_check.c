@@ -275,3 +275,17 @@ const char *store_retry_audit(const struct attempt_completion *c,
         "http_status", c->http_status, "error", c->error);
     return status;
 }
+
+const char *store_agent_or_default(const char *agent)
+{
+    return agent != NULL && agent[0] != '\0' ? agent : "operator";
+}
+
+json_t *store_entry_action_metadata(const struct entry *before)
+{
+    return json_pack(
+        "{s:s, s:I, s:I, s:s, s:s}", "from", entry_status_name(before->status),
+        "retry_count", (json_int_t)before->retry_count, "attempts",
+        (json_int_t)before->attempt_count, "fail_reason", before->fail_reason,
+        "last_error", before->last_error);
+}

@@ -60,4 +60,14 @@ void store_key_hash(char *hex, size_t size, const char *content_id,
 const char *store_retry_audit(const struct attempt_completion *completion,
                               uint32_t max_retries, json_t **metadata);
 
+/* Returns the audit agent name of a manual action, "operator" if none. */
+const char *store_agent_or_default(const char *agent);
+
+/*
+ * Builds the audit metadata of a manual action on an entry (retry,
+ * cancel, mark published) from the entry as it was before: a new JSON
+ * object the caller frees, or NULL when out of memory.
+ */
+json_t *store_entry_action_metadata(const struct entry *before);
+
 #endif
