@@ -215,6 +215,14 @@ void http_pool_add(struct http_server *server, struct store *store);
 void http_pool_free(struct http_server *server);
 
 /*
+ * Opens a store handle of the server's database with a small page
+ * cache, so the server's memory stays bounded however its handles are
+ * used. Returns store_open's result, with the reason in err.
+ */
+int http_open_store(const struct http_server *server, struct store **store,
+                    char *err, size_t errlen);
+
+/*
  * Returns the request's store handle, taking an idle one, opening one,
  * or waiting up to 5 s while HTTP_POOL_MAX are in use. On failure
  * fills a 503 reply with Retry-After and returns NULL.

@@ -3,8 +3,10 @@
  * at once, idle ones wait in the pool, and a request that finds none
  * free waits for one.
  *
- * The bound matters for SQLite. Each handle has its own page cache (up
- * to 2 MB by default). SQLite also keeps the descriptor of a closed
+ * The bound matters for SQLite. Each handle has its own page cache. It
+ * is kept small here because the pool's handles serve short reads and
+ * single writes, and with SQLite's default of 2 MB per handle the RSS
+ * grew for as long as the caches were filling. SQLite also keeps the descriptor of a closed
  * handle open while another handle of the process has a lock on the
  * file, because closing it would drop that POSIX lock, and in WAL mode
  * every open handle has one. A handle per connection would make memory
@@ -21,6 +23,21 @@
 
 /* How long a request waits for a free handle before it gets 503. */
 #define HTTP_POOL_WAIT_S 5
+
+int http_open_store(const struct http_server *server, struct store **store,
+                    char *err, size_t errlen)
+{
+    int result = store_open(server->config->database, store, err, errlen);
+
+    if (result != STORE_OK)
+        return result;
+
+    /* A handle with the default cache still works, so only warn. */
+    if (store_shrink_cache(*store) != STORE_OK)
+        log_warn("http", "cannot shrink the page cache: %s",
+                 store_errmsg(*store));
+    return STORE_OK;
+}
 
 void http_pool_init(struct http_server *server)
 {
@@ -117,8 +134,8 @@ struct store *http_request_store(struct http_request *request,
     if (request->store != NULL)
         return request->store;
 
-    if (store_open(server->config->database, &request->store, why,
-                   sizeof why) != STORE_OK) {
+    if (http_open_store(server, &request->store, why, sizeof why) !=
+        STORE_OK) {
         request->store = NULL;
         pool_discard(server, NULL);
         log_warn("http", "cannot open the database: %s", why);

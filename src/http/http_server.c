@@ -246,8 +246,7 @@ static int open_first_store(struct http_server *server, char *err,
     char why[STORE_ERR_MAX];
     struct store *store = NULL;
 
-    if (store_open(server->config->database, &store, why, sizeof why) !=
-        STORE_OK) {
+    if (http_open_store(server, &store, why, sizeof why) != STORE_OK) {
         snprintf(err, errlen,
                  "cannot open the database for the HTTP "
                  "server: %s",

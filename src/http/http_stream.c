@@ -279,8 +279,7 @@ struct http_stream_hub *http_stream_hub_new(struct http_server *server,
     pthread_mutex_init(&hub->lock, NULL);
     pthread_cond_init(&hub->changed, NULL);
 
-    if (store_open(server->config->database, &hub->store, why, sizeof why) !=
-        STORE_OK) {
+    if (http_open_store(server, &hub->store, why, sizeof why) != STORE_OK) {
         snprintf(err, errlen,
                  "cannot open the database for the event "
                  "stream: %s",

@@ -466,6 +466,14 @@ struct store_ops {
      */
     int (*wake_fd)(struct store *store);
     int (*consume_wakeups)(struct store *store);
+
+    /*
+     * Optional: keeps this handle's cache of database pages small
+     * (STORE_SMALL_CACHE_KIB), for a process that holds many handles.
+     * NULL in a back end that caches no pages in the client
+     * (PostgreSQL).
+     */
+    int (*shrink_cache)(struct store *store);
 };
 
 /* The fields every back end shares; back ends embed it first. */
@@ -511,6 +519,17 @@ static inline int store_consume_wakeups(struct store *store)
     if (store->ops->consume_wakeups == NULL)
         return 0;
     return store->ops->consume_wakeups(store);
+}
+
+/* The page cache of a handle after store_shrink_cache, in KiB. */
+#define STORE_SMALL_CACHE_KIB 256
+
+/* Returns STORE_OK also when the back end has no page cache. */
+static inline int store_shrink_cache(struct store *store)
+{
+    if (store->ops->shrink_cache == NULL)
+        return STORE_OK;
+    return store->ops->shrink_cache(store);
 }
 
 const char *store_result_name(int result);

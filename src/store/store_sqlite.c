@@ -21,6 +21,25 @@ static void sqlite_close(struct store *store)
     free(s);
 }
 
+static int run_pragma(sqlite3 *db, const char *sql, const char *expect,
+                      char *err, size_t errlen);
+
+/*
+ * SQLite's page cache is per handle (2 MB by default); a negative
+ * cache_size is a size in KiB. The file's pages stay in the kernel's
+ * page cache, so a page missing here costs a read system call, not a
+ * disk read.
+ */
+static int sqlite_shrink_cache(struct store *store)
+{
+    struct sqlite_store *s = (struct sqlite_store *)store;
+
+    _Static_assert(STORE_SMALL_CACHE_KIB == 256,
+                   "the PRAGMA below spells out STORE_SMALL_CACHE_KIB");
+    return run_pragma(s->db, "PRAGMA cache_size = -256", NULL,
+                      s->base.errmsg, sizeof s->base.errmsg);
+}
+
 static const struct store_ops sqlite_ops = {
     .migrate = sqlite_migrate,
     .schema_version = sqlite_schema_version,
@@ -50,6 +69,7 @@ static const struct store_ops sqlite_ops = {
     .attempt_stats = sqlite_attempt_stats,
     .wake_fd = sqlite_wake_fd,
     .consume_wakeups = sqlite_consume_wakeups,
+    .shrink_cache = sqlite_shrink_cache,
     .close = sqlite_close,
 };
 

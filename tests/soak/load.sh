@@ -9,14 +9,15 @@
 #     and no request fails at the socket level or times out (10 s),
 #   - the daemon's RSS at the end is within 10% of its RSS after a
 #     warm-up with the same load (LOAD_WARMUP_SECONDS, default 15 s),
-#     both measured once the clients have disconnected,
+#     both measured once the clients have disconnected; this bound is
+#     checked on an optimised build only (see below),
 #   - the daemon has at most MAX_FD_GROWTH more open file descriptors
 #     after the load than after the warm-up.
 #
 # The daemon runs with a 16 MiB AddressSanitizer quarantine (instead of
 # 256 MiB), because a quarantine that is still filling looks like growth.
-# With AddressSanitizer the RSS bound is 30% (see below).
-# tests/integration/load_short.sh runs it for 10 s.
+# tests/integration/load_short.sh runs it for 10 s on the sanitizer
+# build, load_short_optimised.sh on the optimised one.
 set -euo pipefail
 
 : "${PUBQ_BIN:?set PUBQ_BIN to the pubq binary}"
@@ -33,11 +34,13 @@ MAX_RSS_GROWTH_PERCENT=10
 # test found went from 19 to 300 in 10 s), far past this margin.
 MAX_FD_GROWTH=8
 # In an AddressSanitizer build each connection thread gets its own
-# allocator caches, which stay mapped after the thread ends. RSS then
-# grows with the number of connections served, whatever pubq does, so
-# the 10% bound is checked on an optimised build (make soak).
-if ldd "$PUBQ_BIN" 2>/dev/null | grep -q libasan; then
-    MAX_RSS_GROWTH_PERCENT=30
+# allocator caches, which stay mapped after the thread ends, so RSS grows
+# with the connections served whatever pubq does: three 10 s runs of the
+# same build grew by 6%, 21% and 25%. There the RSS is reported, not
+# bounded, and LeakSanitizer checks for leaks at exit instead.
+check_rss=1
+if ldd "$PUBQ_BIN" 2>/dev/null | grep libasan >/dev/null; then
+    check_rss=0
 fi
 
 if ! command -v wrk >/dev/null; then
@@ -133,12 +136,13 @@ rss_end=$(rss_kib "$daemon_pid")
 
 python3 - "$work/load.out" "$rss_warm" "$rss_end" \
     "$MAX_RSS_GROWTH_PERCENT" "$fds_before" "$fds_after" \
-    "$SECONDS_UNDER_LOAD" "$CONNECTIONS" "$MAX_FD_GROWTH" \
+    "$SECONDS_UNDER_LOAD" "$CONNECTIONS" "$MAX_FD_GROWTH" "$check_rss" \
     >"$work/summary" <<'EOF' ||
 import json, sys
 
 out, rss_warm, rss_end, max_growth, fds_before, fds_after, seconds, \
-    connections, max_fd_growth = sys.argv[1], *map(int, sys.argv[2:])
+    connections, max_fd_growth, check_rss = \
+    sys.argv[1], *map(int, sys.argv[2:])
 values = {}
 for line in open(out):
     name, _, rest = line.partition(" ")
@@ -157,7 +161,7 @@ if bad:
 socket_errors = {k: v for k, v in errors.items() if k != "status" and v}
 if socket_errors:
     problems.append(f"socket errors or timeouts: {socket_errors}")
-if growth > max_growth:
+if check_rss and growth > max_growth:
     problems.append(f"RSS grew {growth:.1f}% ({rss_warm} to {rss_end} KiB)")
 if fds_after > fds_before + max_fd_growth:
     problems.append(f"{fds_after - fds_before} more open descriptors "
@@ -168,7 +172,8 @@ print(f"{connections} connections for {seconds} s: {values['requests']} "
       f"requests ({values['requests'] / seconds:.0f}/s), statuses "
       f"{dict(sorted(statuses.items()))}, latency p50 {latency['p50']} ms "
       f"p99 {latency['p99']} ms max {latency['max']} ms; RSS {rss_warm} KiB "
-      f"after warm-up, {rss_end} KiB at the end ({growth:+.1f}%); "
+      f"after warm-up, {rss_end} KiB at the end ({growth:+.1f}%"
+      f"{'' if check_rss else ', not bounded under AddressSanitizer'}); "
       f"descriptors {fds_before} before, {fds_after} after")
 for problem in problems:
     print("FAIL: " + problem)
