@@ -4,7 +4,8 @@
  * anything else failed), and the first line of its stdout may name the
  * post. The program runs without a shell and in a process group of its
  * own, so a timeout stops its children too. It inherits no descriptor of
- * pubq besides stdin, stdout and stderr.
+ * pubq besides stdin, stdout and stderr, and only the environment
+ * variables that command_env.c lets through.
  *
  * Each attempt waits for its program on a detached thread that reads
  * and writes only the attempt's own command_run, then hands the attempt
@@ -31,6 +32,7 @@
 
 #include "core/timestamp.h"
 #include "publish/adapter_payload.h"
+#include "publish/command_env.h"
 #include "util/banned.h"
 
 #define COMMAND_DEFAULT_TIMEOUT_MS 30000
@@ -45,6 +47,7 @@ struct command_adapter {
     char *program;
     char *args;  /* the `args` option, split in place into argv */
     char **argv; /* program, args..., NULL */
+    char **env;  /* "NAME=VALUE"..., NULL */
     int64_t timeout_ms;
 };
 
@@ -83,6 +86,7 @@ static void command_destroy(void *state)
     free(adapter->program);
     free(adapter->args);
     free(adapter->argv);
+    command_env_free(adapter->env);
     free(adapter);
 }
 
@@ -179,10 +183,10 @@ static int command_create(const struct platform_config *platform, void **state,
         const char *key = platform->options[i].key;
 
         if (strcmp(key, "program") != 0 && strcmp(key, "args") != 0 &&
-            strcmp(key, "timeout") != 0) {
+            strcmp(key, "timeout") != 0 && strcmp(key, "pass_env") != 0) {
             snprintf(err, errlen,
                      "unknown option \"%s\" for command platform \"%s\": "
-                     "the options are program, args and timeout",
+                     "the options are program, args, timeout and pass_env",
                      key, platform->name);
             return -1;
         }
@@ -195,7 +199,8 @@ static int command_create(const struct platform_config *platform, void **state,
     }
     if (set_program(adapter, platform, err, errlen) != 0 ||
         set_argv(adapter, platform, err, errlen) != 0 ||
-        set_timeout(adapter, platform, err, errlen) != 0) {
+        set_timeout(adapter, platform, err, errlen) != 0 ||
+        command_env_build(platform, &adapter->env, err, errlen) != 0) {
         command_destroy(adapter);
         return -1;
     }
@@ -537,7 +542,7 @@ static int spawn_program(const struct command_adapter *adapter,
     posix_spawnattr_setsigdefault(&attr, &signals);
 
     error = posix_spawn(pid, adapter->program, &actions, &attr, adapter->argv,
-                        environ);
+                        adapter->env);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     return error;

@@ -56,10 +56,11 @@ static const char *script(const char *name, const char *body)
     return path;
 }
 
-static void *command_create(const char *program, const char *args,
-                            const char *timeout, char *err, size_t errlen)
+static void *command_create_with(const char *program, const char *args,
+                                 const char *timeout, const char *pass_env,
+                                 char *err, size_t errlen)
 {
-    struct config_option options[3];
+    struct config_option options[4];
     struct platform_config platform = {
         .name = "cmd",
         .type = "command",
@@ -75,10 +76,19 @@ static void *command_create(const char *program, const char *args,
     if (timeout != NULL)
         options[platform.option_count++] =
             (struct config_option){.key = "timeout", .value = (char *)timeout};
+    if (pass_env != NULL)
+        options[platform.option_count++] = (struct config_option){
+            .key = "pass_env", .value = (char *)pass_env};
 
     if (adapter_find("command")->create(&platform, &state, err, errlen))
         return NULL;
     return state;
+}
+
+static void *command_create(const char *program, const char *args,
+                            const char *timeout, char *err, size_t errlen)
+{
+    return command_create_with(program, args, timeout, NULL, err, errlen);
 }
 
 /* Waits for finish_async, at most WAIT_LIMIT_S seconds. */
@@ -137,11 +147,16 @@ static struct adapter_result run_with(void *state, json_t *content,
     return attempt.result;
 }
 
-static struct adapter_result run(const char *program, const char *args,
-                                 const char *timeout, double *seconds)
+/* Runs `program` once on a platform with these options (NULL: absent). */
+static struct adapter_result run_options(const char *program,
+                                         const char *args,
+                                         const char *timeout,
+                                         const char *pass_env,
+                                         double *seconds)
 {
     char err[512] = "";
-    void *state = command_create(program, args, timeout, err, sizeof err);
+    void *state = command_create_with(program, args, timeout, pass_env, err,
+                                      sizeof err);
     json_t *content = json_pack("{s:s}", "text", "Hello from pubq");
     struct adapter_result result;
 
@@ -151,6 +166,12 @@ static struct adapter_result run(const char *program, const char *args,
     adapter_find("command")->destroy(state);
     json_decref(content);
     return result;
+}
+
+static struct adapter_result run(const char *program, const char *args,
+                                 const char *timeout, double *seconds)
+{
+    return run_options(program, args, timeout, NULL, seconds);
 }
 
 static int group_setup(void **unused)
@@ -343,6 +364,48 @@ static void command_no_inherited_fds(void **unused)
     assert_int_equal(result.outcome, OUTCOME_SUCCESS);
 }
 
+static void command_env_keeps_secrets_out(void **unused)
+{
+    const char *saved = test_path(dir, "env.txt");
+    const char *program = script("env.sh", "env > \"$1\"");
+    struct adapter_result result;
+    char *env;
+
+    (void)unused;
+    /* As a webhook platform's secret_env would name it. */
+    assert_int_equal(setenv("PUBQ_TEST_HOOK_SECRET", "s3cret-value", 1), 0);
+    result = run_options(program, saved, NULL, NULL, NULL);
+    assert_int_equal(unsetenv("PUBQ_TEST_HOOK_SECRET"), 0);
+
+    assert_int_equal(result.outcome, OUTCOME_SUCCESS);
+    env = test_read_file(saved);
+    assert_null(strstr(env, "PUBQ_TEST_HOOK_SECRET"));
+    assert_null(strstr(env, "s3cret-value"));
+    assert_non_null(strstr(env, "PATH="));
+    free(env);
+}
+
+static void command_pass_env_passes(void **unused)
+{
+    const char *program = script(
+        "passed.sh", "[ \"$PUBQ_TEST_TOKEN\" = token-1 ] || exit 1\n"
+                     "[ \"$PUBQ_TEST_OTHER\" = other-2 ] || exit 1\n"
+                     "[ -z \"$PUBQ_TEST_HIDDEN\" ] || exit 1");
+    struct adapter_result result;
+
+    (void)unused;
+    assert_int_equal(setenv("PUBQ_TEST_TOKEN", "token-1", 1), 0);
+    assert_int_equal(setenv("PUBQ_TEST_OTHER", "other-2", 1), 0);
+    assert_int_equal(setenv("PUBQ_TEST_HIDDEN", "hidden-3", 1), 0);
+    result = run_options(program, NULL, NULL,
+                         "PUBQ_TEST_TOKEN, PUBQ_TEST_OTHER", NULL);
+    unsetenv("PUBQ_TEST_TOKEN");
+    unsetenv("PUBQ_TEST_OTHER");
+    unsetenv("PUBQ_TEST_HIDDEN");
+
+    assert_int_equal(result.outcome, OUTCOME_SUCCESS);
+}
+
 static void command_sigchld_ignored_ends(void **unused)
 {
     const char *program = script("quick.sh", "exit 0");
@@ -382,6 +445,11 @@ static void command_create_rejects(void **unused)
 
     assert_null(command_create("/bin/sh", NULL, "forever", err, sizeof err));
     assert_non_null(strstr(err, "timeout"));
+
+    assert_null(command_create_with("/bin/sh", NULL, NULL, "OK 9LIVES", err,
+                                    sizeof err));
+    assert_non_null(strstr(err, "\"9LIVES\""));
+    assert_non_null(strstr(err, "pass_env"));
 }
 
 int main(void)
@@ -397,6 +465,8 @@ int main(void)
         cmocka_unit_test(command_large_stdin_unread),
         cmocka_unit_test(command_large_stdin_read),
         cmocka_unit_test(command_no_inherited_fds),
+        cmocka_unit_test(command_env_keeps_secrets_out),
+        cmocka_unit_test(command_pass_env_passes),
         cmocka_unit_test(command_sigchld_ignored_ends),
         cmocka_unit_test(command_create_rejects),
     };

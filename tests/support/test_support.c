@@ -62,3 +62,34 @@ void test_write_file(const char *path, const char *text)
         abort();
     }
 }
+
+char *test_read_file(const char *path)
+{
+    FILE *file = fopen(path, "r");
+    char *text = NULL;
+    size_t len = 0;
+    size_t cap = 0;
+    size_t n;
+
+    if (file == NULL) {
+        perror(path);
+        abort();
+    }
+    do {
+        if (cap - len < 4096) {
+            cap = cap * 2 + 4096;
+            text = realloc(text, cap + 1);
+            if (text == NULL)
+                abort();
+        }
+        n = fread(text + len, 1, cap - len, file);
+        len += n;
+    } while (n > 0);
+    if (ferror(file)) {
+        perror(path);
+        abort();
+    }
+    fclose(file);
+    text[len] = '\0';
+    return text;
+}

@@ -16,4 +16,10 @@ const char *test_path(const char *dir, const char *name);
 /* Writes text to path, replacing the file. Aborts the test on failure. */
 void test_write_file(const char *path, const char *text);
 
+/*
+ * Returns the whole file at path as a NUL-terminated string the caller
+ * frees. Aborts the test when it cannot be read.
+ */
+char *test_read_file(const char *path);
+
 #endif
