@@ -17,6 +17,7 @@
 #include "config/config_value.h"
 #include "core/http_date.h"
 #include "core/timestamp.h"
+#include "publish/adapter_options.h"
 #include "publish/adapter_payload.h"
 #include "publish/adapter_reply.h"
 #include "publish/http_exchange.h"
@@ -24,6 +25,8 @@
 
 #define WEBHOOK_DEFAULT_TIMEOUT_MS 10000
 #define WEBHOOK_HEADER_PREFIX "header_"
+/* secret_header_NAME = VARIABLE: the header's value comes from VARIABLE. */
+#define WEBHOOK_SECRET_HEADER_PREFIX "secret_header_"
 #define WEBHOOK_SNIPPET_MAX 200
 
 struct webhook_adapter {
@@ -31,7 +34,8 @@ struct webhook_adapter {
     char *secret; /* the HMAC key; NULL when unsigned */
     size_t secret_len;
     int64_t timeout_ms;
-    char **headers; /* "Name: value" lines from header_NAME options */
+    /* "Name: value" lines of header_NAME and secret_header_NAME options */
+    char **headers;
     size_t header_count;
 };
 
@@ -169,33 +173,34 @@ static int is_reserved_header(const char *name)
     return 0;
 }
 
+/* `key` is the option, header_NAME or secret_header_NAME. */
 static int check_header(const struct platform_config *platform,
-                        const char *name, const char *value, char *err,
-                        size_t errlen)
+                        const char *key, const char *name, const char *value,
+                        char *err, size_t errlen)
 {
     if (!is_header_name(name)) {
         snprintf(err, errlen,
-                 "invalid header name \"%s\" in option header_%s of "
+                 "invalid header name \"%s\" in option %s of "
                  "webhook platform \"%s\": use only RFC 9110 token "
                  "characters, letters, digits and !#$%%&'*+-.^_`|~",
-                 name, name, platform->name);
+                 name, key, platform->name);
         return -1;
     }
     if (is_reserved_header(name)) {
         snprintf(err, errlen,
-                 "option header_%s of webhook platform \"%s\" sets a "
+                 "option %s of webhook platform \"%s\" sets a "
                  "header that pubq sets itself; remove it",
-                 name, platform->name);
+                 key, platform->name);
         return -1;
     }
     for (const char *p = value; *p; p++) {
         if ((unsigned char)*p < 0x20 && *p != '\t') {
             /* The value is not echoed: it may be a credential. */
             snprintf(err, errlen,
-                     "invalid value for option header_%s of webhook "
+                     "invalid value for option %s of webhook "
                      "platform \"%s\": it contains CR, LF or another "
                      "control character; remove it",
-                     name, platform->name);
+                     key, platform->name);
             return -1;
         }
     }
@@ -203,12 +208,13 @@ static int check_header(const struct platform_config *platform,
 }
 
 /*
- * Rejects a second header_NAME option whose NAME differs only in case,
+ * Rejects a second header option whose NAME differs only in case,
  * because HTTP field names ignore case and both lines would be sent.
  */
 static int check_repeat(const struct webhook_adapter *adapter,
                         const struct platform_config *platform,
-                        const char *name, char *err, size_t errlen)
+                        const char *key, const char *name, char *err,
+                        size_t errlen)
 {
     size_t length = strlen(name);
 
@@ -218,9 +224,9 @@ static int check_repeat(const struct webhook_adapter *adapter,
         if (strncasecmp(line, name, length) != 0 || line[length] != ':')
             continue;
         snprintf(err, errlen,
-                 "option header_%s of webhook platform \"%s\" repeats "
-                 "header_%.*s (header names ignore case); keep one",
-                 name, platform->name, (int)length, line);
+                 "option %s of webhook platform \"%s\" repeats the "
+                 "header %.*s (header names ignore case); keep one",
+                 key, platform->name, (int)length, line);
         return -1;
     }
     return 0;
@@ -228,16 +234,15 @@ static int check_repeat(const struct webhook_adapter *adapter,
 
 static int add_header(struct webhook_adapter *adapter,
                       const struct platform_config *platform,
-                      const struct config_option *option, char *err,
-                      size_t errlen)
+                      const char *key, const char *name, const char *value,
+                      char *err, size_t errlen)
 {
-    const char *name = option->key + strlen(WEBHOOK_HEADER_PREFIX);
-    size_t len = strlen(name) + strlen(option->value) + 3;
+    size_t len = strlen(name) + strlen(value) + 3;
     char **grown;
     char *line;
 
-    if (check_header(platform, name, option->value, err, errlen) != 0 ||
-        check_repeat(adapter, platform, name, err, errlen) != 0)
+    if (check_header(platform, key, name, value, err, errlen) != 0 ||
+        check_repeat(adapter, platform, key, name, err, errlen) != 0)
         return -1;
 
     grown =
@@ -250,9 +255,28 @@ static int add_header(struct webhook_adapter *adapter,
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    snprintf(line, len, "%s: %s", name, option->value);
+    snprintf(line, len, "%s: %s", name, value);
     adapter->headers[adapter->header_count++] = line;
     return 0;
+}
+
+/* Adds the header of a secret_header_NAME option, read from its variable. */
+static int add_secret_header(struct webhook_adapter *adapter,
+                             const struct platform_config *platform,
+                             const struct config_option *option, char *err,
+                             size_t errlen)
+{
+    const char *name = option->key + strlen(WEBHOOK_SECRET_HEADER_PREFIX);
+    char *value = NULL;
+    int result;
+
+    if (adapter_options_secret(platform, option->key, &value, err,
+                               errlen) != 0)
+        return -1;
+    result =
+        add_header(adapter, platform, option->key, name, value, err, errlen);
+    adapter_options_free_secret(value);
+    return result;
 }
 
 static int read_options(struct webhook_adapter *adapter,
@@ -260,20 +284,28 @@ static int read_options(struct webhook_adapter *adapter,
                         size_t errlen)
 {
     size_t prefix = strlen(WEBHOOK_HEADER_PREFIX);
+    size_t secret_prefix = strlen(WEBHOOK_SECRET_HEADER_PREFIX);
 
     for (size_t i = 0; i < platform->option_count; i++) {
         const struct config_option *option = &platform->options[i];
 
         if (strncmp(option->key, WEBHOOK_HEADER_PREFIX, prefix) == 0) {
-            if (add_header(adapter, platform, option, err, errlen) != 0)
+            if (add_header(adapter, platform, option->key,
+                           option->key + prefix, option->value, err,
+                           errlen) != 0)
+                return -1;
+        } else if (strncmp(option->key, WEBHOOK_SECRET_HEADER_PREFIX,
+                           secret_prefix) == 0) {
+            if (add_secret_header(adapter, platform, option, err, errlen) !=
+                0)
                 return -1;
         } else if (strcmp(option->key, "url") != 0 &&
                    strcmp(option->key, "secret_env") != 0 &&
                    strcmp(option->key, "timeout") != 0) {
             snprintf(err, errlen,
                      "unknown option \"%s\" for webhook platform \"%s\": "
-                     "the options are url, secret_env, timeout and "
-                     "header_NAME",
+                     "the options are url, secret_env, timeout, "
+                     "header_NAME and secret_header_NAME",
                      option->key, platform->name);
             return -1;
         }
@@ -520,7 +552,7 @@ static enum adapter_step handle_response(void *state,
 
 /*
  * Removes the signing key, the URL (whose path or query may hold a
- * token) and the values of header_NAME options (often credentials) from
+ * token) and the values of the extra headers (often credentials) from
  * the result on every path: a receiver may echo any of them.
  */
 static void redact_secrets(void *state, struct adapter_result *result)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/config_value.h"
 #include "util/banned.h"
 
 extern char **environ;
@@ -23,17 +24,13 @@ static const char *const base_names[] = {
 
 static int is_env_name(const char *name, size_t len)
 {
-    if (len == 0 || len >= COMMAND_ENV_NAME_MAX ||
-        (name[0] >= '0' && name[0] <= '9'))
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
+    char copy[COMMAND_ENV_NAME_MAX];
 
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              (c >= '0' && c <= '9') || c == '_'))
-            return 0;
-    }
-    return 1;
+    if (len >= sizeof copy)
+        return 0;
+    memcpy(copy, name, len);
+    copy[len] = '\0';
+    return config_is_env_name(copy);
 }
 
 /* Whether `var` ("NAME=VALUE") has the name name[0..len). */

@@ -432,6 +432,48 @@ static void webhook_echoed_secret_removed(void **unused)
     assert_string_equal(result.post_url, "https://example.test/p/[secret]");
 }
 
+/* secret_header_NAME sends the variable's value, never its name. */
+static void webhook_secret_header_sent(void **unused)
+{
+    const struct adapter_ops *ops = adapter_find("webhook");
+    size_t before = fake_platform_request_count(fake);
+    struct entry entry = test_entry(1);
+    const struct fake_request *request;
+    struct adapter_result result;
+    struct test_platform platform;
+    char url[256];
+    char err[512] = "";
+    void *state = NULL;
+
+    (void)unused;
+    assert_int_equal(setenv("PUBQ_TEST_HOOK_TOKEN", "Bearer tok-7731", 1), 0);
+    snprintf(url, sizeof url, "%s/bearer", fake_platform_url(fake));
+    platform_init(&platform);
+    platform_set(&platform, "url", url);
+    platform_set(&platform, "secret_header_Authorization",
+                 "PUBQ_TEST_HOOK_TOKEN");
+    assert_int_equal(ops->create(&platform.config, &state, err, sizeof err),
+                     0);
+    assert_int_equal(unsetenv("PUBQ_TEST_HOOK_TOKEN"), 0);
+
+    assert_int_equal(fake_platform_push_response(
+                         fake, "/bearer",
+                         &(struct fake_response){
+                             .status = 403,
+                             .body = "token Bearer tok-7731 is revoked"}),
+                     0);
+    run_attempt(state, &entry, &result);
+    ops->destroy(state);
+
+    request = fake_platform_request(fake, before);
+    assert_non_null(request);
+    assert_string_equal(fake_request_header(request, "Authorization"),
+                        "Bearer tok-7731");
+    assert_int_equal(result.outcome, OUTCOME_PERMANENT);
+    assert_null(strstr(result.error, "tok-7731"));
+    assert_non_null(strstr(result.error, "[secret]"));
+}
+
 static void webhook_connection_refused(void **unused)
 {
     const struct adapter_ops *ops = adapter_find("webhook");
@@ -624,7 +666,7 @@ static void webhook_rejects_bad_headers(void **unused)
     platform_set(&platform, "header_x-dup", "b");
     expect_create_error(&platform,
                         "option header_x-dup of webhook platform \"hook\" "
-                        "repeats header_X-Dup");
+                        "repeats the header X-Dup");
 
     platform_init(&platform);
     platform_set(&platform, "url", "http://127.0.0.1/hook");
@@ -635,6 +677,26 @@ static void webhook_rejects_bad_headers(void **unused)
     platform_set(&platform, "url", "http://127.0.0.1/hook");
     platform_set(&platform, "header_X(A)", "v");
     expect_create_error(&platform, "RFC 9110 token");
+}
+
+static void webhook_secret_header_unset(void **unused)
+{
+    struct test_platform platform;
+
+    (void)unused;
+    unsetenv("PUBQ_TEST_UNSET_TOKEN");
+    platform_init(&platform);
+    platform_set(&platform, "url", "http://127.0.0.1/hook");
+    platform_set(&platform, "secret_header_Authorization",
+                 "PUBQ_TEST_UNSET_TOKEN");
+    expect_create_error(&platform,
+                        "environment variable PUBQ_TEST_UNSET_TOKEN named by "
+                        "secret_header_Authorization");
+
+    platform_init(&platform);
+    platform_set(&platform, "url", "http://127.0.0.1/hook");
+    platform_set(&platform, "secret_header_Authorization", "not a name");
+    expect_create_error(&platform, "invalid secret_header_Authorization");
 }
 
 int main(void)
@@ -654,6 +716,8 @@ int main(void)
         cmocka_unit_test(webhook_410_pauses),
         cmocka_unit_test(webhook_401_pauses),
         cmocka_unit_test(webhook_echoed_secret_removed),
+        cmocka_unit_test(webhook_secret_header_sent),
+        cmocka_unit_test(webhook_secret_header_unset),
         cmocka_unit_test(webhook_connection_refused),
         cmocka_unit_test(webhook_no_answer_unknown),
         cmocka_unit_test(webhook_body_over_cap),
