@@ -43,6 +43,7 @@ closed_port=$(daemon_free_port)
 random_hex() { od -An -N12 -tx1 /dev/urandom | tr -d ' \n'; }
 export PUBQ_TEST_API_TOKEN="apitoken$(random_hex)"
 export PUBQ_TEST_HOOK_SECRET="hooksecret$(random_hex)"
+export PUBQ_TEST_HOOK_HEADER="hookheader$(random_hex)"
 export PUBQ_TEST_MASTODON_TOKEN="mastodontoken$(random_hex)"
 discord_secret="discordtoken$(random_hex)"
 export PUBQ_TEST_DISCORD_URL="http://127.0.0.1:$echo_port/api/webhooks/1234/$discord_secret"
@@ -50,7 +51,8 @@ export PUBQ_TEST_DISCORD_CLOSED="http://127.0.0.1:$closed_port/api/webhooks/1234
 telegram_secret="telegramtoken$(random_hex)"
 export PUBQ_TEST_TELEGRAM_TOKEN="123456789:$telegram_secret"
 secrets=("$PUBQ_TEST_API_TOKEN" "$PUBQ_TEST_HOOK_SECRET"
-    "$PUBQ_TEST_MASTODON_TOKEN" "$discord_secret" "$telegram_secret")
+    "$PUBQ_TEST_HOOK_HEADER" "$PUBQ_TEST_MASTODON_TOKEN" "$discord_secret"
+    "$telegram_secret")
 
 port=$(daemon_free_port)
 url="http://127.0.0.1:$port"
@@ -74,6 +76,7 @@ CONF
 type = webhook
 url = http://127.0.0.1:$target_port/hook
 secret_env = PUBQ_TEST_HOOK_SECRET
+secret_header_X-Api-Key = PUBQ_TEST_HOOK_HEADER
 timeout = 2s
 [platform mastodon-$target]
 type = mastodon
@@ -174,7 +177,7 @@ for secret in "${secrets[@]}"; do
     fi
 done
 for secret in "$PUBQ_TEST_MASTODON_TOKEN" "$discord_secret" \
-    "$telegram_secret"; do
+    "$telegram_secret" "$PUBQ_TEST_HOOK_HEADER"; do
     grep -qF -- "$secret" "$work/echo/requests.log" ||
         fail "positive control: the echo server never received a secret," \
             "so its replies did not test redaction"
@@ -183,6 +186,6 @@ done
 if [ "$failures" -gt 0 ]; then
     exit 1
 fi
-echo "security_secrets: 5 secrets absent from $(find "$work/out" -type f |
+echo "security_secrets: ${#secrets[@]} secrets absent from $(find "$work/out" -type f |
     wc -l) outputs; $errors entries failed against the echo server or a" \
     "closed port"
