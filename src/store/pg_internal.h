@@ -59,6 +59,7 @@ enum pg_stmt_id {
     PG_LEASE_RECOVER,
     PG_LEASE_HELD,
     PG_LEASE_RELEASE,
+    PG_LEASE_RENEW,
     PG_SWEEP_LOCK,
     PG_SWEEP_TICK,
     PG_SWEEP_PRUNE,
@@ -288,6 +289,9 @@ int pg_next_due_at(struct store *store, const char *const *platforms,
 int pg_complete_attempts(struct store *store,
                          const struct attempt_completion *completions,
                          size_t count, int *applied);
+int pg_renew_leases(struct store *store, const char *node,
+                    const struct lease_renewal *leases, size_t count,
+                    int64_t now, int64_t lease_ms, size_t *renewed);
 int pg_release_leases(struct store *store, const char *node, int64_t now,
                       size_t *released);
 int pg_recover_leases(struct store *store, int64_t now, size_t *recovered);

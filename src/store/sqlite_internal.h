@@ -56,6 +56,7 @@ enum sqlite_stmt_id {
     STMT_LEASE_RECOVER,
     STMT_LEASE_HELD,
     STMT_LEASE_RELEASE,
+    STMT_LEASE_RENEW,
     STMT_SWEEP_REQUEUE,
     STMT_SWEEP_TICK,
     STMT_SWEEP_PRUNE,
@@ -262,6 +263,9 @@ int sqlite_next_due_at(struct store *store, const char *const *platforms,
 int sqlite_complete_attempts(struct store *store,
                              const struct attempt_completion *completions,
                              size_t count, int *applied);
+int sqlite_renew_leases(struct store *store, const char *node,
+                        const struct lease_renewal *leases, size_t count,
+                        int64_t now, int64_t lease_ms, size_t *renewed);
 int sqlite_release_leases(struct store *store, const char *node, int64_t now,
                           size_t *released);
 int sqlite_recover_leases(struct store *store, int64_t now, size_t *recovered);

@@ -231,6 +231,12 @@ struct attempt_completion {
     const char *pause_reason; /* required when pause_until is set */
 };
 
+/* One lease for renew_leases: the entry and the attempt that runs. */
+struct lease_renewal {
+    int64_t entry_id;
+    uint32_t attempt_number;
+};
+
 struct platform_state {
     char platform[STORE_NAME_MAX];
     int64_t paused_until; /* 0: not paused; INT64_MAX: until resumed */
@@ -355,6 +361,19 @@ struct store_ops {
     int (*complete_attempts)(struct store *store,
                              const struct attempt_completion *completions,
                              size_t count, int *applied);
+
+    /*
+     * Extends the leases of `node` on the `count` entries in `leases`
+     * to now + lease_ms while their attempts run, so that a slow attempt
+     * is not recovered and posted again elsewhere. Only an entry still
+     * publishing, leased by `node`, in the same attempt is extended;
+     * *renewed counts those (the others were recovered, cancelled or
+     * finished meanwhile). Writes no audit record: the entry's state
+     * does not change.
+     */
+    int (*renew_leases)(struct store *store, const char *node,
+                        const struct lease_renewal *leases, size_t count,
+                        int64_t now, int64_t lease_ms, size_t *renewed);
 
     /*
      * Gives up leases of `node` on entries still publishing (graceful

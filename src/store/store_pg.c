@@ -32,6 +32,7 @@ static const struct store_ops pg_ops = {
     .claim_due = pg_claim_due,
     .next_due_at = pg_next_due_at,
     .complete_attempts = pg_complete_attempts,
+    .renew_leases = pg_renew_leases,
     .release_leases = pg_release_leases,
     .recover_leases = pg_recover_leases,
     .sweep = pg_sweep,

@@ -52,6 +52,7 @@ static const struct store_ops sqlite_ops = {
     .claim_due = sqlite_claim_due,
     .next_due_at = sqlite_next_due_at,
     .complete_attempts = sqlite_complete_attempts,
+    .renew_leases = sqlite_renew_leases,
     .release_leases = sqlite_release_leases,
     .recover_leases = sqlite_recover_leases,
     .sweep = sqlite_sweep,

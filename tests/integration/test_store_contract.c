@@ -1275,6 +1275,57 @@ static void release_leases_of_node(void **state)
     assert_int_equal(again.attempt_count, 2);
 }
 
+static void renew_leases_of_node(void **state)
+{
+    struct store *store = store_of(state);
+    size_t renewed = 99;
+    size_t recovered = 99;
+
+    submit_simple(store, "c1", two, 2, NOW);
+    struct entry mine = claim_one(store, "node-a", NOW);
+    struct entry theirs = claim_one(store, "node-b", NOW);
+    struct lease_renewal leases[3] = {
+        {mine.id, mine.attempt_count},
+        {theirs.id, theirs.attempt_count},
+        {mine.id, mine.attempt_count + 1}, /* an attempt that is not open */
+    };
+
+    check_ok(store, store->ops->renew_leases(store, "node-a", leases, 3,
+                                             NOW + LEASE - 10, LEASE,
+                                             &renewed));
+    assert_int_equal(renewed, 1);
+    assert_int_equal(get_entry(store, mine.id).lease_expires_at,
+                     NOW + 2 * LEASE - 10);
+    assert_int_equal(get_entry(store, theirs.id).lease_expires_at,
+                     NOW + LEASE);
+
+    /* Past the first lease only the entry that was not renewed returns. */
+    check_ok(store,
+             store->ops->recover_leases(store, NOW + LEASE + 1, &recovered));
+    assert_int_equal(recovered, 1);
+    assert_int_equal(get_entry(store, mine.id).status, ENTRY_PUBLISHING);
+    assert_int_equal(get_entry(store, theirs.id).status, ENTRY_RETRYING);
+
+    /* A finished attempt's entry is no longer renewed. */
+    struct attempt_completion done =
+        completion(&mine, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + LEASE + 2);
+    int applied = 0;
+    check_ok(store, store->ops->complete_attempts(store, &done, 1, &applied));
+    assert_int_equal(applied, 1);
+    check_ok(store, store->ops->renew_leases(store, "node-a", leases, 1,
+                                             NOW + LEASE + 3, LEASE,
+                                             &renewed));
+    assert_int_equal(renewed, 0);
+    assert_int_equal(get_entry(store, mine.id).status, ENTRY_PUBLISHED);
+
+    assert_int_equal(store->ops->renew_leases(store, "", leases, 1, NOW,
+                                              LEASE, &renewed),
+                     STORE_INVALID);
+    assert_int_equal(store->ops->renew_leases(store, "node-a", leases, 1, NOW,
+                                              0, &renewed),
+                     STORE_INVALID);
+}
+
 /* Submits one entry, claims it and completes it as given. */
 static int64_t entry_in_state(struct store *store, const char *content_id,
                               uint32_t max_retries, enum entry_status next,
@@ -2143,6 +2194,7 @@ int main(void)
         STORE_TEST(publish_audit_failed),
         STORE_TEST(recover_expired_leases),
         STORE_TEST(release_leases_of_node),
+        STORE_TEST(renew_leases_of_node),
         STORE_TEST(sweep_requeues_failed),
         STORE_TEST(sweep_recovers_leases),
         STORE_TEST(retry_entry_legal_and_illegal),
