@@ -8,6 +8,7 @@
 #include "cli/render.h"
 #include "engine/engine.h"
 #include "http/http_server.h"
+#include "publish/adapter.h"
 #include "util/log.h"
 
 #include "util/banned.h"
@@ -15,19 +16,20 @@
 const char cmd_serve_help[] =
     "usage: pubq serve\n"
     "\n"
-    "Runs the daemon in the foreground until SIGTERM or SIGINT: it waits\n"
-    "until entries are due, publishes them through their platforms'\n"
-    "adapters, retries failures with backoff and runs the sweeper on its\n"
-    "cron schedule. It serves the HTTP API and the publishing page on\n"
-    "[server] listen (default 127.0.0.1:8080). Logs go to stderr, one\n"
-    "line per event.\n"
+    "Runs the daemon in the foreground until SIGTERM, SIGINT or SIGHUP:\n"
+    "it waits until entries are due, publishes them through their\n"
+    "platforms' adapters, retries failures with backoff and runs the\n"
+    "sweeper on its cron schedule. It serves the HTTP API and the\n"
+    "publishing page on [server] listen (default 127.0.0.1:8080). Logs go\n"
+    "to stderr, one line per event.\n"
     "\n"
-    "On SIGTERM or SIGINT it stops claiming work and lets attempts in\n"
-    "flight finish within [engine] shutdown_grace. Attempts still running\n"
-    "then are ended as unknown, so the platform's on_unknown rule applies\n"
-    "to them (hold fails the entry for an operator to check, retry\n"
-    "retries it). It releases the leases of the entries it still holds\n"
-    "and exits with status 0.\n"
+    "On SIGTERM, SIGINT or SIGHUP (sent when its terminal closes) it stops\n"
+    "claiming work and lets attempts in flight finish within [engine]\n"
+    "shutdown_grace. Attempts still running then are ended as unknown, so\n"
+    "the platform's on_unknown rule applies to them (hold fails the entry\n"
+    "for an operator to check, retry retries it). It releases the leases\n"
+    "of the entries it still holds and exits with status 0. SIGUSR1 and\n"
+    "SIGUSR2 are ignored.\n"
     "\n"
     "options:\n"
     "  --json           accepted for symmetry with the other commands; the\n"
@@ -69,6 +71,11 @@ static void install_signal_handlers(void)
     sigemptyset(&action.sa_mask);
     sigaction(SIGTERM, &action, NULL);
     sigaction(SIGINT, &action, NULL);
+    sigaction(SIGHUP, &action, NULL);
+    /* pubq gives them no meaning, and their default action would end
+     * the daemon without releasing its leases. */
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -130,6 +137,17 @@ int cmd_serve(struct cli *cli, const struct cli_command *command, int argc,
 
     if (rc >= 0)
         return rc;
+
+    /* What would fail the start fails it before the database is created
+     * or migrated, so a rejected start leaves nothing behind. */
+    if (cli_load_config(cli) != CLI_OK)
+        return CLI_FAILED;
+    if (adapter_check_platforms(&cli->config, err, sizeof err) != 0 ||
+        http_server_check(&cli->config, err, sizeof err) != 0) {
+        cli_error("cannot start: %s", err);
+        return CLI_FAILED;
+    }
+
     if (cli_open_store(cli) != CLI_OK)
         return CLI_FAILED;
     if (log_level_parse(cli->config.log_level, &level) == 0)

@@ -9,27 +9,12 @@
 #include "util/banned.h"
 
 static int load_platform(struct platform_runtime *runtime,
-                         const struct platform_config *platform, char *err,
-                         size_t errlen)
+                         const struct platform_config *platform,
+                         const char *config_path, char *err, size_t errlen)
 {
-    char reason[ENGINE_ERR_MAX];
-
     runtime->config = platform;
-    runtime->adapter = adapter_find(platform->type);
-    if (runtime->adapter == NULL) {
-        snprintf(err, errlen,
-                 "platform \"%s\": unknown type \"%s\"; see "
-                 "docs/adapters.md for the types this build supports",
-                 platform->name, platform->type);
-        return -1;
-    }
-    if (runtime->adapter->create(platform, &runtime->adapter_state, reason,
-                                 sizeof reason) != 0) {
-        snprintf(err, errlen, "platform \"%s\": %s", platform->name,
-                 reason);
-        return -1;
-    }
-    return 0;
+    return adapter_create_platform(platform, config_path, &runtime->adapter,
+                                   &runtime->adapter_state, err, errlen);
 }
 
 int engine_platforms_load(struct engine *engine, char *err, size_t errlen)
@@ -46,8 +31,8 @@ int engine_platforms_load(struct engine *engine, char *err, size_t errlen)
     }
 
     for (size_t i = 0; i < config->platform_count; i++) {
-        if (load_platform(&engine->platforms[i], &config->platforms[i], err,
-                          errlen) != 0)
+        if (load_platform(&engine->platforms[i], &config->platforms[i],
+                          config->path, err, errlen) != 0)
             return -1;
         engine->platform_count++;
         log_info("engine", "platform %s type=%s concurrency=%u",

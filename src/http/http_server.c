@@ -159,6 +159,17 @@ static void keep_listen_host(struct http_server *server)
              listen);
 }
 
+static void refuse_without_token(const char *listen, char *err,
+                                 size_t errlen)
+{
+    snprintf(err, errlen,
+             "refusing to listen on %s without an API token: the "
+             "address is not loopback; set api_token_env in [server] "
+             "and put the token in that variable, or listen on "
+             "127.0.0.1",
+             listen);
+}
+
 /*
  * Binds config->listen, rejecting a non-loopback address without a
  * token. Returns the listening socket, or -1 with a message in err.
@@ -175,12 +186,7 @@ static int bind_listen(struct http_server *server, char *err, size_t errlen)
 
     server->any_host = !is_loopback(found->ai_addr);
     if (server->any_host && server->token == NULL) {
-        snprintf(err, errlen,
-                 "refusing to listen on %s without an API token: the "
-                 "address is not loopback; set api_token_env in [server] "
-                 "and put the token in that variable, or listen on "
-                 "127.0.0.1",
-                 listen);
+        refuse_without_token(listen, err, errlen);
         freeaddrinfo(found);
         return -1;
     }
@@ -649,6 +655,30 @@ static void free_server(struct http_server *server)
     zone_free(server->default_zone);
     free(server->token);
     free(server);
+}
+
+int http_server_check(const struct pubq_config *config, char *err,
+                      size_t errlen)
+{
+    struct http_server server = {.config = config};
+    struct addrinfo *found;
+    int result = 0;
+
+    if (load_token(&server, err, errlen) != 0)
+        return -1;
+
+    found = resolve_listen(config->listen, err, errlen);
+    if (found == NULL) {
+        result = -1;
+    } else if (!is_loopback(found->ai_addr) && server.token == NULL) {
+        refuse_without_token(config->listen, err, errlen);
+        result = -1;
+    }
+
+    if (found != NULL)
+        freeaddrinfo(found);
+    free(server.token);
+    return result;
 }
 
 struct http_server *http_server_start(const struct pubq_config *config,

@@ -30,6 +30,15 @@ struct http_server_hooks {
 struct http_server;
 
 /*
+ * Checks what http_server_start would reject in `config` (the listen
+ * address, a non-loopback address without a token, an unset token
+ * variable) without binding or opening anything. Returns 0, or -1 with
+ * a message in err.
+ */
+int http_server_check(const struct pubq_config *config, char *err,
+                      size_t errlen);
+
+/*
  * Starts serving config->listen ("127.0.0.1:8080", "[::1]:8080",
  * "0.0.0.0:80"; port 0 picks a free port, see http_server_port).
  * Rejects an address other than 127.0.0.0/8 and ::1 unless an API token

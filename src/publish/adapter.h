@@ -147,6 +147,25 @@ void adapter_end_exchange(void *state, struct publish_attempt *attempt);
 const struct adapter_ops *adapter_find(const char *type);
 
 /*
+ * Finds the adapter of `platform` and creates its state, as the engine
+ * does at start-up. Returns 0 and sets *ops and *state, or -1 with a
+ * message in err that names the platform, the configuration file's
+ * line of its section and the fix.
+ */
+int adapter_create_platform(const struct platform_config *platform,
+                            const char *config_path,
+                            const struct adapter_ops **ops, void **state,
+                            char *err, size_t errlen);
+
+/*
+ * Creates and destroys the adapter of every platform in `config`, so a
+ * bad platform section fails before anything else starts. Returns 0, or
+ * -1 with the first error in err.
+ */
+int adapter_check_platforms(const struct pubq_config *config, char *err,
+                            size_t errlen);
+
+/*
  * Begins an attempt with ops->start, then redacts attempt->result with
  * ops->redact when set. Returns what start returned. Callers that drive
  * adapters use this in place of ops->start.

@@ -38,6 +38,47 @@ const struct adapter_ops *adapter_find(const char *type)
     return NULL;
 }
 
+int adapter_create_platform(const struct platform_config *platform,
+                            const char *config_path,
+                            const struct adapter_ops **ops, void **state,
+                            char *err, size_t errlen)
+{
+    char reason[ADAPTER_ERR_MAX];
+    const char *path = config_path != NULL ? config_path : "the configuration";
+
+    *ops = adapter_find(platform->type);
+    *state = NULL;
+    if (*ops == NULL) {
+        snprintf(err, errlen,
+                 "%s:%d: platform \"%s\": unknown type \"%s\"; see "
+                 "docs/adapters.md for the types this build supports",
+                 path, platform->line, platform->name, platform->type);
+        return -1;
+    }
+    if ((*ops)->create(platform, state, reason, sizeof reason) != 0) {
+        snprintf(err, errlen, "%s:%d: platform \"%s\": %s", path,
+                 platform->line, platform->name, reason);
+        *state = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int adapter_check_platforms(const struct pubq_config *config, char *err,
+                            size_t errlen)
+{
+    for (size_t i = 0; i < config->platform_count; i++) {
+        const struct adapter_ops *ops;
+        void *state;
+
+        if (adapter_create_platform(&config->platforms[i], config->path, &ops,
+                                    &state, err, errlen) != 0)
+            return -1;
+        ops->destroy(state);
+    }
+    return 0;
+}
+
 enum adapter_step adapter_start(const struct adapter_ops *ops, void *state,
                                 struct publish_attempt *attempt, CURL **easy)
 {
