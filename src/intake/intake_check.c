@@ -177,6 +177,39 @@ static int check_text(const json_t *content, struct intake_error *error)
     return 0;
 }
 
+/*
+ * Rejects a key of the content object that pubq does not know, so a typo
+ * such as "titel" is not stored as content nobody reads. Free-form data
+ * goes into meta.
+ */
+static int check_content_keys(const json_t *content,
+                              struct intake_error *error)
+{
+    static const char *const known[] = {"text", "title", "link",
+                                        "media", "tags", "meta"};
+    char field[96];
+    const char *key;
+    const json_t *value;
+
+    json_object_foreach((json_t *)content, key, value)
+    {
+        size_t i = 0;
+
+        while (i < sizeof known / sizeof known[0] && strcmp(key, known[i]) != 0)
+            i++;
+        if (i < sizeof known / sizeof known[0])
+            continue;
+
+        snprintf(field, sizeof field, "data.content.%.40s", key);
+        return intake_fail(error, field,
+                           "unknown field \"%.40s\" in data.content; the "
+                           "fields are text, title, link, media, tags and "
+                           "meta (put free-form data in meta)",
+                           key);
+    }
+    return 0;
+}
+
 int intake_check_content(const json_t *content, struct intake_error *error)
 {
     const json_t *value;
@@ -189,7 +222,8 @@ int intake_check_content(const json_t *content, struct intake_error *error)
                                : "data.content must be an object with at "
                                  "least a text");
 
-    if (check_text(content, error) != 0)
+    if (check_content_keys(content, error) != 0 ||
+        check_text(content, error) != 0)
         return -1;
 
     value = json_object_get(content, "title");

@@ -35,7 +35,7 @@ int intake_check_url(const json_t *value, const char *field,
 
 /*
  * Checks the content object: text required, title, link, media, tags
- * and meta typed as documented; other keys are kept unchecked.
+ * and meta typed as documented, and no other key.
  */
 int intake_check_content(const json_t *content, struct intake_error *error);
 

@@ -99,7 +99,7 @@ static void intake_valid_minimal(void **state)
         parse(*state,
               load_json("{\"contentItemId\": \"post-42\", \"platforms\": "
                         "[\"outbox\", \"mastodon-main\"], \"content\": "
-                        "{\"text\": \"hello\", \"extra\": 1}}"),
+                        "{\"text\": \"hello\", \"meta\": {\"extra\": 1}}}"),
               0, &job, &error),
         0);
 
@@ -110,7 +110,8 @@ static void intake_valid_minimal(void **state)
     assert_string_equal(job.platforms[0], "outbox");
     assert_string_equal(job.platforms[1], "mastodon-main");
     assert_int_equal(job.max_retries, 5);
-    assert_string_equal(job.content_json, "{\"extra\":1,\"text\":\"hello\"}");
+    assert_string_equal(job.content_json,
+                        "{\"meta\":{\"extra\":1},\"text\":\"hello\"}");
 
     intake_job_to_request(&job, "cli", &request);
     assert_string_equal(request.content_id, "post-42");
@@ -198,6 +199,9 @@ static const struct bad_case bad_cases[] = {
     {"{\"contentItemId\": \"p\", \"platforms\": [\"outbox\"], \"content\": "
      "{\"text\": \"x\", \"link\": \"ftp://example.com/a\"}}",
      0, "data.content.link", "use an http:// or https:// URL"},
+    {"{\"contentItemId\": \"p\", \"platforms\": [\"outbox\"], \"content\": "
+     "{\"text\": \"x\", \"titel\": \"typo\"}}",
+     0, "data.content.titel", "unknown field \"titel\" in data.content"},
     {"{\"contentItemId\": \"p\", \"platforms\": [\"outbox\"], \"content\": "
      "{\"text\": \"x\", \"media\": [\"https://example.com/a.png\", "
      "\"https:///b.png\"]}}",
