@@ -266,6 +266,20 @@ static int64_t claim_ahead_window(const struct engine *engine)
                : 0;
 }
 
+/*
+ * When to claim for a due time the store reported: when it enters the
+ * claim_ahead window. Inside the window, claim_ahead already took what
+ * it could (a pause end is no entry to claim ahead), so the next claim
+ * is claim_due's, at the due time itself.
+ */
+static int64_t claim_time(const struct engine *engine, int64_t due,
+                          int64_t now)
+{
+    int64_t window = claim_ahead_window(engine);
+
+    return due - now > window ? due - window : due;
+}
+
 /* Milliseconds to sleep before anything new can be due. */
 static int next_wait_ms(struct engine *engine)
 {
@@ -285,9 +299,10 @@ static int next_wait_ms(struct engine *engine)
                                         engine->open_platforms,
                                         engine->open_platform_count,
                                         &due) == STORE_OK &&
-        due - claim_ahead_window(engine) - now < wait)
-        wait = due - claim_ahead_window(engine) - now;
-    /* The wall clock counts whole ms, so the poll never ends early. */
+        claim_time(engine, due, now) - now < wait)
+        wait = claim_time(engine, due, now) - now;
+    /* engine_wall_ms() rounds down, so this wait does not end before
+     * the due time. */
     if (engine_next_ahead_due(engine) - now < wait)
         wait = engine_next_ahead_due(engine) - now;
     if (engine->next_sweep_ms - now < wait)

@@ -1,7 +1,7 @@
 /*
  * Claiming ahead: the engine claims entries that fall due within the
  * configured claim_ahead window, loads what their attempts need, and
- * holds them in memory until their due time. Then one store call starts
+ * keeps them in memory until their due time. Then one store call starts
  * all attempts due at that instant, so that the claim, with its disk
  * sync, is not on the path from the due time to the request.
  *
@@ -216,7 +216,7 @@ void engine_start_due_ahead(struct engine *engine)
 }
 
 /*
- * At shutdown: forgets the entries claimed ahead. Their claims stay in
+ * At shutdown: frees the entries claimed ahead. Their claims stay in
  * the store, where release_leases puts them back as never attempted.
  */
 void engine_drop_ahead(struct engine *engine)

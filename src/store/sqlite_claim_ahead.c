@@ -2,7 +2,7 @@
  * Claiming entries ahead of their due time, starting their attempts at
  * the due time, and putting back claims whose attempt never started
  * (SQLite store). An attempt claimed ahead has started_at = 0 until
- * start_claimed stamps it; every writer that may take the entry back
+ * start_claimed stamps it. Every writer that may take the entry back
  * checks that row inside its own transaction, and SQLite runs one
  * writer at a time, so a cancel and a start never both win.
  */
@@ -18,7 +18,8 @@
 
 /*
  * The claim statement of claim_due, for entries due in (?3, ?6]. The
- * lease runs from the due time, so that waiting for it uses none.
+ * lease runs from the due time, so that the wait before it uses none of
+ * the lease.
  */
 static const char sql_claim_ahead[] =
     "UPDATE entries SET status = 'publishing', claimed_from = status,"
@@ -211,17 +212,28 @@ static int read_synchronous(struct sqlite_store *s, int *level)
     return STORE_OK;
 }
 
+/* Sets the synchronous level: 1 NORMAL, 2 FULL or 3 EXTRA. */
 static int set_synchronous(struct sqlite_store *s, int level)
 {
-    static const char *const pragmas[] = {
-        "PRAGMA synchronous = 0", "PRAGMA synchronous = 1",
-        "PRAGMA synchronous = 2", "PRAGMA synchronous = 3"};
     int rc;
 
-    if (level < 0 || level > 3)
-        return sqlite_error(s, STORE_ERROR,
-                            "invalid synchronous level %d", level);
-    rc = sqlite3_exec(s->db, pragmas[level], NULL, NULL, NULL);
+    switch (level) {
+    case 1:
+        rc = sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL,
+                          NULL);
+        break;
+    case 2:
+        rc = sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL,
+                          NULL);
+        break;
+    case 3:
+        rc = sqlite3_exec(s->db, "PRAGMA synchronous = EXTRA", NULL, NULL,
+                          NULL);
+        break;
+    default:
+        return sqlite_error(s, STORE_ERROR, "invalid synchronous level %d",
+                            level);
+    }
     return rc == SQLITE_OK ? STORE_OK
                            : sqlite_fail(s, rc, "set the synchronous level");
 }
