@@ -136,7 +136,7 @@ static void drop_unstarted(struct engine *engine, struct inflight *inflight)
 {
     log_info("engine",
              "entry=%" PRId64 " platform=%s not started: it was cancelled, "
-             "rescheduled or recovered after it was claimed ahead",
+             "rescheduled, recovered or paused after it was claimed ahead",
              inflight->entry.id, inflight->entry.platform);
     engine_free_inflight(inflight);
     engine->held--;

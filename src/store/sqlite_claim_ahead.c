@@ -72,6 +72,16 @@ static const char sql_unclaim_content[] =
     " AND (?3 IS NULL OR platform IN (SELECT value FROM json_each(?3)))"
     " AND" UNSTARTED " RETURNING id, attempt_count + 1";
 
+/* A claim of ?3 whose platform is paused at ?1, the time of the start. */
+static const char sql_unclaim_paused[] =
+    UNCLAIM_SET " WHERE id = ?2 AND lease_node = ?3"
+    " AND platform IN (SELECT platform FROM platform_state"
+    "   WHERE paused_until > ?1)"
+    " AND" UNSTARTED " RETURNING id, attempt_count + 1";
+
+static const char sql_any_paused[] =
+    "SELECT 1 FROM platform_state WHERE paused_until > ?1 LIMIT 1";
+
 static const char sql_attempt_delete[] =
     "DELETE FROM attempts WHERE entry_id = ?1 AND number = ?2"
     " AND started_at = 0";
@@ -238,11 +248,61 @@ static int set_synchronous(struct sqlite_store *s, int level)
                            : sqlite_fail(s, rc, "set the synchronous level");
 }
 
+static int finish_unclaim(struct sqlite_store *s, sqlite3_stmt *stmt,
+                          size_t *count_out);
+
+/* Sets *any to 1 when some platform is paused at `now`. */
+static int any_paused(struct sqlite_store *s, int64_t now, int *any)
+{
+    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_ANY_PAUSED, sql_any_paused,
+                                     "start claimed");
+    int rc;
+
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite3_bind_int64(stmt, 1, now);
+    rc = sqlite3_step(stmt);
+    sqlite_done(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sqlite_fail(s, rc, "find paused platforms");
+    *any = rc == SQLITE_ROW;
+    return STORE_OK;
+}
+
+/*
+ * Puts back the claims of platforms paused since they were claimed, so
+ * that they wait for the pause to end like entries not claimed. The
+ * usual case, no pause at all, costs one query.
+ */
+static int unclaim_paused(struct sqlite_store *s, const char *node,
+                          const struct claim_start *claims, size_t count,
+                          int64_t now)
+{
+    int any = 0;
+    int result = any_paused(s, now, &any);
+
+    for (size_t i = 0; result == STORE_OK && any && i < count; i++) {
+        sqlite3_stmt *stmt = sqlite_stmt(s, STMT_UNCLAIM_PAUSED,
+                                         sql_unclaim_paused, "start claimed");
+
+        if (stmt == NULL)
+            return sqlite_stmt_error(s);
+        sqlite3_bind_int64(stmt, 1, now);
+        sqlite3_bind_int64(stmt, 2, claims[i].entry_id);
+        sqlite_bind_text(stmt, 3, node);
+        result = finish_unclaim(s, stmt, NULL);
+    }
+    return result;
+}
+
 static int mark_all_started(struct sqlite_store *s, const char *node,
                             struct claim_start *claims, size_t count,
                             int64_t now)
 {
     int result = sqlite_begin(s, "start claimed attempts");
+
+    if (result == STORE_OK)
+        result = unclaim_paused(s, node, claims, count, now);
 
     for (size_t i = 0; result == STORE_OK && i < count; i++)
         result = mark_started(s, node, &claims[i], now);

@@ -384,11 +384,12 @@ struct store_ops {
      * row inside its own transaction, either wins before this call or
      * finds the attempt started.
      *
-     * The SQLite back end commits this transaction without waiting for
-     * the disk (WAL with synchronous=NORMAL for this one commit), so that
-     * the attempts start within milliseconds of their due time. A
-     * process crash keeps the mark. A power loss right after it can undo
-     * it, and the entries are then recovered as never attempted.
+     * Both back ends commit this transaction without waiting for the
+     * disk (SQLite: synchronous=NORMAL for this one commit; PostgreSQL:
+     * synchronous_commit off), so that the attempts start within
+     * milliseconds of their due time. A crash of pubq keeps the mark. A
+     * power loss, or a crash of the database server, right after it can
+     * undo it, and the entries are then recovered as never attempted.
      *
      * NULL in a back end that cannot claim ahead.
      */

@@ -2251,6 +2251,21 @@ static void start_claimed_other_node(void **state)
     assert_int_equal(claim.started, 0);
 }
 
+static void start_claimed_paused_put_back(void **state)
+{
+    struct store *store = store_of(state);
+
+    need_claim_ahead(store);
+    submit_simple(store, "c1", one_alpha, 1, NOW + MINUTE);
+    struct entry e = claim_ahead_one(store, "node-a");
+
+    check_ok(store, store->ops->pause_platform(store, "alpha", NOW + HOUR,
+                                               "maintenance", NOW + 1,
+                                               "test"));
+    assert_int_equal(start_one(store, &e, NOW + MINUTE), 0);
+    assert_put_back(store, e.id, NOW + MINUTE);
+}
+
 static void cancel_wins_over_claim_ahead(void **state)
 {
     struct store *store = store_of(state);
@@ -2394,6 +2409,105 @@ static void complete_sets_started_at(void **state)
     attempt_list_free(&attempts);
 }
 
+/*
+ * A start and a cancel of the same claims race on two connections. Each
+ * entry ends either started or cancelled, never both.
+ */
+#define START_RACE_ENTRIES 100
+
+struct start_racer {
+    const char *url;
+    struct claim_start *claims; /* the starter's; NULL for the canceller */
+    size_t count;
+    int cancel_results[START_RACE_ENTRIES];
+    int failed;
+};
+
+static void *race_start(void *arg)
+{
+    struct start_racer *r = arg;
+    struct store *store = NULL;
+    char err[STORE_ERR_MAX];
+
+    if (store_open(r->url, &store, err, sizeof err) != STORE_OK) {
+        r->failed = 1;
+        return NULL;
+    }
+    /* Small batches, so that starts and cancels interleave. */
+    for (size_t i = 0; i < r->count; i += 5) {
+        size_t batch = r->count - i < 5 ? r->count - i : 5;
+
+        if (store->ops->start_claimed(store, "node-a", r->claims + i, batch,
+                                      NOW + MINUTE) != STORE_OK)
+            r->failed = 1;
+    }
+    store_close(store);
+    return NULL;
+}
+
+static void *race_cancel(void *arg)
+{
+    struct start_racer *r = arg;
+    struct store *store = NULL;
+    char err[STORE_ERR_MAX];
+
+    if (store_open(r->url, &store, err, sizeof err) != STORE_OK) {
+        r->failed = 1;
+        return NULL;
+    }
+    for (size_t i = r->count; i > 0; i--)
+        r->cancel_results[i - 1] = store->ops->cancel_entry(
+            store, r->claims[i - 1].entry_id, NOW + 1, "test");
+    store_close(store);
+    return NULL;
+}
+
+static void start_and_cancel_race(void **state)
+{
+    struct fixture *f = *state;
+    struct store *store = f->store;
+    struct claim_start claims[START_RACE_ENTRIES];
+    struct start_racer starter = {.url = f->url, .claims = claims};
+    struct start_racer canceller = {.url = f->url, .claims = claims};
+    pthread_t threads[2];
+
+    need_claim_ahead(store);
+    for (int i = 0; i < START_RACE_ENTRIES; i++) {
+        char id[16];
+
+        snprintf(id, sizeof id, "race-%d", i);
+        submit_simple(store, id, one_alpha, 1, NOW + MINUTE);
+    }
+    struct entry_list list =
+        claim_ahead(store, "node-a", NOW + MINUTE, START_RACE_ENTRIES);
+    assert_int_equal(list.count, START_RACE_ENTRIES);
+    for (size_t i = 0; i < list.count; i++)
+        claims[i] = (struct claim_start){list.items[i].id,
+                                         list.items[i].attempt_count,
+                                         list.items[i].due_at, 0};
+    entry_list_free(&list);
+    starter.count = canceller.count = START_RACE_ENTRIES;
+
+    assert_int_equal(pthread_create(&threads[0], NULL, race_start, &starter),
+                     0);
+    assert_int_equal(
+        pthread_create(&threads[1], NULL, race_cancel, &canceller), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    assert_int_equal(starter.failed, 0);
+    assert_int_equal(canceller.failed, 0);
+
+    for (size_t i = 0; i < START_RACE_ENTRIES; i++) {
+        struct entry e = get_entry(store, claims[i].entry_id);
+        int cancelled = canceller.cancel_results[i] == STORE_OK;
+
+        assert_int_not_equal(claims[i].started, cancelled);
+        assert_int_equal(e.status,
+                         cancelled ? ENTRY_CANCELLED : ENTRY_PUBLISHING);
+        assert_int_equal(attempt_count_of(store, e.id), cancelled ? 0 : 1);
+    }
+}
+
 #define STORE_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -2457,6 +2571,7 @@ int main(void)
         STORE_TEST(claim_ahead_takes_window),
         STORE_TEST(start_claimed_marks_attempt),
         STORE_TEST(start_claimed_other_node),
+        STORE_TEST(start_claimed_paused_put_back),
         STORE_TEST(cancel_wins_over_claim_ahead),
         STORE_TEST(cancel_content_takes_claim_back),
         STORE_TEST(reschedule_takes_claim_back),
@@ -2464,6 +2579,7 @@ int main(void)
         STORE_TEST(recover_started_claim_unknown),
         STORE_TEST(release_unstarted_claim),
         STORE_TEST(complete_sets_started_at),
+        STORE_TEST(start_and_cancel_race),
     };
 
     return cmocka_run_group_tests_name("store_contract", tests, NULL, NULL);
