@@ -34,6 +34,16 @@ static const char sql_claim_ahead[] =
     "   ORDER BY due_at, id LIMIT ?4)"
     " RETURNING " SQLITE_ENTRY_COLUMNS;
 
+/*
+ * Whether anything waits in the window, read before taking the write
+ * lock: the engine asks on every turn of its loop, and usually nothing
+ * is there, so it need not wait for writers such as the HTTP intake.
+ */
+static const char sql_ahead_exists[] =
+    "SELECT 1 FROM entries INDEXED BY entries_due"
+    " WHERE status IN ('pending', 'retrying')"
+    " AND due_at > ?1 AND due_at <= ?2 LIMIT 1";
+
 /* The attempt claimed ahead, not started: started_at 0. */
 static const char sql_attempt_reserve[] =
     "INSERT INTO attempts (entry_id, number, started_at, node)"
@@ -131,6 +141,25 @@ static int run_claim_ahead(struct sqlite_store *s, const char *node,
     return result;
 }
 
+static int window_has_entries(struct sqlite_store *s, int64_t now,
+                              int64_t until, int *found)
+{
+    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_AHEAD_EXISTS, sql_ahead_exists,
+                                     "claim ahead");
+    int rc;
+
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite3_bind_int64(stmt, 1, now);
+    sqlite3_bind_int64(stmt, 2, until);
+    rc = sqlite3_step(stmt);
+    sqlite_done(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sqlite_fail(s, rc, "look for entries to claim ahead");
+    *found = rc == SQLITE_ROW;
+    return STORE_OK;
+}
+
 static int reserve_attempt(struct sqlite_store *s, const struct entry *entry)
 {
     sqlite3_stmt *stmt = sqlite_stmt(s, STMT_ATTEMPT_RESERVE,
@@ -151,6 +180,7 @@ int sqlite_claim_ahead(struct store *store, const char *node,
 {
     struct sqlite_store *s = sqlite_store_of(store);
     char *platform_set = NULL;
+    int found = 0;
     int result;
 
     list->items = NULL;
@@ -159,8 +189,9 @@ int sqlite_claim_ahead(struct store *store, const char *node,
     if (result == STORE_OK)
         result = store_platform_set_json(store, platforms, platform_count,
                                          &platform_set);
-    if (result != STORE_OK || max == 0 || platform_count == 0 ||
-        until <= now) {
+    if (result == STORE_OK && max > 0 && platform_count > 0 && until > now)
+        result = window_has_entries(s, now, until, &found);
+    if (result != STORE_OK || !found) {
         free(platform_set);
         return result;
     }
