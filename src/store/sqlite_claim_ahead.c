@@ -36,8 +36,9 @@ static const char sql_claim_ahead[] =
 
 /*
  * Whether anything waits in the window, read before taking the write
- * lock: the engine asks on every turn of its loop, and usually nothing
- * is there, so it need not wait for writers such as the HTTP intake.
+ * lock: the engine calls claim_ahead on every turn of its loop, and
+ * usually nothing is there, so it need not wait for writers such as the
+ * HTTP intake.
  */
 static const char sql_ahead_exists[] =
     "SELECT 1 FROM entries INDEXED BY entries_due"
