@@ -50,8 +50,9 @@ int engine_claim_ahead(struct engine *engine, uint32_t room)
     int64_t now = engine_wall_ms();
     int rc;
 
-    if (engine->store->ops->claim_ahead == NULL || config->claim_ahead_ms <= 0 ||
-        room == 0 || engine->open_platform_count == 0)
+    if (engine->store->ops->claim_ahead == NULL ||
+        config->claim_ahead_ms <= 0 || room == 0 ||
+        engine->open_platform_count == 0)
         return 0;
 
     rc = engine->store->ops->claim_ahead(
