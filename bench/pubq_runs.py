@@ -22,6 +22,9 @@ from services import Daemon, RetrySink, free_port, wait_for_port
 FUTURE_AT = "2030-01-01T00:00:00Z"
 WAIT_LIMIT_S = 180
 IN_FLIGHT = 256
+# The latency run lets all its entries, due in the same second, run at
+# once, as an operator expecting such bursts would configure it.
+LATENCY_IN_FLIGHT = 1000
 
 
 def iso_ms(epoch_ms):
@@ -47,7 +50,8 @@ def platform_lines(kind, target):
     return f"type = file\npath = {target}\n"
 
 
-def write_conf(path, db_url, port, kind, target, retry=False):
+def write_conf(path, db_url, port, kind, target, retry=False,
+               in_flight=IN_FLIGHT):
     retry_section = ""
     if retry:
         retry_section = ("[retry]\nbase_delay = 1s\nmax_delay = 1m\n"
@@ -56,11 +60,11 @@ def write_conf(path, db_url, port, kind, target, retry=False):
         out.write(
             f"[server]\nlisten = 127.0.0.1:{port}\nmax_body_bytes = 16MiB\n"
             f"[database]\nurl = {db_url}\n"
-            f"[engine]\nmax_in_flight = {IN_FLIGHT}\n"
+            f"[engine]\nmax_in_flight = {in_flight}\n"
             f"{retry_section}"
             "[log]\nlevel = warn\n"
             "[platform sink]\n" + platform_lines(kind, target) +
-            f"concurrency = {IN_FLIGHT}\n")
+            f"concurrency = {in_flight}\n")
 
 
 def query(db_url, sql):
@@ -84,7 +88,7 @@ class Run:
     """A run directory with a fresh database and a configuration."""
 
     def __init__(self, bench, backend, name, kind="file", target=None,
-                 retry=False):
+                 retry=False, in_flight=IN_FLIGHT):
         self.bench = bench
         self.dir = os.path.join(bench.work, f"run-{name}-{bench.run}")
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -94,7 +98,8 @@ class Run:
         self.conf = os.path.join(self.dir, "pubq.conf")
         if target is None:
             target = os.path.join(self.dir, "out.jsonl")
-        write_conf(self.conf, self.db, self.port, kind, target, retry)
+        write_conf(self.conf, self.db, self.port, kind, target, retry,
+                   in_flight)
         self.daemon = None
 
     def fresh_database(self, backend, name):
@@ -317,7 +322,8 @@ def publish(bench, sink, backend, kind, n, perf_output=None):
 
 
 def latency(bench, sink, backend, n):
-    run = Run(bench, backend, "latency", "webhook", sink.url)
+    run = Run(bench, backend, "latency", "webhook", sink.url,
+              in_flight=LATENCY_IN_FLIGHT)
     try:
         due = math.ceil(time.time() + 2.0) * 1000
         source = os.path.join(run.dir, "calendar.jsonl")
@@ -340,6 +346,9 @@ def latency(bench, sink, backend, n):
                            ("max_ms", late[-1])):
             bench.record(section="latency", system="pubq", backend=backend,
                          metric=key, n=n, value=value,
+                         settings={"concurrency": LATENCY_IN_FLIGHT,
+                                   "max_in_flight": LATENCY_IN_FLIGHT,
+                                   "claim_ahead": "2s (default)"},
                          command="pubq import (1,000 entries due at the "
                                  "same whole second, 2 s ahead), then pubq "
                                  "serve (webhook adapter)")

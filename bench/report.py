@@ -363,7 +363,9 @@ def settings_section(rows, facts):
            "- pubq: `[engine] max_in_flight = 256`, the platform's "
            "`concurrency = 256`, `claim_batch` 64 (default), log level "
            "warn, SQLite in WAL mode with synchronous=FULL (every commit "
-           "synced).",
+           "synced). The due-time latency run sets both to 1000, so "
+           "that its 1,000 entries due in the same second run at once, "
+           "and keeps `claim_ahead` at its default of 2s.",
            "- graphile-worker: concurrency 10 and its default pool of 10 "
            "connections (dist/lib.js warns when the pool is smaller than "
            "the concurrency).",

@@ -22,6 +22,7 @@ int config_init_defaults(struct pubq_config *config)
     config->shutdown_grace_ms = 10 * 1000;
     config->claim_batch = 64;
     config->max_in_flight = 256;
+    config->claim_ahead_ms = 2 * 1000;
     config->max_body_bytes = 1024 * 1024;
     config->max_connections = 256;
     config->idle_timeout_ms = 10 * 1000;

@@ -60,6 +60,7 @@ struct pubq_config {
     int64_t shutdown_grace_ms;
     uint32_t claim_batch;
     uint32_t max_in_flight;
+    int64_t claim_ahead_ms; /* claim entries due within this; 0: off */
     size_t max_body_bytes;
     struct platform_config *platforms;
     size_t platform_count;

@@ -78,6 +78,8 @@ static const struct fixed_key fixed_keys[] = {
      FIELD(retry.max_rate_limit_wait_ms), 0, 30 * DAY_MS},
     {SECTION_ENGINE, "max_in_flight", VALUE_COUNT, FIELD(max_in_flight), 1,
      65536},
+    {SECTION_ENGINE, "claim_ahead", VALUE_DURATION, FIELD(claim_ahead_ms), 0,
+     60 * SECOND_MS},
     {SECTION_ENGINE, "shutdown_grace", VALUE_DURATION, FIELD(shutdown_grace_ms),
      0, HOUR_MS},
     {SECTION_SWEEPER, "cron", VALUE_CRON, FIELD(sweeper_cron), 0, 0},

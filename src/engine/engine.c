@@ -155,7 +155,7 @@ static void drain_wake_pipe(struct engine *engine)
 /* Attempt slots of one platform not taken by running or waiting ones. */
 static uint32_t platform_free_slots(const struct platform_runtime *platform)
 {
-    uint64_t busy = platform->running;
+    uint64_t busy = (uint64_t)platform->running + platform->ahead;
 
     for (const struct inflight *it = platform->wait_head; it != NULL;
          it = it->next)
@@ -242,9 +242,48 @@ static int claim_due(struct engine *engine)
     return 0;
 }
 
-/* Milliseconds to sleep before anything new can be due. */
-static int next_wait_ms(struct engine *engine, int64_t now)
+/*
+ * Claims entries due within the claim_ahead window, as many as there is
+ * room for after claim_due. Like claim_due it takes no more than the
+ * free slots, so that each can start at its due time.
+ */
+static int claim_ahead(struct engine *engine)
 {
+    uint32_t room = engine->config->max_in_flight - engine->held;
+    uint32_t slots;
+
+    if (room == 0)
+        return 0;
+    slots = collect_open_platforms(engine);
+    return engine_claim_ahead(engine, slots < room ? slots : room);
+}
+
+/* The claim_ahead window, or 0 when the store cannot claim ahead. */
+static int64_t claim_ahead_window(const struct engine *engine)
+{
+    return engine->store->ops->claim_ahead != NULL
+               ? engine->config->claim_ahead_ms
+               : 0;
+}
+
+/*
+ * When to claim for a due time the store reported: when it enters the
+ * claim_ahead window. Inside the window, claim_ahead already took what
+ * it could (a pause end is no entry to claim ahead), so the next claim
+ * is claim_due's, at the due time itself.
+ */
+static int64_t claim_time(const struct engine *engine, int64_t due,
+                          int64_t now)
+{
+    int64_t window = claim_ahead_window(engine);
+
+    return due - now > window ? due - window : due;
+}
+
+/* Milliseconds to sleep before anything new can be due. */
+static int next_wait_ms(struct engine *engine)
+{
+    int64_t now = engine_wall_ms();
     int64_t wait = store_wake_fd(engine->store) >= 0
                        ? IDLE_POLL_WITH_WAKEUPS_MS
                        : IDLE_POLL_MS;
@@ -260,8 +299,12 @@ static int next_wait_ms(struct engine *engine, int64_t now)
                                         engine->open_platforms,
                                         engine->open_platform_count,
                                         &due) == STORE_OK &&
-        due - now < wait)
-        wait = due - now;
+        claim_time(engine, due, now) - now < wait)
+        wait = claim_time(engine, due, now) - now;
+    /* engine_wall_ms() rounds down, so this wait does not end before
+     * the due time. */
+    if (engine_next_ahead_due(engine) - now < wait)
+        wait = engine_next_ahead_due(engine) - now;
     if (engine->next_sweep_ms - now < wait)
         wait = engine->next_sweep_ms - now;
     /* Entries a dead node held become due only through lease recovery. */
@@ -359,6 +402,7 @@ int engine_run(struct engine *engine)
             stop_deadline = engine_mono_ms() +
                             engine->config->shutdown_grace_ms;
             engine_drop_waiting(engine);
+            engine_drop_ahead(engine);
             log_info("engine", "stopping node=%s in_flight=%u grace_ms=%lld",
                      engine->node_id, engine->held,
                      (long long)engine->config->shutdown_grace_ms);
@@ -368,8 +412,12 @@ int engine_run(struct engine *engine)
             break;
 
         if (stop_deadline == 0) {
+            /* First the attempts due now, before any store call. */
+            engine_start_due_ahead(engine);
+            engine_start_waiting(engine);
             run_periodic(engine, now);
             claim_due(engine);
+            claim_ahead(engine);
             engine_start_waiting(engine);
         }
         engine_flush_results(engine);
@@ -378,7 +426,7 @@ int engine_run(struct engine *engine)
                                     ? 100
                                     : pending_wakeups(engine)
                                           ? 0
-                                          : next_wait_ms(engine, now));
+                                          : next_wait_ms(engine));
         engine_handle_transfers(engine);
         engine_handle_async(engine);
         engine_flush_results(engine);

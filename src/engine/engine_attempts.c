@@ -43,6 +43,7 @@ static void fill_completion(struct inflight *inflight, const char *node)
     completion->ended_at = engine_wall_ms();
     completion->latency_ms =
         inflight->started ? engine_mono_ms() - inflight->start_ms : 0;
+    completion->started_at = inflight->sent_at;
     completion->error = result->error[0] != '\0' ? result->error : NULL;
     completion->post_id = result->post_id[0] != '\0' ? result->post_id : NULL;
     completion->post_url =
@@ -191,6 +192,15 @@ static void finish_async(struct publish_attempt *attempt)
 static void handle_step(struct engine *engine, struct inflight *inflight,
                         enum adapter_step step, CURL *easy)
 {
+    /*
+     * The attempt starts when its first request goes to libcurl. An
+     * adapter without HTTP (file, command, SMTP) did its work in start(),
+     * so its attempt started when start() was called.
+     */
+    if (inflight->sent_at == 0)
+        inflight->sent_at = step == ADAPTER_DONE || step == ADAPTER_ASYNC
+                                ? inflight->attempt.now
+                                : engine_wall_ms();
     if (step == ADAPTER_DONE) {
         finish(engine, inflight);
         return;
@@ -230,16 +240,30 @@ static void detach_transfer(struct engine *engine, struct inflight *inflight)
 static void start_attempt(struct engine *engine, struct inflight *inflight)
 {
     const struct adapter_ops *adapter = inflight->platform->adapter;
-    CURL *easy = NULL;
-    enum adapter_step step;
+    CURL *easy = inflight->prepared_easy;
+    enum adapter_step step = inflight->prepared_step;
 
     inflight->started = 1;
     inflight->start_ms = engine_mono_ms();
     inflight->platform->running++;
     inflight->attempt.now = engine_wall_ms();
-    step = adapter_start(adapter, inflight->platform->adapter_state,
-                         &inflight->attempt, &easy);
+    if (!inflight->prepared)
+        step = adapter_start(adapter, inflight->platform->adapter_state,
+                             &inflight->attempt, &easy);
     handle_step(engine, inflight, step, easy);
+}
+
+void engine_prepare_request(struct inflight *inflight)
+{
+    const struct platform_runtime *platform = inflight->platform;
+
+    if (!platform->adapter->start_builds_only || inflight->content == NULL)
+        return;
+    inflight->attempt.now = engine_wall_ms();
+    inflight->prepared_step =
+        adapter_start(platform->adapter, platform->adapter_state,
+                      &inflight->attempt, &inflight->prepared_easy);
+    inflight->prepared = 1;
 }
 
 /* Ends an attempt before it started, with a final result of its own. */
@@ -320,15 +344,14 @@ static void release_unserved(struct engine *engine,
     push_finished(engine, inflight);
 }
 
-void engine_accept_claimed(struct engine *engine, struct entry *entry)
+struct inflight *engine_prepare_claimed(struct engine *engine,
+                                        struct entry *entry)
 {
     struct inflight *inflight = calloc(1, sizeof *inflight);
-    char message[STORE_TEXT_MAX];
-    char due[TIMESTAMP_MAX];
 
     if (inflight == NULL) {
         log_error("engine", "out of memory for entry=%" PRId64, entry->id);
-        return;
+        return NULL;
     }
     inflight->engine = engine;
     inflight->entry = *entry;
@@ -342,8 +365,21 @@ void engine_accept_claimed(struct engine *engine, struct entry *entry)
 
     if (inflight->platform == NULL) {
         release_unserved(engine, inflight);
-        return;
+        return NULL;
     }
+
+    inflight->content = load_content(engine, entry->job_id);
+    inflight->attempt.content = inflight->content;
+    if (inflight->content != NULL)
+        load_previous_attempt(engine, inflight);
+    return inflight;
+}
+
+void engine_admit(struct engine *engine, struct inflight *inflight)
+{
+    const struct entry *entry = &inflight->entry;
+    char message[STORE_TEXT_MAX];
+    char due[TIMESTAMP_MAX];
 
     if (is_expired(inflight->platform, entry, engine_wall_ms())) {
         timestamp_format(entry->due_at, due, sizeof due);
@@ -355,15 +391,12 @@ void engine_accept_claimed(struct engine *engine, struct entry *entry)
         return;
     }
 
-    inflight->content = load_content(engine, entry->job_id);
     if (inflight->content == NULL) {
         finish_unstarted(engine, inflight, OUTCOME_PERMANENT,
                          "content unreadable",
                          "the job's content could not be read as JSON");
         return;
     }
-    inflight->attempt.content = inflight->content;
-    load_previous_attempt(engine, inflight);
     if (must_hold_unknown(inflight, engine_wall_ms())) {
         finish_unstarted(engine, inflight, OUTCOME_UNKNOWN,
                          RETRY_REASON_UNKNOWN,
@@ -375,9 +408,18 @@ void engine_accept_claimed(struct engine *engine, struct entry *entry)
     enqueue_waiting(inflight->platform, inflight);
 }
 
-static void free_inflight(struct inflight *inflight)
+void engine_accept_claimed(struct engine *engine, struct entry *entry)
 {
-    if (inflight->platform != NULL && inflight->started &&
+    struct inflight *inflight = engine_prepare_claimed(engine, entry);
+
+    if (inflight != NULL)
+        engine_admit(engine, inflight);
+}
+
+void engine_free_inflight(struct inflight *inflight)
+{
+    if (inflight->platform != NULL &&
+        (inflight->started || inflight->prepared) &&
         inflight->platform->adapter->end != NULL)
         inflight->platform->adapter->end(inflight->platform->adapter_state,
                                          &inflight->attempt);
@@ -574,7 +616,7 @@ int engine_flush_results(struct engine *engine)
     while (list != NULL) {
         struct inflight *next = list->next;
 
-        free_inflight(list);
+        engine_free_inflight(list);
         engine->held--;
         list = next;
     }

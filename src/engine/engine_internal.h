@@ -22,6 +22,12 @@ struct inflight {
     CURL *easy;       /* the running HTTP step, or NULL */
     int started;      /* the adapter's start() was called */
     int64_t start_ms; /* monotonic time of start() */
+    int64_t sent_at;  /* wall ms when the request went to libcurl */
+    /* start() already ran while the entry waited for its due time:
+     * its step and request, to run then. */
+    int prepared;
+    enum adapter_step prepared_step;
+    CURL *prepared_easy;
     struct attempt_completion completion;
     struct inflight *next;
     struct inflight *active_prev; /* in engine->active while easy is set */
@@ -36,6 +42,7 @@ struct platform_runtime {
     uint32_t running;      /* attempts started and not finished */
     struct inflight *wait_head; /* claimed, waiting for a free slot */
     struct inflight *wait_tail;
+    uint32_t ahead; /* claimed ahead of their due time, not started */
     int64_t paused_until; /* wall ms; a pause this node learned of */
 };
 
@@ -55,6 +62,12 @@ struct engine {
     const char **open_platforms;
     size_t open_platform_count;
     uint32_t held; /* claimed and not yet stored, over all platforms */
+
+    /* Entries claimed ahead of their due time, in due order, each
+     * started by start_claimed when its due time comes. */
+    struct inflight *ahead_head;
+    struct inflight *ahead_tail;
+    int64_t ahead_retry_at; /* wall ms; after a failed start_claimed */
 
     /* Attempts with an HTTP step on the multi handle. */
     struct inflight *active;
@@ -86,12 +99,36 @@ struct platform_runtime *engine_platform_find(struct engine *engine,
 
 /* engine_attempts.c */
 void engine_accept_claimed(struct engine *engine, struct entry *entry);
+/*
+ * The two halves of engine_accept_claimed. engine_prepare_claimed
+ * returns an attempt with its content loaded, or NULL when it already
+ * ended it (unserved platform, out of memory). engine_admit ends it
+ * when it must not run (expired, unreadable content, outcome unknown
+ * on hold) and otherwise queues it for a slot.
+ */
+struct inflight *engine_prepare_claimed(struct engine *engine,
+                                        struct entry *entry);
+void engine_admit(struct engine *engine, struct inflight *inflight);
+void engine_free_inflight(struct inflight *inflight);
+/*
+ * Builds the request of an attempt claimed ahead now, when its adapter
+ * allows it (start_builds_only), so that only the hand-over to libcurl
+ * is left for the due time.
+ */
+void engine_prepare_request(struct inflight *inflight);
 void engine_start_waiting(struct engine *engine);
 void engine_drop_waiting(struct engine *engine);
 void engine_handle_transfers(struct engine *engine);
 void engine_handle_async(struct engine *engine);
 int engine_flush_results(struct engine *engine);
 void engine_abort_all(struct engine *engine);
+
+/* engine_ahead.c */
+int engine_claim_ahead(struct engine *engine, uint32_t room);
+void engine_start_due_ahead(struct engine *engine);
+void engine_drop_ahead(struct engine *engine);
+/* The due time of the next entry claimed ahead, or INT64_MAX. */
+int64_t engine_next_ahead_due(const struct engine *engine);
 
 /* engine_sweeper.c */
 int engine_sweeper_init(struct engine *engine, char *err, size_t errlen);

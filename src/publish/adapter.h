@@ -91,6 +91,14 @@ struct adapter_ops {
      * on_unknown option decides.
      */
     int64_t reconcile_window_ms;
+    /*
+     * 1 when start() only builds a request: it contacts nothing, writes
+     * nothing and reads no clock, and returns ADAPTER_HTTP or, on a
+     * failure, ADAPTER_DONE. The engine may then call start() while an
+     * entry claimed ahead waits for its due time, and hand the request
+     * to libcurl at that time.
+     */
+    int start_builds_only;
 
     /*
      * Checks the platform's options and reads its secrets. Returns 0

@@ -572,6 +572,7 @@ static void redact_secrets(void *state, struct adapter_result *result)
 
 const struct adapter_ops adapter_webhook_ops = {
     .type = "webhook",
+    .start_builds_only = 1,
     .create = webhook_create,
     .destroy = webhook_destroy,
     .check_content = NULL,

@@ -83,8 +83,13 @@ static int action_body(struct pg_store *s, void *arg)
     char why[256];
     struct pg_params p;
     size_t rows = 0;
-    int result = pg_read_entry_by_id(s, a->entry_id, &before);
+    int result = STORE_OK;
 
+    /* A cancel wins over a claim ahead whose attempt has not started. */
+    if (a->action->event == ENTRY_EV_CANCEL)
+        result = pg_unclaim_entry(s, a->entry_id, a->now, NULL);
+    if (result == STORE_OK)
+        result = pg_read_entry_by_id(s, a->entry_id, &before);
     if (result != STORE_OK)
         return result;
     if (entry_transition(before.status, a->action->event, &to, why,
@@ -280,6 +285,10 @@ static int change_body(struct pg_store *s, void *arg)
         return result;
 
     result = content_exists(s, change->content_id);
+    /* Entries claimed ahead and not started change like waiting ones. */
+    if (result == STORE_OK)
+        result = pg_unclaim_content(s, change->content_id, change->filter,
+                                    change->now);
     if (result == STORE_OK && change->event_id != NULL)
         result = pg_event_remember(s, change->event_id, 0, change->now);
     if (result != STORE_OK)

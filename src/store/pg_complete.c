@@ -42,7 +42,9 @@ static const char sql_complete[] =
     " closed AS ("
     "  UPDATE attempts SET ended_at = $7::bigint, finished = true,"
     "  outcome = $13::text, http_status = $14::integer,"
-    "  latency_ms = $15::bigint, error = coalesce($6::text, '')"
+    "  latency_ms = $15::bigint, error = coalesce($6::text, ''),"
+    "  started_at = CASE WHEN $16::bigint > 0 THEN $16::bigint"
+    "    ELSE started_at END"
     "  WHERE entry_id = $10::bigint AND number = $12::integer"
     "  AND EXISTS (SELECT 1 FROM done))"
     " SELECT job_id, content_id, platform, max_retries FROM done";
@@ -77,6 +79,7 @@ static void bind_completion(struct pg_params *p,
     pg_param_text(p, outcome_name(c->outcome));
     pg_param_int(p, c->http_status);
     pg_param_int(p, c->latency_ms);
+    pg_param_int(p, c->started_at);
 }
 
 /* Runs the conditional update; *won is 0 when the entry moved on. */

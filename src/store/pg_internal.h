@@ -75,6 +75,14 @@ enum pg_stmt_id {
     PG_PLATFORM_LIST,
     PG_PLATFORM_DATA_GET,
     PG_PLATFORM_DATA_SET,
+    PG_CLAIM_AHEAD,
+    PG_CLAIM_START_ASYNC,
+    PG_CLAIM_START,
+    PG_UNCLAIM_LOCK_ENTRY,
+    PG_UNCLAIM_ENTRY,
+    PG_UNCLAIM_LOCK_CONTENT,
+    PG_UNCLAIM_CONTENT,
+    PG_UNCLAIM_PAUSED,
     PG_STMT_COUNT,
 };
 
@@ -254,6 +262,20 @@ int pg_audit_insert(struct pg_store *s, const struct pg_audit *record);
  */
 int pg_publish_check(struct pg_store *s, int64_t job_id, int64_t now);
 
+/*
+ * pg_claim_ahead.c: puts entries claimed ahead and not started back as
+ * they were before the claim, inside the caller's transaction (see
+ * claim_ahead in store.h): the one entry `entry_id` (setting *unclaimed,
+ * which may be NULL, to 1 when it was put back), or those of
+ * `content_id` on the platforms of `platform_set` (a JSON array, or NULL
+ * for all). Cancels, reschedules, lease recovery and lease release call
+ * it first.
+ */
+int pg_unclaim_entry(struct pg_store *s, int64_t entry_id, int64_t now,
+                     int *unclaimed);
+int pg_unclaim_content(struct pg_store *s, const char *content_id,
+                       const char *platform_set, int64_t now);
+
 /* pg_leases.c: recovers expired leases, as recover_leases describes. */
 int pg_recover_expired(struct pg_store *s, int64_t now, const char *agent,
                        size_t *recovered);
@@ -284,6 +306,12 @@ int pg_claim_due(struct store *store, const char *node,
                  const char *const *platforms, size_t platform_count,
                  int64_t now, int64_t lease_ms, size_t max,
                  struct entry_list *list);
+int pg_claim_ahead(struct store *store, const char *node,
+                   const char *const *platforms, size_t platform_count,
+                   int64_t now, int64_t until, int64_t lease_ms, size_t max,
+                   struct entry_list *list);
+int pg_start_claimed(struct store *store, const char *node,
+                     struct claim_start *claims, size_t count, int64_t now);
 int pg_next_due_at(struct store *store, const char *const *platforms,
                    size_t platform_count, int64_t *due_at);
 int pg_complete_attempts(struct store *store,

@@ -128,6 +128,25 @@ static const char sql_lease_recover[] =
  * key; without, it fails. Either way the attempt's outcome is unknown:
  * the node may have posted before it died.
  */
+/*
+ * An entry claimed ahead whose attempt never started goes back as it
+ * was before the claim, due at its own time: nothing was attempted.
+ * Sets *done when it was such an entry.
+ */
+static int put_back_unstarted(struct pg_store *s, const struct leased *l,
+                              const char *action, const char *agent,
+                              int64_t now, int *done)
+{
+    const char *back = l->claimed_from[0] != '\0' ? l->claimed_from
+                                                    : "pending";
+    int result = pg_unclaim_entry(s, l->id, now, done);
+
+    if (result != STORE_OK || !*done)
+        return result;
+    s->notify = 1;
+    return audit_lease(s, l, action, agent, back, now);
+}
+
 static int recover_one(struct pg_store *s, const struct leased *l, int64_t now,
                        const char *agent, int *won)
 {
@@ -135,7 +154,10 @@ static int recover_one(struct pg_store *s, const struct leased *l, int64_t now,
     enum entry_status to = retry ? ENTRY_RETRYING : ENTRY_FAILED;
     char error[STORE_TEXT_MAX];
     struct pg_params p;
-    int result;
+    int result = put_back_unstarted(s, l, "lease_recovered", agent, now, won);
+
+    if (result != STORE_OK || *won)
+        return result;
 
     snprintf(error, sizeof error,
              "lease of node %s expired before attempt %" PRIu32
@@ -237,8 +259,11 @@ static int release_one(struct pg_store *s, const struct leased *l, int64_t now,
 {
     const char *back = l->claimed_from[0] != '\0' ? l->claimed_from : "pending";
     struct pg_params p;
-    int result;
+    int result = put_back_unstarted(s, l, "lease_released", "queue-manager",
+                                    now, won);
 
+    if (result != STORE_OK || *won)
+        return result;
     pg_params_init(&p);
     pg_param_int(&p, now);
     pg_param_int(&p, l->id);

@@ -73,8 +73,13 @@ static int act_on_entry(struct sqlite_store *s,
     struct entry before;
     enum entry_status to;
     char why[256];
-    int result = sqlite_get_entry(&s->base, entry_id, &before);
+    int result = STORE_OK;
 
+    /* A cancel wins over a claim ahead whose attempt has not started. */
+    if (action->event == ENTRY_EV_CANCEL)
+        result = sqlite_unclaim_entry(s, entry_id, now, NULL);
+    if (result == STORE_OK)
+        result = sqlite_get_entry(&s->base, entry_id, &before);
     if (result != STORE_OK)
         return result;
     if (entry_transition(before.status, action->event, &to, why, sizeof why) !=
@@ -321,6 +326,10 @@ static int change_content(struct sqlite_store *s,
         return result;
 
     result = content_exists(s, change->content_id);
+    /* Entries claimed ahead and not started change like waiting ones. */
+    if (result == STORE_OK)
+        result = sqlite_unclaim_content(s, change->content_id, filter,
+                                        change->now);
     if (result == STORE_OK) {
         stmt = sqlite_stmt(s, id, sql, change->op);
         result = stmt == NULL ? sqlite_stmt_error(s) : STORE_OK;

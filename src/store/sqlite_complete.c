@@ -13,7 +13,8 @@ int sqlite_attempt_close(struct sqlite_store *s,
 {
     static const char sql[] =
         "UPDATE attempts SET ended_at = ?1, finished = ?2, outcome = ?3,"
-        " http_status = ?4, latency_ms = ?5, error = ?6"
+        " http_status = ?4, latency_ms = ?5, error = ?6,"
+        " started_at = CASE WHEN ?9 > 0 THEN ?9 ELSE started_at END"
         " WHERE entry_id = ?7 AND number = ?8";
     sqlite3_stmt *stmt =
         sqlite_stmt(s, STMT_ATTEMPT_CLOSE, sql, "close attempt");
@@ -28,6 +29,7 @@ int sqlite_attempt_close(struct sqlite_store *s,
     sqlite_bind_text_max(stmt, 6, end->error, STORE_TEXT_MAX);
     sqlite3_bind_int64(stmt, 7, end->entry_id);
     sqlite3_bind_int64(stmt, 8, end->number);
+    sqlite3_bind_int64(stmt, 9, end->started_at);
     return sqlite_exec_stmt(s, stmt, "close attempt");
 }
 
@@ -158,6 +160,7 @@ static int apply_one(struct sqlite_store *s, const struct attempt_completion *c,
     struct sqlite_attempt_end end = {
         .entry_id = c->entry_id,
         .number = c->attempt_number,
+        .started_at = c->started_at,
         .ended_at = c->ended_at,
         .finished = 1,
         .outcome = c->outcome,

@@ -71,6 +71,15 @@ enum sqlite_stmt_id {
     STMT_PLATFORM_LIST,
     STMT_PLATFORM_DATA_GET,
     STMT_PLATFORM_DATA_SET,
+    STMT_CLAIM_AHEAD,
+    STMT_AHEAD_EXISTS,
+    STMT_ATTEMPT_RESERVE,
+    STMT_CLAIM_START,
+    STMT_UNCLAIM_ENTRY,
+    STMT_UNCLAIM_CONTENT,
+    STMT_ATTEMPT_DELETE,
+    STMT_ANY_PAUSED,
+    STMT_UNCLAIM_PAUSED,
     STMT_COUNT,
 };
 
@@ -213,6 +222,7 @@ int sqlite_pause(struct sqlite_store *s, const char *platform, int64_t until,
 struct sqlite_attempt_end {
     int64_t entry_id;
     uint32_t number;
+    int64_t started_at; /* when the request was sent; 0 keeps the row's */
     int64_t ended_at;
     int finished;
     enum outcome outcome;
@@ -222,6 +232,19 @@ struct sqlite_attempt_end {
 };
 int sqlite_attempt_close(struct sqlite_store *s,
                          const struct sqlite_attempt_end *end);
+
+/*
+ * Puts entries claimed ahead and not started back as they were before
+ * the claim, inside the caller's transaction (see claim_ahead in
+ * store.h): the one entry `entry_id` (setting *unclaimed, which may be
+ * NULL, to 1 when it was put back), or those of `content_id` on the
+ * platforms of `platform_set` (a JSON array, or NULL for all). Cancels,
+ * reschedules, lease recovery and lease release call it first.
+ */
+int sqlite_unclaim_entry(struct sqlite_store *s, int64_t entry_id,
+                         int64_t now, int *unclaimed);
+int sqlite_unclaim_content(struct sqlite_store *s, const char *content_id,
+                           const char *platform_set, int64_t now);
 
 /* Returns the version of the newest schema migration. */
 int sqlite_schema_latest(void);
@@ -260,6 +283,13 @@ int sqlite_claim_due(struct store *store, const char *node,
                      struct entry_list *list);
 int sqlite_next_due_at(struct store *store, const char *const *platforms,
                        size_t platform_count, int64_t *due_at);
+int sqlite_claim_ahead(struct store *store, const char *node,
+                       const char *const *platforms, size_t platform_count,
+                       int64_t now, int64_t until, int64_t lease_ms,
+                       size_t max, struct entry_list *list);
+int sqlite_start_claimed(struct store *store, const char *node,
+                         struct claim_start *claims, size_t count,
+                         int64_t now);
 int sqlite_complete_attempts(struct store *store,
                              const struct attempt_completion *completions,
                              size_t count, int *applied);

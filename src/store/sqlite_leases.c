@@ -118,12 +118,35 @@ static const char sql_lease_recover[] =
  * key; without, it fails. Either way the attempt's outcome is unknown:
  * the node may have posted before it died.
  */
+/*
+ * An entry claimed ahead whose attempt never started goes back as it
+ * was before the claim, due at its own time: nothing was attempted.
+ * Sets *done when it was such an entry.
+ */
+static int put_back_unstarted(struct sqlite_store *s, const struct leased *l,
+                              const char *action, const char *agent,
+                              int64_t now, int *done)
+{
+    const char *back = l->claimed_from[0] != '\0' ? l->claimed_from
+                                                    : "pending";
+    int result = sqlite_unclaim_entry(s, l->id, now, done);
+
+    if (result == STORE_OK && *done)
+        result = audit_lease(s, l, action, agent, back, now);
+    return result;
+}
+
 static int recover_one(struct sqlite_store *s, const struct leased *l,
                        int64_t now, const char *agent, int *won)
 {
     int retry = l->retry_count < l->max_retries;
     enum entry_status to = retry ? ENTRY_RETRYING : ENTRY_FAILED;
     char error[STORE_TEXT_MAX];
+    int result = put_back_unstarted(s, l, "lease_recovered", agent, now, won);
+
+    if (result != STORE_OK || *won)
+        return result;
+
     sqlite3_stmt *stmt =
         sqlite_stmt(s, STMT_LEASE_RECOVER, sql_lease_recover, "recover lease");
 
@@ -141,7 +164,7 @@ static int recover_one(struct sqlite_store *s, const struct leased *l,
     sqlite_bind_text(stmt, 6, l->node);
     sqlite3_bind_int64(stmt, 7, l->attempt_count);
 
-    int result = sqlite_exec_stmt(s, stmt, "recover lease");
+    result = sqlite_exec_stmt(s, stmt, "recover lease");
     *won = result == STORE_OK && sqlite3_changes(s->db) == 1;
     if (!*won)
         return result;
@@ -218,6 +241,12 @@ static int release_one(struct sqlite_store *s, const struct leased *l,
                        int64_t now, int *won)
 {
     const char *back = l->claimed_from[0] != '\0' ? l->claimed_from : "pending";
+    int result = put_back_unstarted(s, l, "lease_released", "queue-manager",
+                                    now, won);
+
+    if (result != STORE_OK || *won)
+        return result;
+
     sqlite3_stmt *stmt =
         sqlite_stmt(s, STMT_LEASE_RELEASE, sql_lease_release, "release lease");
 
@@ -228,7 +257,7 @@ static int release_one(struct sqlite_store *s, const struct leased *l,
     sqlite_bind_text(stmt, 3, l->node);
     sqlite3_bind_int64(stmt, 4, l->attempt_count);
 
-    int result = sqlite_exec_stmt(s, stmt, "release lease");
+    result = sqlite_exec_stmt(s, stmt, "release lease");
     *won = result == STORE_OK && sqlite3_changes(s->db) == 1;
     if (!*won)
         return result;

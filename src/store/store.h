@@ -221,6 +221,7 @@ struct attempt_completion {
 
     enum outcome outcome;
     int http_status;
+    int64_t started_at; /* when the request was sent; 0 keeps the claim's */
     int64_t ended_at;
     int64_t latency_ms;
     const char *error; /* NULL on success */
@@ -235,6 +236,14 @@ struct attempt_completion {
 struct lease_renewal {
     int64_t entry_id;
     uint32_t attempt_number;
+};
+
+/* One attempt claimed ahead, as start_claimed reads and marks it. */
+struct claim_start {
+    int64_t entry_id;
+    uint32_t attempt_number; /* the entry's attempt_count at the claim */
+    int64_t due_at;          /* the entry's due time at the claim */
+    int started;             /* set by start_claimed */
 };
 
 struct platform_state {
@@ -350,6 +359,49 @@ struct store_ops {
      */
     int (*next_due_at)(struct store *store, const char *const *platforms,
                        size_t platform_count, int64_t *due_at);
+
+    /*
+     * Claim ahead: claims up to `max` entries as claim_due does, but of
+     * those due after `now` and at or before `until`, oldest due first.
+     * Each becomes `publishing` with a lease for `node` until
+     * due_at + lease_ms and an attempt row whose started_at is 0: the
+     * attempt is not started until start_claimed starts it.
+     *
+     * Until then the entry is only reserved. A cancel or reschedule, a
+     * lease recovery or a lease release puts it back as it was before
+     * the claim (status, due time, attempt_count, retry_count) and
+     * removes the attempt row, so it uses no retry and counts as no
+     * attempt.
+     *
+     * NULL in a back end that cannot claim ahead.
+     */
+    int (*claim_ahead)(struct store *store, const char *node,
+                       const char *const *platforms, size_t platform_count,
+                       int64_t now, int64_t until, int64_t lease_ms,
+                       size_t max, struct entry_list *list);
+
+    /*
+     * Starts attempts claimed ahead, in one transaction: each of the
+     * `count` claims whose entry is still publishing under `node` with
+     * the same attempt number and due time, and whose attempt has not
+     * started, gets started_at = now and claims[i].started = 1. The
+     * others (cancelled, rescheduled or recovered meanwhile) get 0 and
+     * must not be attempted. A cancel, which checks the same attempt
+     * row inside its own transaction, either wins before this call or
+     * finds the attempt started.
+     *
+     * Both back ends commit this transaction without waiting for the
+     * disk (SQLite: synchronous=NORMAL for this one commit; PostgreSQL:
+     * synchronous_commit off), so that the attempts start within
+     * milliseconds of their due time. A crash of pubq keeps the mark. A
+     * power loss, or a crash of the database server, right after it can
+     * undo it, and the entries are then recovered as never attempted.
+     *
+     * NULL in a back end that cannot claim ahead.
+     */
+    int (*start_claimed)(struct store *store, const char *node,
+                         struct claim_start *claims, size_t count,
+                         int64_t now);
 
     /*
      * Applies attempt results in one transaction. applied[i] is 1 when

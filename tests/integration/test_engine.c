@@ -42,6 +42,7 @@ struct setup {
     const char *timeout;                  /* webhook timeout; default: 5s */
     const char *grace;                    /* shutdown_grace; default: 5s */
     const char *lease;                    /* default: 30s */
+    const char *claim_ahead;              /* default: the product's, 2s */
 };
 
 struct harness {
@@ -84,11 +85,13 @@ static void write_config(struct harness *h, const struct setup *setup)
         "[database]\nurl = %s/pubq.db\nnode_id = engine-test\n"
         "lease = %s\n\n"
         "[retry]\nbase_delay = %dms\nmax_delay = 10s\nmax_retries = 3\n\n"
-        "[engine]\nmax_in_flight = 64\nshutdown_grace = %s\n\n"
+        "[engine]\nmax_in_flight = 64\nshutdown_grace = %s\n%s%s\n\n"
         /* Once a year, so that no cron sweep runs during a test. */
         "[sweeper]\ncron = 0 0 1 1 *\nzone = UTC\n\n",
         h->dir, setup->lease ? setup->lease : "30s", BASE_DELAY_MS,
-        setup->grace ? setup->grace : "5s");
+        setup->grace ? setup->grace : "5s",
+        setup->claim_ahead ? "claim_ahead = " : "",
+        setup->claim_ahead ? setup->claim_ahead : "");
 
     for (size_t i = 0; i < MAX_PLATFORMS; i++) {
         const char *name = i == 0 ? first : setup->platforms[i];
@@ -802,6 +805,126 @@ static void test_cancel_scheduled(void **state)
     assert_int_equal(fake_platform_request_count(h->fake), 0);
 }
 
+/* Waits until the engine holds the entry claimed ahead, unstarted. */
+static struct entry wait_claimed_ahead(struct harness *h, int64_t id)
+{
+    struct entry entry = wait_status(h, id, ENTRY_PUBLISHING,
+                                     SETTLE_TIMEOUT_MS);
+
+    assert_true(wall_ms() < entry.due_at);
+    return entry;
+}
+
+/* Milliseconds from now until `at`, at least 0. */
+static int ms_until(int64_t at)
+{
+    int64_t wait = at - wall_ms();
+
+    return wait > 0 ? (int)wait : 0;
+}
+
+static void test_claimed_ahead_starts_due(void **state)
+{
+    struct harness *h = *state;
+    struct attempt_list attempts = {0};
+    struct entry entry;
+    int64_t arrived;
+
+    harness_start(h, &(struct setup){.claim_ahead = "30s"});
+    entry = submit_one(h, "ahead-on-time", "hook", wall_ms() + 4000);
+    entry = wait_claimed_ahead(h, entry.id);
+
+    assert_int_equal(fake_platform_wait_requests(h->fake, 1, 20000), 1);
+    arrived = fake_platform_request(h->fake, 0)->received_at_ms;
+    assert_true(arrived >= entry.due_at);
+    entry = wait_status(h, entry.id, ENTRY_PUBLISHED, SETTLE_TIMEOUT_MS);
+    engine_halt(h);
+
+    read_attempts(h, entry.id, &attempts);
+    assert_int_equal(attempts.count, 1);
+    assert_true(attempts.items[0].started_at >= entry.due_at);
+    assert_true(attempts.items[0].started_at <= arrived);
+    attempt_list_free(&attempts);
+}
+
+static void test_cancel_claimed_ahead(void **state)
+{
+    struct harness *h = *state;
+    struct attempt_list attempts = {0};
+    struct entry entry;
+
+    harness_start(h, &(struct setup){.claim_ahead = "30s"});
+    entry = submit_one(h, "ahead-cancel", "hook", wall_ms() + 5000);
+    entry = wait_claimed_ahead(h, entry.id);
+    assert_int_equal(h->probe->ops->cancel_entry(h->probe, entry.id,
+                                                 wall_ms(), "test"),
+                     STORE_OK);
+
+    assert_int_equal(fake_platform_wait_requests(
+                         h->fake, 1, ms_until(entry.due_at + 1500)),
+                     0);
+    engine_halt(h);
+    assert_int_equal(read_entry(h, entry.id).status, ENTRY_CANCELLED);
+    assert_int_equal(fake_platform_request_count(h->fake), 0);
+    read_attempts(h, entry.id, &attempts);
+    assert_int_equal(attempts.count, 0);
+    attempt_list_free(&attempts);
+}
+
+static void test_reschedule_claimed_ahead(void **state)
+{
+    struct harness *h = *state;
+    struct content_change_result result = {0};
+    struct content_change_request change = {
+        .content_id = "ahead-moved",
+        .agent = "test",
+    };
+    struct entry entry;
+    int64_t arrived;
+
+    harness_start(h, &(struct setup){.claim_ahead = "30s"});
+    entry = submit_one(h, "ahead-moved", "hook", wall_ms() + 5000);
+    entry = wait_claimed_ahead(h, entry.id);
+    change.new_due = entry.due_at + 2000;
+    assert_int_equal(h->probe->ops->reschedule_content(h->probe, &change,
+                                                       wall_ms(), &result),
+                     STORE_OK);
+    assert_int_equal(result.changed, 1);
+    engine_wake(h->engine);
+
+    assert_int_equal(fake_platform_wait_requests(h->fake, 1, 30000), 1);
+    arrived = fake_platform_request(h->fake, 0)->received_at_ms;
+    assert_true(arrived >= change.new_due);
+    entry = wait_status(h, entry.id, ENTRY_PUBLISHED, SETTLE_TIMEOUT_MS);
+    engine_halt(h);
+    assert_int_equal(fake_platform_request_count(h->fake), 1);
+    assert_int_equal(entry.attempt_count, 1);
+    assert_int_equal(entry.retry_count, 0);
+}
+
+static void test_stop_releases_claimed_ahead(void **state)
+{
+    struct harness *h = *state;
+    struct attempt_list attempts = {0};
+    struct entry entry;
+    struct entry after;
+
+    harness_start(h, &(struct setup){.claim_ahead = "1m"});
+    entry = submit_one(h, "ahead-stopped", "hook", wall_ms() + 50000);
+    wait_claimed_ahead(h, entry.id);
+    engine_halt(h);
+
+    after = read_entry(h, entry.id);
+    assert_int_equal(after.status, ENTRY_PENDING);
+    assert_int_equal(after.due_at, entry.due_at);
+    assert_int_equal(after.attempt_count, 0);
+    assert_int_equal(after.retry_count, 0);
+    read_attempts(h, entry.id, &attempts);
+    assert_int_equal(attempts.count, 0);
+    attempt_list_free(&attempts);
+    assert_int_equal(count_audit(h, "lease_released"), 1);
+}
+
 static void push_slow(struct harness *h, int delay_ms)
 {
     assert_int_equal(fake_platform_push_response(
@@ -936,7 +1059,7 @@ static void test_recovered_unknown_held(void **state)
     struct harness *h = *state;
     struct entry entry;
 
-    harness_start(h, &(struct setup){.lease = "1s"});
+    harness_start(h, &(struct setup){.lease = "1s", .claim_ahead = "0s"});
     entry = submit_and_abandon(h, "abandoned-hold");
     entry = wait_status(h, entry.id, ENTRY_FAILED, SETTLE_TIMEOUT_MS);
     engine_halt(h);
@@ -950,7 +1073,9 @@ static void test_recovered_unknown_retried(void **state)
     struct harness *h = *state;
     struct entry entry;
 
-    harness_start(h, &(struct setup){.lease = "1s", .on_unknown = "retry"});
+    harness_start(h, &(struct setup){
+                         .lease = "1s", .on_unknown = "retry",
+                         .claim_ahead = "0s"});
     entry = submit_and_abandon(h, "abandoned-retry");
     entry = wait_status(h, entry.id, ENTRY_PUBLISHED, SETTLE_TIMEOUT_MS);
     engine_halt(h);
@@ -1018,6 +1143,10 @@ int main(void)
         ENGINE_TEST(test_sweeper_requeue),
         ENGINE_TEST(test_scheduled_start),
         ENGINE_TEST(test_cancel_scheduled),
+        ENGINE_TEST(test_claimed_ahead_starts_due),
+        ENGINE_TEST(test_cancel_claimed_ahead),
+        ENGINE_TEST(test_reschedule_claimed_ahead),
+        ENGINE_TEST(test_stop_releases_claimed_ahead),
         ENGINE_TEST(test_shutdown_finishes),
         ENGINE_TEST(test_shutdown_unknown_retry),
         ENGINE_TEST(test_shutdown_unknown_hold),

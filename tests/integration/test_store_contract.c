@@ -2156,6 +2156,409 @@ static void concurrent_claims_disjoint(void **state)
     }
 }
 
+/*
+ * Claiming ahead. A back end without it leaves both operations NULL,
+ * and these tests are skipped there.
+ */
+static void need_claim_ahead(struct store *store)
+{
+    if (store->ops->claim_ahead == NULL || store->ops->start_claimed == NULL)
+        skip();
+}
+
+/* Claims ahead, at NOW, every entry due up to `until`. */
+static struct entry_list claim_ahead(struct store *store, const char *node,
+                                     int64_t until, size_t max)
+{
+    struct entry_list list = {0};
+
+    check_ok(store, store->ops->claim_ahead(store, node, every_platform, 3,
+                                            NOW, until, LEASE, max, &list));
+    return list;
+}
+
+/* Claims the one entry of content item c1 ahead and returns it. */
+static struct entry claim_ahead_one(struct store *store, const char *node)
+{
+    struct entry_list list = claim_ahead(store, node, NOW + HOUR, 10);
+    struct entry entry;
+
+    assert_int_equal(list.count, 1);
+    entry = list.items[0];
+    entry_list_free(&list);
+    return entry;
+}
+
+/* Calls start_claimed for one claimed entry; returns claim.started. */
+static int start_one(struct store *store, const struct entry *e, int64_t at)
+{
+    struct claim_start claim = {
+        .entry_id = e->id,
+        .attempt_number = e->attempt_count,
+        .due_at = e->due_at,
+        .started = -1,
+    };
+
+    check_ok(store,
+             store->ops->start_claimed(store, e->lease_node, &claim, 1, at));
+    return claim.started;
+}
+
+static size_t attempt_count_of(struct store *store, int64_t entry_id)
+{
+    struct attempt_list attempts = {0};
+    size_t count;
+
+    check_ok(store, store->ops->list_attempts(store, entry_id, &attempts));
+    count = attempts.count;
+    attempt_list_free(&attempts);
+    return count;
+}
+
+/* The entry is waiting again as it was before the claim ahead. */
+static void assert_put_back(struct store *store, int64_t id, int64_t due)
+{
+    struct entry e = get_entry(store, id);
+
+    assert_int_equal(e.status, ENTRY_PENDING);
+    assert_int_equal(e.due_at, due);
+    assert_int_equal(e.retry_count, 0);
+    assert_int_equal(e.attempt_count, 0);
+    assert_string_equal(e.lease_node, "");
+    assert_int_equal(attempt_count_of(store, id), 0);
+}
+
+static void claim_ahead_takes_window(void **state)
+{
+    struct store *store = store_of(state);
+
+    need_claim_ahead(store);
+    submit_simple(store, "due-now", one_alpha, 1, NOW);
+    submit_simple(store, "soon", one_alpha, 1, NOW + MINUTE);
+    submit_simple(store, "later", one_alpha, 1, NOW + HOUR);
+
+    struct entry_list list = claim_ahead(store, "node-a", NOW + MINUTE, 10);
+    assert_int_equal(list.count, 1);
+    struct entry soon = list.items[0];
+    entry_list_free(&list);
+
+    assert_string_equal(soon.content_id, "soon");
+    assert_int_equal(soon.status, ENTRY_PUBLISHING);
+    assert_int_equal(soon.attempt_count, 1);
+    assert_int_equal(soon.lease_expires_at, NOW + MINUTE + LEASE);
+
+    struct attempt_list attempts = {0};
+    check_ok(store, store->ops->list_attempts(store, soon.id, &attempts));
+    assert_int_equal(attempts.count, 1);
+    assert_int_equal(attempts.items[0].started_at, 0);
+    attempt_list_free(&attempts);
+
+    /* The entry due now is claim_due's; the later one is outside. */
+    struct entry now = claim_one(store, "node-a", NOW);
+    assert_string_equal(now.content_id, "due-now");
+}
+
+static void start_claimed_marks_attempt(void **state)
+{
+    struct store *store = store_of(state);
+
+    need_claim_ahead(store);
+    submit_simple(store, "c1", one_alpha, 1, NOW + MINUTE);
+    struct entry e = claim_ahead_one(store, "node-a");
+
+    assert_int_equal(start_one(store, &e, NOW + MINUTE + 3), 1);
+    /* A second start of the same claim finds it started. */
+    assert_int_equal(start_one(store, &e, NOW + MINUTE + 4), 0);
+
+    struct attempt_list attempts = {0};
+    check_ok(store, store->ops->list_attempts(store, e.id, &attempts));
+    assert_int_equal(attempts.count, 1);
+    assert_int_equal(attempts.items[0].started_at, NOW + MINUTE + 3);
+    attempt_list_free(&attempts);
+
+    /* Started, it is publishing: a cancel no longer applies. */
+    assert_int_equal(store->ops->cancel_entry(store, e.id, NOW + MINUTE + 5,
+                                              "test"),
+                     STORE_INVALID);
+    assert_int_equal(get_entry(store, e.id).status, ENTRY_PUBLISHING);
+}
+
+static void start_claimed_other_node(void **state)
+{
+    struct store *store = store_of(state);
+    struct claim_start claim;
+
+    need_claim_ahead(store);
+    submit_simple(store, "c1", one_alpha, 1, NOW + MINUTE);
+    struct entry e = claim_ahead_one(store, "node-a");
+
+    claim = (struct claim_start){e.id, e.attempt_count, e.due_at, -1};
+    check_ok(store, store->ops->start_claimed(store, "node-b", &claim, 1,
+                                              NOW + MINUTE));
+    assert_int_equal(claim.started, 0);
+    claim = (struct claim_start){e.id, e.attempt_count, e.due_at + 1, -1};
+    check_ok(store, store->ops->start_claimed(store, "node-a", &claim, 1,
+                                              NOW + MINUTE));
+    assert_int_equal(claim.started, 0);
+}
+
+static void start_claimed_paused_put_back(void **state)
+{
+    struct store *store = store_of(state);
+
+    need_claim_ahead(store);
+    submit_simple(store, "c1", one_alpha, 1, NOW + MINUTE);
+    struct entry e = claim_ahead_one(store, "node-a");
+
+    check_ok(store, store->ops->pause_platform(store, "alpha", NOW + HOUR,
+                                               "maintenance", NOW + 1,
+                                               "test"));
+    assert_int_equal(start_one(store, &e, NOW + MINUTE), 0);
+    assert_put_back(store, e.id, NOW + MINUTE);
+}
+
+static void cancel_wins_over_claim_ahead(void **state)
+{
+    struct store *store = store_of(state);
+
+    need_claim_ahead(store);
+    submit_simple(store, "c1", one_alpha, 1, NOW + MINUTE);
+    struct entry e = claim_ahead_one(store, "node-a");
+
+    check_ok(store, store->ops->cancel_entry(store, e.id, NOW + 1, "test"));
+    assert_int_equal(start_one(store, &e, NOW + MINUTE), 0);
+
+    struct entry after = get_entry(store, e.id);
+    assert_int_equal(after.status, ENTRY_CANCELLED);
+    assert_int_equal(after.attempt_count, 0);
+    assert_int_equal(attempt_count_of(store, e.id), 0);
+    assert_int_equal(audit_count(store, "c1", "cancel"), 1);
+}
+
+static void cancel_content_takes_claim_back(void **state)
+{
+    struct store *store = store_of(state);
+    struct content_change_result result = {99, 99};
+
+    need_claim_ahead(store);
+    submit_simple(store, "c1", one_alpha, 1, NOW + MINUTE);
+    struct entry e = claim_ahead_one(store, "node-a");
+
+    check_ok(store, cancel_content(store, "c1", NULL, 0, NULL, &result));
+    assert_int_equal(result.changed, 1);
+    assert_int_equal(start_one(store, &e, NOW + MINUTE), 0);
+    assert_int_equal(get_entry(store, e.id).status, ENTRY_CANCELLED);
+    assert_int_equal(attempt_count_of(store, e.id), 0);
+}
+
+static void reschedule_takes_claim_back(void **state)
+{
+    struct store *store = store_of(state);
+    struct content_change_result result = {99, 99};
+
+    need_claim_ahead(store);
+    submit_simple(store, "c1", one_alpha, 1, NOW + MINUTE);
+    struct entry e = claim_ahead_one(store, "node-a");
+
+    check_ok(store, reschedule_content(store, "c1", NOW + HOUR, NULL,
+                                       &result));
+    assert_int_equal(result.changed, 1);
+    assert_int_equal(start_one(store, &e, NOW + MINUTE), 0);
+    assert_put_back(store, e.id, NOW + HOUR);
+
+    /* Claimed ahead again for its new time, it starts then. */
+    struct entry_list list = claim_ahead(store, "node-a", NOW + HOUR, 10);
+    assert_int_equal(list.count, 1);
+    assert_int_equal(list.items[0].due_at, NOW + HOUR);
+    assert_int_equal(start_one(store, &list.items[0], NOW + HOUR), 1);
+    entry_list_free(&list);
+}
+
+static void recover_unstarted_claim(void **state)
+{
+    struct store *store = store_of(state);
+    size_t recovered = 99;
+
+    need_claim_ahead(store);
+    submit_simple(store, "c1", one_alpha, 1, NOW + MINUTE);
+    struct entry e = claim_ahead_one(store, "node-a");
+
+    /* The lease runs from the due time. */
+    check_ok(store, store->ops->recover_leases(store, NOW + LEASE + 1,
+                                               &recovered));
+    assert_int_equal(recovered, 0);
+    check_ok(store, store->ops->recover_leases(store, NOW + MINUTE + LEASE + 1,
+                                               &recovered));
+    assert_int_equal(recovered, 1);
+    assert_put_back(store, e.id, NOW + MINUTE);
+    assert_int_equal(audit_count(store, "c1", "lease_recovered"), 1);
+    assert_int_equal(start_one(store, &e, NOW + MINUTE + LEASE + 2), 0);
+
+    struct entry again = claim_one(store, "node-b", NOW + MINUTE + LEASE + 2);
+    assert_int_equal(again.id, e.id);
+    assert_int_equal(again.attempt_count, 1);
+    assert_int_equal(again.retry_count, 0);
+}
+
+static void recover_started_claim_unknown(void **state)
+{
+    struct store *store = store_of(state);
+    size_t recovered = 99;
+
+    need_claim_ahead(store);
+    submit_simple(store, "c1", one_alpha, 1, NOW + MINUTE);
+    struct entry e = claim_ahead_one(store, "node-a");
+    assert_int_equal(start_one(store, &e, NOW + MINUTE), 1);
+
+    check_ok(store, store->ops->recover_leases(store, NOW + MINUTE + LEASE + 1,
+                                               &recovered));
+    assert_int_equal(recovered, 1);
+
+    struct entry after = get_entry(store, e.id);
+    assert_int_equal(after.status, ENTRY_RETRYING);
+    assert_int_equal(after.retry_count, 1);
+
+    struct attempt_list attempts = {0};
+    check_ok(store, store->ops->list_attempts(store, e.id, &attempts));
+    assert_int_equal(attempts.count, 1);
+    assert_int_equal(attempts.items[0].outcome, OUTCOME_UNKNOWN);
+    attempt_list_free(&attempts);
+}
+
+static void release_unstarted_claim(void **state)
+{
+    struct store *store = store_of(state);
+    size_t released = 99;
+
+    need_claim_ahead(store);
+    submit_simple(store, "c1", one_alpha, 1, NOW + MINUTE);
+    struct entry e = claim_ahead_one(store, "node-a");
+
+    check_ok(store,
+             store->ops->release_leases(store, "node-a", NOW + 10, &released));
+    assert_int_equal(released, 1);
+    assert_put_back(store, e.id, NOW + MINUTE);
+    assert_int_equal(audit_count(store, "c1", "lease_released"), 1);
+}
+
+static void complete_sets_started_at(void **state)
+{
+    struct store *store = store_of(state);
+
+    submit_simple(store, "c1", one_alpha, 1, NOW);
+    struct entry e = claim_one(store, "node-a", NOW);
+    struct attempt_completion c =
+        completion(&e, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + 500);
+
+    c.started_at = NOW + 7;
+    assert_int_equal(complete(store, &c), 1);
+
+    struct attempt_list attempts = {0};
+    check_ok(store, store->ops->list_attempts(store, e.id, &attempts));
+    assert_int_equal(attempts.count, 1);
+    assert_int_equal(attempts.items[0].started_at, NOW + 7);
+    attempt_list_free(&attempts);
+}
+
+/*
+ * A start and a cancel of the same claims race on two connections. Each
+ * entry ends either started or cancelled, never both.
+ */
+#define START_RACE_ENTRIES 100
+
+struct start_racer {
+    const char *url;
+    struct claim_start *claims; /* the starter's; NULL for the canceller */
+    size_t count;
+    int cancel_results[START_RACE_ENTRIES];
+    int failed;
+};
+
+static void *race_start(void *arg)
+{
+    struct start_racer *r = arg;
+    struct store *store = NULL;
+    char err[STORE_ERR_MAX];
+
+    if (store_open(r->url, &store, err, sizeof err) != STORE_OK) {
+        r->failed = 1;
+        return NULL;
+    }
+    /* Small batches, so that starts and cancels interleave. */
+    for (size_t i = 0; i < r->count; i += 5) {
+        size_t batch = r->count - i < 5 ? r->count - i : 5;
+
+        if (store->ops->start_claimed(store, "node-a", r->claims + i, batch,
+                                      NOW + MINUTE) != STORE_OK)
+            r->failed = 1;
+    }
+    store_close(store);
+    return NULL;
+}
+
+static void *race_cancel(void *arg)
+{
+    struct start_racer *r = arg;
+    struct store *store = NULL;
+    char err[STORE_ERR_MAX];
+
+    if (store_open(r->url, &store, err, sizeof err) != STORE_OK) {
+        r->failed = 1;
+        return NULL;
+    }
+    for (size_t i = r->count; i > 0; i--)
+        r->cancel_results[i - 1] = store->ops->cancel_entry(
+            store, r->claims[i - 1].entry_id, NOW + 1, "test");
+    store_close(store);
+    return NULL;
+}
+
+static void start_and_cancel_race(void **state)
+{
+    struct fixture *f = *state;
+    struct store *store = f->store;
+    struct claim_start claims[START_RACE_ENTRIES];
+    struct start_racer starter = {.url = f->url, .claims = claims};
+    struct start_racer canceller = {.url = f->url, .claims = claims};
+    pthread_t threads[2];
+
+    need_claim_ahead(store);
+    for (int i = 0; i < START_RACE_ENTRIES; i++) {
+        char id[16];
+
+        snprintf(id, sizeof id, "race-%d", i);
+        submit_simple(store, id, one_alpha, 1, NOW + MINUTE);
+    }
+    struct entry_list list =
+        claim_ahead(store, "node-a", NOW + MINUTE, START_RACE_ENTRIES);
+    assert_int_equal(list.count, START_RACE_ENTRIES);
+    for (size_t i = 0; i < list.count; i++)
+        claims[i] = (struct claim_start){list.items[i].id,
+                                         list.items[i].attempt_count,
+                                         list.items[i].due_at, 0};
+    entry_list_free(&list);
+    starter.count = canceller.count = START_RACE_ENTRIES;
+
+    assert_int_equal(pthread_create(&threads[0], NULL, race_start, &starter),
+                     0);
+    assert_int_equal(
+        pthread_create(&threads[1], NULL, race_cancel, &canceller), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    assert_int_equal(starter.failed, 0);
+    assert_int_equal(canceller.failed, 0);
+
+    for (size_t i = 0; i < START_RACE_ENTRIES; i++) {
+        struct entry e = get_entry(store, claims[i].entry_id);
+        int cancelled = canceller.cancel_results[i] == STORE_OK;
+
+        assert_int_not_equal(claims[i].started, cancelled);
+        assert_int_equal(e.status,
+                         cancelled ? ENTRY_CANCELLED : ENTRY_PUBLISHING);
+        assert_int_equal(attempt_count_of(store, e.id), cancelled ? 0 : 1);
+    }
+}
+
 #define STORE_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -2217,6 +2620,18 @@ int main(void)
         STORE_TEST(migrate_concurrently),
         STORE_TEST(migrate_rejects_foreign_database),
         STORE_TEST(concurrent_claims_disjoint),
+        STORE_TEST(claim_ahead_takes_window),
+        STORE_TEST(start_claimed_marks_attempt),
+        STORE_TEST(start_claimed_other_node),
+        STORE_TEST(start_claimed_paused_put_back),
+        STORE_TEST(cancel_wins_over_claim_ahead),
+        STORE_TEST(cancel_content_takes_claim_back),
+        STORE_TEST(reschedule_takes_claim_back),
+        STORE_TEST(recover_unstarted_claim),
+        STORE_TEST(recover_started_claim_unknown),
+        STORE_TEST(release_unstarted_claim),
+        STORE_TEST(complete_sets_started_at),
+        STORE_TEST(start_and_cancel_race),
     };
 
     return cmocka_run_group_tests_name("store_contract", tests, NULL, NULL);
