@@ -728,6 +728,42 @@ static void claim_due_oldest_first(void **state)
     entry_list_free(&list);
 }
 
+/* Each claimed entry gets one open attempt numbered by its attempt count. */
+static void claim_opens_attempt_each(void **state)
+{
+    struct store *store = store_of(state);
+
+    submit_simple(store, "a", one_alpha, 1, NOW);
+    submit_simple(store, "b", one_alpha, 1, NOW);
+    struct entry first = claim_one(store, "node-a", NOW);
+    struct attempt_completion retry =
+        completion(&first, ENTRY_RETRYING, OUTCOME_TRANSIENT, NOW);
+
+    retry.retry_count = 1;
+    retry.due_at = NOW;
+    assert_int_equal(complete(store, &retry), 1);
+
+    struct entry_list list = claim(store, "node-b", NOW + 5, 10);
+    assert_int_equal(list.count, 2);
+    for (size_t i = 0; i < list.count; i++) {
+        struct entry *e = &list.items[i];
+        uint32_t expected = e->id == first.id ? 2 : 1;
+        struct attempt_list attempts;
+
+        assert_int_equal(e->attempt_count, expected);
+        check_ok(store, store->ops->list_attempts(store, e->id, &attempts));
+        assert_int_equal(attempts.count, expected);
+
+        struct attempt *open = &attempts.items[attempts.count - 1];
+        assert_int_equal(open->number, expected);
+        assert_int_equal(open->started_at, NOW + 5);
+        assert_int_equal(open->finished, 0);
+        assert_string_equal(open->node, "node-b");
+        attempt_list_free(&attempts);
+    }
+    entry_list_free(&list);
+}
+
 static void claim_orders_by_due(void **state)
 {
     struct store *store = store_of(state);
@@ -2125,6 +2161,7 @@ int main(void)
         STORE_TEST(attempt_stats_totals),
         STORE_TEST(count_by_status),
         STORE_TEST(claim_due_oldest_first),
+        STORE_TEST(claim_opens_attempt_each),
         STORE_TEST(claim_orders_by_due),
         STORE_TEST(claim_skips_paused),
         STORE_TEST(next_due_at_earliest),
