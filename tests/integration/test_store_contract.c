@@ -1236,6 +1236,56 @@ static void publish_audit_failed(void **state)
     entry_list_free(&list);
 }
 
+/*
+ * Two jobs of two entries each, finished in one interleaved batch: one
+ * record per job, stamped with the end of the result that ended its
+ * first round.
+ */
+static void publish_audit_once_per_job(void **state)
+{
+    struct store *store = store_of(state);
+
+    submit_simple(store, "c1", two, 2, NOW);
+    submit_simple(store, "c2", two, 2, NOW);
+    struct entry_list list = claim(store, "node-a", NOW, 10);
+    assert_int_equal(list.count, 4);
+
+    struct attempt_completion cs[4];
+    size_t n1 = 0;
+    size_t n2 = 2;
+    for (size_t i = 0; i < list.count; i++) {
+        struct entry *e = &list.items[i];
+        int second_job = strcmp(e->content_id, "c2") == 0;
+        int failed = second_job && n2 == 2;
+        size_t slot = second_job ? n2++ : n1++;
+
+        cs[slot] = completion(e, failed ? ENTRY_FAILED : ENTRY_PUBLISHED,
+                              failed ? OUTCOME_PERMANENT : OUTCOME_SUCCESS,
+                              NOW);
+    }
+    /* Results in the order c1, c2, c1, c2. */
+    struct attempt_completion batch[4] = {cs[0], cs[2], cs[1], cs[3]};
+    int applied[4];
+    for (int i = 0; i < 4; i++)
+        batch[i].ended_at = NOW + 1 + i;
+    check_ok(store, store->ops->complete_attempts(store, batch, 4, applied));
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(applied[i], 1);
+
+    struct audit_list audit = audit_of(store, "c1", "publish");
+    assert_int_equal(audit.count, 1);
+    assert_string_equal(audit.items[0].status, "success");
+    assert_int_equal(audit.items[0].at, NOW + 3);
+    audit_list_free(&audit);
+
+    audit = audit_of(store, "c2", "publish");
+    assert_int_equal(audit.count, 1);
+    assert_string_equal(audit.items[0].status, "partial");
+    assert_int_equal(audit.items[0].at, NOW + 4);
+    audit_list_free(&audit);
+    entry_list_free(&list);
+}
+
 /* ---- leases and sweep ---- */
 
 static void recover_expired_leases(void **state)
@@ -2178,6 +2228,7 @@ int main(void)
         STORE_TEST(complete_pauses_platform),
         STORE_TEST(publish_audit_partial),
         STORE_TEST(publish_audit_failed),
+        STORE_TEST(publish_audit_once_per_job),
         STORE_TEST(recover_expired_leases),
         STORE_TEST(release_leases_of_node),
         STORE_TEST(sweep_requeues_failed),
