@@ -108,14 +108,6 @@ static int configure(sqlite3 *db, const char *synchronous, char *err,
         result = run_pragma(db, synchronous, NULL, err, errlen);
     if (result == STORE_OK)
         result = run_pragma(db, "PRAGMA foreign_keys = ON", NULL, err, errlen);
-    /* SQLite 3.40 moves the statement journal of a multi-row change,
-     * such as each claim, to a new temporary file once it passes 64 KiB.
-     * That cost a create, an unlink and about 20 writes per claim of 64
-     * entries. In memory the journal takes about the pages the statement
-     * changes, which claim_batch bounds. */
-    if (result == STORE_OK)
-        result = run_pragma(db, "PRAGMA temp_store = MEMORY", NULL, err,
-                            errlen);
     return result;
 }
 
