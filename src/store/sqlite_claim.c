@@ -77,21 +77,66 @@ static int run_claim(struct sqlite_store *s, const char *node,
     return result;
 }
 
-static int start_attempt(struct sqlite_store *s, const struct entry *entry,
-                         int64_t now)
-{
-    static const char sql[] =
-        "INSERT INTO attempts (entry_id, number, started_at, node)"
-        " VALUES (?, ?, ?, ?)";
-    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_ATTEMPT_START, sql, "claim");
+/*
+ * Opens the attempt rows of every claimed entry with one statement
+ * instead of one per entry. The entry ids travel as one JSON array, and
+ * number and node come from the rows the claim just wrote.
+ */
+static const char sql_attempts_start[] =
+    "INSERT INTO attempts (entry_id, number, started_at, node)"
+    " SELECT id, attempt_count, ?1, lease_node FROM entries"
+    " WHERE id IN (SELECT value FROM json_each(?2))";
 
+/* Writes the ids of `list` as a JSON array into *json (caller frees). */
+static int entry_ids_json(struct sqlite_store *s,
+                          const struct entry_list *list, char **json)
+{
+    /* Two brackets, and per id a comma and at most 20 characters. */
+    size_t size = 3 + list->count * 22;
+    char *text = malloc(size);
+    size_t used = 0;
+
+    *json = NULL;
+    if (text == NULL)
+        return sqlite_error(s, STORE_ERROR,
+                            "out of memory starting %zu attempts",
+                            list->count);
+    text[used++] = '[';
+    for (size_t i = 0; i < list->count; i++)
+        used += (size_t)snprintf(text + used, size - used, "%s%" PRId64,
+                                 i > 0 ? "," : "", list->items[i].id);
+    text[used++] = ']';
+    text[used] = '\0';
+    *json = text;
+    return STORE_OK;
+}
+
+static int start_attempts(struct sqlite_store *s,
+                          const struct entry_list *list, int64_t now)
+{
+    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_ATTEMPT_START,
+                                     sql_attempts_start, "claim");
+    char *ids = NULL;
+    int result;
+
+    if (list->count == 0)
+        return STORE_OK;
     if (stmt == NULL)
         return sqlite_stmt_error(s);
-    sqlite3_bind_int64(stmt, 1, entry->id);
-    sqlite3_bind_int64(stmt, 2, entry->attempt_count);
-    sqlite3_bind_int64(stmt, 3, now);
-    sqlite_bind_text(stmt, 4, entry->lease_node);
-    return sqlite_exec_stmt(s, stmt, "start attempt");
+    result = entry_ids_json(s, list, &ids);
+    if (result != STORE_OK)
+        return result;
+
+    sqlite3_bind_int64(stmt, 1, now);
+    sqlite_bind_text(stmt, 2, ids);
+    result = sqlite_exec_stmt(s, stmt, "start attempts");
+    if (result == STORE_OK && (size_t)sqlite3_changes(s->db) != list->count)
+        result = sqlite_error(s, STORE_ERROR,
+                              "claim opened %d attempts for %zu claimed "
+                              "entries; it was rolled back",
+                              sqlite3_changes(s->db), list->count);
+    free(ids);
+    return result;
 }
 
 int sqlite_claim_due(struct store *store, const char *node,
@@ -117,8 +162,8 @@ int sqlite_claim_due(struct store *store, const char *node,
     result = sqlite_begin(s, "claim due entries");
     if (result == STORE_OK)
         result = run_claim(s, node, platform_set, now, lease_ms, max, list);
-    for (size_t i = 0; result == STORE_OK && i < list->count; i++)
-        result = start_attempt(s, &list->items[i], now);
+    if (result == STORE_OK)
+        result = start_attempts(s, list, now);
     if (result == STORE_OK)
         result = sqlite_commit(s, "claim due entries");
     else

@@ -3,6 +3,7 @@
 #include "store/store_check.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/log.h"
@@ -33,7 +34,7 @@ int sqlite_attempt_close(struct sqlite_store *s,
     return sqlite_exec_stmt(s, stmt, "close attempt");
 }
 
-/* Fields of the changed entry, as the conditional update returns them. */
+/* Fields of the changed entry, read after the conditional update. */
 struct completed {
     int64_t job_id;
     char content_id[STORE_ID_MAX];
@@ -42,6 +43,11 @@ struct completed {
     int job_audited; /* the job's "publish" record was already written */
 };
 
+/*
+ * No RETURNING: SQLite 3.40 buffers RETURNING rows in a temporary
+ * B-tree that it opens and closes on every call, which costs more than
+ * the primary-key read of the changed row that follows a win.
+ */
 static const char sql_complete[] =
     "UPDATE entries SET status = ?1, retry_count = ?2,"
     " due_at = CASE WHEN ?1 = 'retrying' THEN ?3 ELSE due_at END,"
@@ -56,9 +62,12 @@ static const char sql_complete[] =
     "   ELSE first_round_status END,"
     " first_round_done = 1, updated_at = ?7"
     " WHERE id = ?10 AND status = 'publishing' AND lease_node = ?11"
-    " AND attempt_count = ?12"
-    " RETURNING job_id, content_id, platform, max_retries,"
-    " (SELECT publish_audited FROM jobs WHERE jobs.id = entries.job_id)";
+    " AND attempt_count = ?12";
+
+static const char sql_completed[] =
+    "SELECT e.job_id, e.content_id, e.platform, e.max_retries,"
+    " j.publish_audited FROM entries e JOIN jobs j ON j.id = e.job_id"
+    " WHERE e.id = ?1";
 
 static void bind_completion(sqlite3_stmt *stmt,
                             const struct attempt_completion *c)
@@ -82,6 +91,37 @@ static void bind_completion(sqlite3_stmt *stmt,
     sqlite3_bind_int64(stmt, 12, c->attempt_number);
 }
 
+/* Reads the fields of a completed entry that the audit records need. */
+static int read_completed(struct sqlite_store *s, int64_t entry_id,
+                          struct completed *out)
+{
+    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_COMPLETED_READ, sql_completed,
+                                     "complete attempt");
+    int rc;
+
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite3_bind_int64(stmt, 1, entry_id);
+
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        out->job_id = sqlite3_column_int64(stmt, 0);
+        sqlite_copy_column(stmt, 1, out->content_id, sizeof out->content_id);
+        sqlite_copy_column(stmt, 2, out->platform, sizeof out->platform);
+        out->max_retries = (uint32_t)sqlite3_column_int64(stmt, 3);
+        out->job_audited = sqlite3_column_int(stmt, 4);
+    }
+    sqlite_done(stmt);
+    if (rc == SQLITE_DONE)
+        return sqlite_error(s, STORE_ERROR,
+                            "entry %" PRId64 " or its job is missing right "
+                            "after its update",
+                            entry_id);
+    if (rc != SQLITE_ROW)
+        return sqlite_fail(s, rc, "read completed entry");
+    return STORE_OK;
+}
+
 /* Runs the conditional update; *won is 0 when the entry moved on. */
 static int update_entry(struct sqlite_store *s,
                         const struct attempt_completion *c, int *won,
@@ -89,30 +129,18 @@ static int update_entry(struct sqlite_store *s,
 {
     sqlite3_stmt *stmt =
         sqlite_stmt(s, STMT_COMPLETE, sql_complete, "complete attempt");
-    int rc;
+    int result;
 
     *won = 0;
     if (stmt == NULL)
         return sqlite_stmt_error(s);
     bind_completion(stmt, c);
 
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        *won = 1;
-        out->job_id = sqlite3_column_int64(stmt, 0);
-        sqlite_copy_column(stmt, 1, out->content_id, sizeof out->content_id);
-        sqlite_copy_column(stmt, 2, out->platform, sizeof out->platform);
-        out->max_retries = (uint32_t)sqlite3_column_int64(stmt, 3);
-        out->job_audited = sqlite3_column_int(stmt, 4);
-        rc = sqlite3_step(stmt);
-    }
-    if (rc != SQLITE_DONE) {
-        int result = sqlite_fail(s, rc, "complete attempt");
-        sqlite_done(stmt);
+    result = sqlite_exec_stmt(s, stmt, "complete attempt");
+    if (result != STORE_OK || sqlite3_changes(s->db) == 0)
         return result;
-    }
-    sqlite_done(stmt);
-    return STORE_OK;
+    *won = 1;
+    return read_completed(s, c->entry_id, out);
 }
 
 /* Writes the "retry" audit record of an applied result, if one is due. */
@@ -141,8 +169,36 @@ static int audit_retry(struct sqlite_store *s,
     return result;
 }
 
+/*
+ * Jobs whose "publish" record may be due after a batch of completions,
+ * each once. `at` is the end time of the job's last result in the
+ * batch, which is when its first round ended if that result ended it.
+ * A batch has at most a few hundred entries, so a linear search finds
+ * duplicates.
+ */
+struct job_check {
+    int64_t job_id;
+    int64_t at;
+};
+
+struct job_set {
+    struct job_check *items;
+    size_t count;
+};
+
+static void job_set_add(struct job_set *set, int64_t job_id, int64_t at)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        if (set->items[i].job_id == job_id) {
+            set->items[i].at = at;
+            return;
+        }
+    }
+    set->items[set->count++] = (struct job_check){job_id, at};
+}
+
 static int apply_one(struct sqlite_store *s, const struct attempt_completion *c,
-                     int *applied)
+                     int *applied, struct job_set *jobs)
 {
     struct completed done;
     int result = update_entry(s, c, applied, &done);
@@ -176,7 +232,22 @@ static int apply_one(struct sqlite_store *s, const struct attempt_completion *c,
                               c->ended_at, "queue-manager", 1);
     /* Once written, the record is never written again: skip the check. */
     if (result == STORE_OK && !done.job_audited)
-        result = sqlite_publish_check(s, done.job_id, c->ended_at);
+        job_set_add(jobs, done.job_id, c->ended_at);
+    return result;
+}
+
+/*
+ * Runs the first-round check once per job after every entry of the
+ * batch is applied, so a job with several entries in one batch is
+ * checked once instead of once per entry.
+ */
+static int check_jobs(struct sqlite_store *s, const struct job_set *jobs)
+{
+    int result = STORE_OK;
+
+    for (size_t i = 0; result == STORE_OK && i < jobs->count; i++)
+        result = sqlite_publish_check(s, jobs->items[i].job_id,
+                                      jobs->items[i].at);
     return result;
 }
 
@@ -185,6 +256,7 @@ int sqlite_complete_attempts(struct store *store,
                              size_t count, int *applied)
 {
     struct sqlite_store *s = sqlite_store_of(store);
+    struct job_set jobs = {0};
     int result = STORE_OK;
 
     result = store_check_completions(store, completions, count, applied);
@@ -192,14 +264,21 @@ int sqlite_complete_attempts(struct store *store,
         return result;
     if (count == 0)
         return STORE_OK;
+    jobs.items = malloc(count * sizeof *jobs.items);
+    if (jobs.items == NULL)
+        return sqlite_error(s, STORE_ERROR,
+                            "out of memory completing %zu attempts", count);
 
     result = sqlite_begin(s, "complete attempts");
     for (size_t i = 0; result == STORE_OK && i < count; i++)
-        result = apply_one(s, &completions[i], &applied[i]);
+        result = apply_one(s, &completions[i], &applied[i], &jobs);
+    if (result == STORE_OK)
+        result = check_jobs(s, &jobs);
     if (result == STORE_OK)
         result = sqlite_commit(s, "complete attempts");
     else
         sqlite_rollback(s);
+    free(jobs.items);
 
     /* Nothing was written, so nothing counts as applied. */
     if (result != STORE_OK) {

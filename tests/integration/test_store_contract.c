@@ -728,6 +728,42 @@ static void claim_due_oldest_first(void **state)
     entry_list_free(&list);
 }
 
+/* Each claimed entry gets one open attempt numbered by its attempt count. */
+static void claim_opens_attempt_each(void **state)
+{
+    struct store *store = store_of(state);
+
+    submit_simple(store, "a", one_alpha, 1, NOW);
+    submit_simple(store, "b", one_alpha, 1, NOW);
+    struct entry first = claim_one(store, "node-a", NOW);
+    struct attempt_completion retry =
+        completion(&first, ENTRY_RETRYING, OUTCOME_TRANSIENT, NOW);
+
+    retry.retry_count = 1;
+    retry.due_at = NOW;
+    assert_int_equal(complete(store, &retry), 1);
+
+    struct entry_list list = claim(store, "node-b", NOW + 5, 10);
+    assert_int_equal(list.count, 2);
+    for (size_t i = 0; i < list.count; i++) {
+        struct entry *e = &list.items[i];
+        uint32_t expected = e->id == first.id ? 2 : 1;
+        struct attempt_list attempts;
+
+        assert_int_equal(e->attempt_count, expected);
+        check_ok(store, store->ops->list_attempts(store, e->id, &attempts));
+        assert_int_equal(attempts.count, expected);
+
+        struct attempt *open = &attempts.items[attempts.count - 1];
+        assert_int_equal(open->number, expected);
+        assert_int_equal(open->started_at, NOW + 5);
+        assert_int_equal(open->finished, 0);
+        assert_string_equal(open->node, "node-b");
+        attempt_list_free(&attempts);
+    }
+    entry_list_free(&list);
+}
+
 static void claim_orders_by_due(void **state)
 {
     struct store *store = store_of(state);
@@ -1196,6 +1232,56 @@ static void publish_audit_failed(void **state)
     struct audit_list audit = audit_of(store, "c1", "publish");
     assert_int_equal(audit.count, 1);
     assert_string_equal(audit.items[0].status, "failed");
+    audit_list_free(&audit);
+    entry_list_free(&list);
+}
+
+/*
+ * Two jobs of two entries each, finished in one interleaved batch: one
+ * record per job, stamped with the end of the result that ended its
+ * first round.
+ */
+static void publish_audit_once_per_job(void **state)
+{
+    struct store *store = store_of(state);
+
+    submit_simple(store, "c1", two, 2, NOW);
+    submit_simple(store, "c2", two, 2, NOW);
+    struct entry_list list = claim(store, "node-a", NOW, 10);
+    assert_int_equal(list.count, 4);
+
+    struct attempt_completion cs[4];
+    size_t n1 = 0;
+    size_t n2 = 2;
+    for (size_t i = 0; i < list.count; i++) {
+        struct entry *e = &list.items[i];
+        int second_job = strcmp(e->content_id, "c2") == 0;
+        int failed = second_job && n2 == 2;
+        size_t slot = second_job ? n2++ : n1++;
+
+        cs[slot] = completion(e, failed ? ENTRY_FAILED : ENTRY_PUBLISHED,
+                              failed ? OUTCOME_PERMANENT : OUTCOME_SUCCESS,
+                              NOW);
+    }
+    /* Results in the order c1, c2, c1, c2. */
+    struct attempt_completion batch[4] = {cs[0], cs[2], cs[1], cs[3]};
+    int applied[4];
+    for (int i = 0; i < 4; i++)
+        batch[i].ended_at = NOW + 1 + i;
+    check_ok(store, store->ops->complete_attempts(store, batch, 4, applied));
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(applied[i], 1);
+
+    struct audit_list audit = audit_of(store, "c1", "publish");
+    assert_int_equal(audit.count, 1);
+    assert_string_equal(audit.items[0].status, "success");
+    assert_int_equal(audit.items[0].at, NOW + 3);
+    audit_list_free(&audit);
+
+    audit = audit_of(store, "c2", "publish");
+    assert_int_equal(audit.count, 1);
+    assert_string_equal(audit.items[0].status, "partial");
+    assert_int_equal(audit.items[0].at, NOW + 4);
     audit_list_free(&audit);
     entry_list_free(&list);
 }
@@ -2579,6 +2665,7 @@ int main(void)
         STORE_TEST(attempt_stats_totals),
         STORE_TEST(count_by_status),
         STORE_TEST(claim_due_oldest_first),
+        STORE_TEST(claim_opens_attempt_each),
         STORE_TEST(claim_orders_by_due),
         STORE_TEST(claim_skips_paused),
         STORE_TEST(next_due_at_earliest),
@@ -2595,6 +2682,7 @@ int main(void)
         STORE_TEST(complete_pauses_platform),
         STORE_TEST(publish_audit_partial),
         STORE_TEST(publish_audit_failed),
+        STORE_TEST(publish_audit_once_per_job),
         STORE_TEST(recover_expired_leases),
         STORE_TEST(release_leases_of_node),
         STORE_TEST(renew_leases_of_node),

@@ -454,6 +454,93 @@ static void publish_record_text(void **state)
     audit_list_free(&audit);
 }
 
+/* Runs one statement on a raw connection and returns its result code. */
+static int exec_raw(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/* Every column of every entry, in id order, as one text. */
+static const char sql_entry_rows[] =
+    "SELECT group_concat(row, '|') FROM (SELECT json_array(id, job_id,"
+    " content_id, platform, status, retry_count, max_retries,"
+    " attempt_count, scheduled_at, due_at, rate_limit_waited_ms,"
+    " idempotency_key, lease_node, lease_expires_at, claimed_from,"
+    " published_at, post_id, post_url, last_error, fail_reason,"
+    " first_round_done, first_round_status, created_at, updated_at) AS row"
+    " FROM entries ORDER BY id)";
+
+/*
+ * The rebuild of the entries table (migration 7), run again on a
+ * database with entries in several states and their attempts, keeps
+ * every row and index, its foreign keys and its CHECK on the status.
+ */
+static void entries_rebuild_keeps_rows(void **state)
+{
+    struct fixture *f = *state;
+    const char *platforms[] = {"alpha", "beta", "gamma"};
+    struct job_request req = {
+        .content_id = "post-1",
+        .content_json = "{}",
+        .scheduled_at = NOW,
+        .platforms = platforms,
+        .platform_count = 3,
+        .max_retries = 2,
+    };
+    struct submit_result result;
+
+    assert_int_equal(
+        f->store->ops->submit_jobs(f->store, &req, 1, NOW, &result), STORE_OK);
+    complete_due(f->store, "alpha", ENTRY_PUBLISHED);
+    complete_due(f->store, "beta", ENTRY_FAILED);
+
+    sqlite3 *db = open_raw(f->path);
+    char *before = query_text(db, sql_entry_rows);
+    char *attempts = query_text(db, "SELECT count(*) FROM attempts");
+    assert_string_equal(attempts, "2");
+    assert_int_equal(exec_raw(db, "DELETE FROM schema_migrations"
+                                  " WHERE version = 7"),
+                     SQLITE_OK);
+    sqlite3_close(db);
+
+    assert_int_equal(store_migrate(f->store), STORE_OK);
+    char *foreign_keys =
+        query_text(sqlite_store_of(f->store)->db, "PRAGMA foreign_keys");
+    assert_string_equal(foreign_keys, "1");
+
+    db = open_raw(f->path);
+    char *after = query_text(db, sql_entry_rows);
+    char *attempts_after = query_text(db, "SELECT count(*) FROM attempts");
+    char *indexes = query_text(
+        db, "SELECT group_concat(name, ',') FROM (SELECT name FROM"
+            " sqlite_master WHERE type = 'index' AND tbl_name = 'entries'"
+            " ORDER BY name)");
+    char *orphans = query_text(
+        db, "SELECT count(*) FROM pragma_foreign_key_check('attempts')");
+    assert_string_equal(after, before);
+    assert_string_equal(attempts_after, "2");
+    assert_string_equal(indexes,
+                        "entries_content,entries_due,entries_due_platform,"
+                        "entries_job,entries_lease,entries_platform,"
+                        "entries_status,entries_updated,"
+                        "sqlite_autoindex_entries_1,"
+                        "sqlite_autoindex_entries_2");
+    assert_string_equal(orphans, "0");
+    assert_int_equal(exec_raw(db, "UPDATE entries SET status = 'sent'"),
+                     SQLITE_CONSTRAINT);
+    sqlite3_close(db);
+
+    /* The store still claims the one entry that was waiting. */
+    complete_due(f->store, "gamma", ENTRY_PUBLISHED);
+    free(before);
+    free(attempts);
+    free(foreign_keys);
+    free(after);
+    free(attempts_after);
+    free(indexes);
+    free(orphans);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -473,6 +560,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(entry_key_has_entry_id, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(publish_record_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(entries_rebuild_keeps_rows, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests_name("store_sqlite", tests, NULL, NULL);
