@@ -178,8 +178,9 @@ static uint32_t platform_free_slots(const struct platform_runtime *platform)
  * this node still held it.
  * NOTE: one claim can still take more entries of one platform than that
  * platform's free slots when several platforms are open, and the extra
- * ones wait here. An attempt that runs longer than the lease is
- * recovered too, because the store has no lease renewal.
+ * ones wait here. The engine renews the leases of what it holds
+ * (engine_leases.c), and an entry whose lease expired anyway does not
+ * start.
  */
 static uint32_t collect_open_platforms(struct engine *engine)
 {
@@ -197,6 +198,23 @@ static uint32_t collect_open_platforms(struct engine *engine)
         slots += free_here;
     }
     return slots < UINT32_MAX ? (uint32_t)slots : UINT32_MAX;
+}
+
+/*
+ * A claim returns no entry of a platform paused in the store, so an
+ * entry claimed for a platform this node still believes paused means
+ * the pause was lifted elsewhere: by an operator's resume through the
+ * API or the CLI, or by another node.
+ */
+static void resume_if_claimed(struct engine *engine, const char *name)
+{
+    struct platform_runtime *platform = engine_platform_find(engine, name);
+
+    if (platform == NULL || platform->paused_until <= engine_wall_ms())
+        return;
+    platform->paused_until = 0;
+    log_info("engine", "platform %s resumed: the store holds no pause",
+             name);
 }
 
 /* Claims as many due entries as there is room for. */
@@ -232,8 +250,10 @@ static int claim_due(struct engine *engine)
         if (claimed > 0)
             log_info("engine", "claimed %zu entries node=%s", claimed,
                      engine->node_id);
-        for (size_t i = 0; i < claimed; i++)
+        for (size_t i = 0; i < claimed; i++) {
+            resume_if_claimed(engine, list.items[i].platform);
             engine_accept_claimed(engine, &list.items[i]);
+        }
         room -= (uint32_t)claimed;
         entry_list_free(&list);
         if (claimed < want)
@@ -310,6 +330,8 @@ static int next_wait_ms(struct engine *engine)
     /* Entries a dead node held become due only through lease recovery. */
     if (engine->next_recovery_ms - now < wait)
         wait = engine->next_recovery_ms - now;
+    if (engine_next_renewal(engine) - now < wait)
+        wait = engine_next_renewal(engine) - now;
     if (engine->finished_count > 0)
         wait = 0;
     return wait < 0 ? 0 : (int)wait;
@@ -368,6 +390,7 @@ static void run_periodic(struct engine *engine, int64_t now)
                      recovered);
         engine->next_recovery_ms = now + recovery_interval_ms(engine);
     }
+    engine_renew_leases(engine, now);
     engine_sweeper_tick(engine, now);
 }
 

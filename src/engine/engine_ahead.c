@@ -139,8 +139,7 @@ static void drop_unstarted(struct engine *engine, struct inflight *inflight)
              "entry=%" PRId64 " platform=%s not started: it was cancelled, "
              "rescheduled, recovered or paused after it was claimed ahead",
              inflight->entry.id, inflight->entry.platform);
-    engine_free_inflight(inflight);
-    engine->held--;
+    engine_release_inflight(engine, inflight);
 }
 
 /* Hands the started attempts to their platforms' queues. */
@@ -227,8 +226,7 @@ void engine_drop_ahead(struct engine *engine)
 
         engine->ahead_head = inflight->next;
         inflight->platform->ahead--;
-        engine_free_inflight(inflight);
-        engine->held--;
+        engine_release_inflight(engine, inflight);
     }
     engine->ahead_tail = NULL;
 }

@@ -361,7 +361,7 @@ struct inflight *engine_prepare_claimed(struct engine *engine,
     inflight->attempt.finish_async = finish_async;
     inflight->attempt.engine_data = inflight;
     inflight->platform = engine_platform_find(engine, entry->platform);
-    engine->held++;
+    engine_hold_inflight(engine, inflight);
 
     if (inflight->platform == NULL) {
         release_unserved(engine, inflight);
@@ -416,8 +416,9 @@ void engine_accept_claimed(struct engine *engine, struct entry *entry)
         engine_admit(engine, inflight);
 }
 
-void engine_free_inflight(struct inflight *inflight)
+void engine_release_inflight(struct engine *engine, struct inflight *inflight)
 {
+    engine_unhold_inflight(engine, inflight);
     if (inflight->platform != NULL &&
         (inflight->started || inflight->prepared) &&
         inflight->platform->adapter->end != NULL)
@@ -430,6 +431,43 @@ void engine_free_inflight(struct inflight *inflight)
 static int is_paused(const struct platform_runtime *platform, int64_t now)
 {
     return platform->paused_until > now;
+}
+
+static void defer_one(struct engine *engine, struct inflight *inflight,
+                      int64_t due_at, const char *reason)
+{
+    struct attempt_completion *completion = &inflight->completion;
+
+    adapter_result_fail(&inflight->attempt.result, OUTCOME_TRANSIENT, "%s",
+                        reason);
+    fill_completion(inflight, engine->node_id);
+    completion->next_status = ENTRY_RETRYING;
+    completion->retry_count = inflight->entry.retry_count;
+    completion->rate_limit_waited_ms = inflight->entry.rate_limit_waited_ms;
+    completion->due_at = due_at;
+    push_finished(engine, inflight);
+}
+
+/*
+ * Ends an attempt whose lease is no longer good without starting it,
+ * because another writer may own the entry and starting it could post
+ * it twice. A lease that merely expired goes back as not attempted (the
+ * write loses if someone took the entry meanwhile); a lost one is only
+ * freed, since the store already moved on.
+ */
+static void skip_unusable(struct engine *engine, struct inflight *inflight,
+                          int64_t now)
+{
+    log_warn("engine",
+             "entry=%" PRId64 " platform=%s not started: its lease %s while "
+             "it waited",
+             inflight->entry.id, inflight->entry.platform,
+             inflight->lease_lost ? "was taken" : "expired");
+    if (inflight->lease_lost)
+        engine_release_inflight(engine, inflight);
+    else
+        defer_one(engine, inflight, now,
+                  "not attempted: its lease expired while it waited");
 }
 
 void engine_start_waiting(struct engine *engine)
@@ -448,7 +486,10 @@ void engine_start_waiting(struct engine *engine)
             if (platform->wait_head == NULL)
                 platform->wait_tail = NULL;
             inflight->next = NULL;
-            start_attempt(engine, inflight);
+            if (engine_lease_usable(inflight, now))
+                start_attempt(engine, inflight);
+            else
+                skip_unusable(engine, inflight, now);
         }
     }
 }
@@ -464,18 +505,9 @@ static void defer_waiting(struct engine *engine,
 {
     while (platform->wait_head != NULL) {
         struct inflight *inflight = platform->wait_head;
-        struct attempt_completion *completion = &inflight->completion;
 
         platform->wait_head = inflight->next;
-        adapter_result_fail(&inflight->attempt.result, OUTCOME_TRANSIENT,
-                            "%s", reason);
-        fill_completion(inflight, engine->node_id);
-        completion->next_status = ENTRY_RETRYING;
-        completion->retry_count = inflight->entry.retry_count;
-        completion->rate_limit_waited_ms =
-            inflight->entry.rate_limit_waited_ms;
-        completion->due_at = due_at;
-        push_finished(engine, inflight);
+        defer_one(engine, inflight, due_at, reason);
     }
     platform->wait_tail = NULL;
 }
@@ -616,8 +648,7 @@ int engine_flush_results(struct engine *engine)
     while (list != NULL) {
         struct inflight *next = list->next;
 
-        engine_free_inflight(list);
-        engine->held--;
+        engine_release_inflight(engine, list);
         list = next;
     }
     free(batch);

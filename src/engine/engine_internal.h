@@ -32,6 +32,11 @@ struct inflight {
     struct inflight *next;
     struct inflight *active_prev; /* in engine->active while easy is set */
     struct inflight *active_next;
+    struct inflight *held_prev; /* in engine->held_list until released */
+    struct inflight *held_next;
+    /* Renewal found the lease taken (recovered, cancelled, finished by
+     * another writer): the attempt must not start. */
+    int lease_lost;
 };
 
 /* A configured platform and the attempts it has now. */
@@ -62,6 +67,8 @@ struct engine {
     const char **open_platforms;
     size_t open_platform_count;
     uint32_t held; /* claimed and not yet stored, over all platforms */
+    struct inflight *held_list; /* the `held` attempts, for lease renewal */
+    int64_t next_renewal_ms;    /* wall ms */
 
     /* Entries claimed ahead of their due time, in due order, each
      * started by start_claimed when its due time comes. */
@@ -109,7 +116,8 @@ void engine_accept_claimed(struct engine *engine, struct entry *entry);
 struct inflight *engine_prepare_claimed(struct engine *engine,
                                         struct entry *entry);
 void engine_admit(struct engine *engine, struct inflight *inflight);
-void engine_free_inflight(struct inflight *inflight);
+/* Frees an attempt the engine held: the end of every inflight. */
+void engine_release_inflight(struct engine *engine, struct inflight *inflight);
 /*
  * Builds the request of an attempt claimed ahead now, when its adapter
  * allows it (start_builds_only), so that only the hand-over to libcurl
@@ -129,6 +137,15 @@ void engine_start_due_ahead(struct engine *engine);
 void engine_drop_ahead(struct engine *engine);
 /* The due time of the next entry claimed ahead, or INT64_MAX. */
 int64_t engine_next_ahead_due(const struct engine *engine);
+
+/* engine_leases.c */
+void engine_hold_inflight(struct engine *engine, struct inflight *inflight);
+void engine_unhold_inflight(struct engine *engine, struct inflight *inflight);
+void engine_renew_leases(struct engine *engine, int64_t now);
+/* 1 when the attempt may start: its lease is still this node's. */
+int engine_lease_usable(const struct inflight *inflight, int64_t now);
+/* The wall time of the next renewal, or INT64_MAX when nothing is held. */
+int64_t engine_next_renewal(const struct engine *engine);
 
 /* engine_sweeper.c */
 int engine_sweeper_init(struct engine *engine, char *err, size_t errlen);

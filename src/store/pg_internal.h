@@ -318,7 +318,7 @@ int pg_complete_attempts(struct store *store,
                          const struct attempt_completion *completions,
                          size_t count, int *applied);
 int pg_renew_leases(struct store *store, const char *node,
-                    const struct lease_renewal *leases, size_t count,
+                    struct lease_renewal *leases, size_t count,
                     int64_t now, int64_t lease_ms, size_t *renewed);
 int pg_release_leases(struct store *store, const char *node, int64_t now,
                       size_t *released);

@@ -7,13 +7,13 @@
 #include "util/banned.h"
 
 static const char sql_lease_renew[] =
-    "UPDATE entries SET lease_expires_at = $1"
+    "UPDATE entries SET lease_expires_at = greatest(lease_expires_at, $1)"
     " WHERE id = $2 AND status = 'publishing' AND lease_node = $3"
     " AND attempt_count = $4";
 
 struct renew_args {
     const char *node;
-    const struct lease_renewal *leases;
+    struct lease_renewal *leases;
     size_t count;
     int64_t expires_at;
     size_t renewed;
@@ -26,6 +26,8 @@ static int renew_body(struct pg_store *s, void *arg)
 
     /* Run again after a lost connection, so count from zero. */
     a->renewed = 0;
+    for (size_t i = 0; i < a->count; i++)
+        a->leases[i].renewed = 0;
     for (size_t i = 0; result == STORE_OK && i < a->count; i++) {
         struct pg_params p;
         size_t rows = 0;
@@ -37,13 +39,14 @@ static int renew_body(struct pg_store *s, void *arg)
         pg_param_int(&p, a->leases[i].attempt_number);
         result = pg_exec_count(s, PG_LEASE_RENEW, sql_lease_renew, &p,
                                "renew lease", &rows);
+        a->leases[i].renewed = rows == 1;
         a->renewed += rows;
     }
     return result;
 }
 
 int pg_renew_leases(struct store *store, const char *node,
-                    const struct lease_renewal *leases, size_t count,
+                    struct lease_renewal *leases, size_t count,
                     int64_t now, int64_t lease_ms, size_t *renewed)
 {
     struct pg_store *s = pg_store_of(store);
@@ -61,10 +64,14 @@ int pg_renew_leases(struct store *store, const char *node,
                         "invalid renewal: lease of %lld ms; use a positive "
                         "lease",
                         (long long)lease_ms);
+    for (size_t i = 0; i < count; i++)
+        leases[i].renewed = 0;
     if (count == 0)
         return STORE_OK;
 
     result = pg_run_op(s, &op);
+    for (size_t i = 0; result != STORE_OK && i < count; i++)
+        leases[i].renewed = 0;
     if (renewed != NULL)
         *renewed = result == STORE_OK ? args.renewed : 0;
     return result;

@@ -296,7 +296,7 @@ int sqlite_complete_attempts(struct store *store,
                              const struct attempt_completion *completions,
                              size_t count, int *applied);
 int sqlite_renew_leases(struct store *store, const char *node,
-                        const struct lease_renewal *leases, size_t count,
+                        struct lease_renewal *leases, size_t count,
                         int64_t now, int64_t lease_ms, size_t *renewed);
 int sqlite_release_leases(struct store *store, const char *node, int64_t now,
                           size_t *released);

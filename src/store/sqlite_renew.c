@@ -7,12 +7,12 @@
 #include "util/banned.h"
 
 static const char sql_lease_renew[] =
-    "UPDATE entries SET lease_expires_at = ?1"
+    "UPDATE entries SET lease_expires_at = max(lease_expires_at, ?1)"
     " WHERE id = ?2 AND status = 'publishing' AND lease_node = ?3"
     " AND attempt_count = ?4";
 
 static int renew_one(struct sqlite_store *s, const char *node,
-                     const struct lease_renewal *lease, int64_t expires_at,
+                     struct lease_renewal *lease, int64_t expires_at,
                      size_t *renewed)
 {
     sqlite3_stmt *stmt =
@@ -27,13 +27,13 @@ static int renew_one(struct sqlite_store *s, const char *node,
     sqlite3_bind_int64(stmt, 4, lease->attempt_number);
 
     result = sqlite_exec_stmt(s, stmt, "renew lease");
-    if (result == STORE_OK && sqlite3_changes(s->db) == 1)
-        (*renewed)++;
+    lease->renewed = result == STORE_OK && sqlite3_changes(s->db) == 1;
+    *renewed += (size_t)lease->renewed;
     return result;
 }
 
 int sqlite_renew_leases(struct store *store, const char *node,
-                        const struct lease_renewal *leases, size_t count,
+                        struct lease_renewal *leases, size_t count,
                         int64_t now, int64_t lease_ms, size_t *renewed)
 {
     struct sqlite_store *s = sqlite_store_of(store);
@@ -50,6 +50,8 @@ int sqlite_renew_leases(struct store *store, const char *node,
                             "invalid renewal: lease of %lld ms; use a "
                             "positive lease",
                             (long long)lease_ms);
+    for (size_t i = 0; i < count; i++)
+        leases[i].renewed = 0;
     if (count == 0)
         return STORE_OK;
 
@@ -60,6 +62,8 @@ int sqlite_renew_leases(struct store *store, const char *node,
         result = sqlite_commit(s, "renew leases");
     else
         sqlite_rollback(s);
+    for (size_t i = 0; result != STORE_OK && i < count; i++)
+        leases[i].renewed = 0;
 
     if (renewed != NULL)
         *renewed = result == STORE_OK ? won : 0;

@@ -236,6 +236,7 @@ struct attempt_completion {
 struct lease_renewal {
     int64_t entry_id;
     uint32_t attempt_number;
+    int renewed; /* set by renew_leases: the lease is still this node's */
 };
 
 /* One attempt claimed ahead, as start_claimed reads and marks it. */
@@ -417,14 +418,16 @@ struct store_ops {
     /*
      * Extends the leases of `node` on the `count` entries in `leases`
      * to now + lease_ms while their attempts run, so that a slow attempt
-     * is not recovered and posted again elsewhere. Only an entry still
-     * publishing, leased by `node`, in the same attempt is extended;
-     * *renewed counts those (the others were recovered, cancelled or
-     * finished meanwhile). Writes no audit record: the entry's state
-     * does not change.
+     * is not recovered and posted again elsewhere; a lease that already
+     * runs longer (an entry claimed ahead) is kept. Only an entry still
+     * publishing, leased by `node`, in the same attempt is extended, and
+     * its `renewed` is set; *renewed counts those. The others were
+     * recovered, cancelled or finished meanwhile, and their attempts
+     * must not start. Writes no audit record: the entry's state does not
+     * change.
      */
     int (*renew_leases)(struct store *store, const char *node,
-                        const struct lease_renewal *leases, size_t count,
+                        struct lease_renewal *leases, size_t count,
                         int64_t now, int64_t lease_ms, size_t *renewed);
 
     /*

@@ -1036,6 +1036,62 @@ static void test_lease_outlives_queue(void **state)
 }
 
 /*
+ * An attempt that runs three times as long as the lease keeps its lease
+ * through renewal: the engine's own lease recovery, which runs every
+ * lease, must not re-queue it and post it a second time.
+ */
+static void test_lease_renewed_long_attempt(void **state)
+{
+    struct harness *h = *state;
+    struct entry entry;
+
+    harness_start(h, &(struct setup){.lease = "1s", .timeout = "10s"});
+    assert_int_equal(fake_platform_set_default(
+                         h->fake, &(struct fake_response){.status = 200,
+                                                          .body = "{}",
+                                                          .delay_ms = 3000}),
+                     0);
+    entry = submit_one(h, "long-attempt", "hook", 0);
+    entry = wait_status(h, entry.id, ENTRY_PUBLISHED, SETTLE_TIMEOUT_MS);
+    engine_halt(h);
+
+    assert_int_equal(
+        fake_platform_requests_with_key(h->fake, entry.idempotency_key), 1);
+    assert_int_equal(entry.attempt_count, 1);
+    assert_int_equal(entry.retry_count, 0);
+    assert_int_equal(count_audit(h, "lease_recovered"), 0);
+}
+
+/*
+ * A resume through the store (the API and the CLI resume that way) ends
+ * a pause this node learned from a 429 at once: the next entry is
+ * posted long before the 40 s the platform asked for, exactly once.
+ */
+static void test_resume_ends_local_pause(void **state)
+{
+    struct harness *h = *state;
+    struct entry limited;
+    struct entry next;
+
+    harness_start(h, &(struct setup){0});
+    push(h, "/hook", 429, "Retry-After: 40\n");
+    limited = submit_one(h, "paused-first", "hook", 0);
+    limited = wait_status(h, limited.id, ENTRY_RETRYING, SETTLE_TIMEOUT_MS);
+    assert_true(limited.due_at >= wall_ms() + 30000);
+
+    assert_int_equal(h->probe->ops->resume_platform(h->probe, "hook",
+                                                    wall_ms(), "test"),
+                     STORE_OK);
+    next = submit_one(h, "after-resume", "hook", 0);
+    next = wait_status(h, next.id, ENTRY_PUBLISHED, 10000);
+    engine_halt(h);
+
+    assert_int_equal(
+        fake_platform_requests_with_key(h->fake, next.idempotency_key), 1);
+    assert_int_equal(next.attempt_count, 1);
+}
+
+/*
  * Claims the entry as another node that then dies: its lease expires
  * while the attempt's outcome is unknown, so the engine recovers it.
  */
@@ -1151,6 +1207,8 @@ int main(void)
         ENGINE_TEST(test_shutdown_unknown_retry),
         ENGINE_TEST(test_shutdown_unknown_hold),
         ENGINE_TEST(test_lease_outlives_queue),
+        ENGINE_TEST(test_lease_renewed_long_attempt),
+        ENGINE_TEST(test_resume_ends_local_pause),
         ENGINE_TEST(test_recovered_unknown_held),
         ENGINE_TEST(test_recovered_unknown_retried),
         ENGINE_TEST(test_unserved_platform_left),

@@ -1371,15 +1371,18 @@ static void renew_leases_of_node(void **state)
     struct entry mine = claim_one(store, "node-a", NOW);
     struct entry theirs = claim_one(store, "node-b", NOW);
     struct lease_renewal leases[3] = {
-        {mine.id, mine.attempt_count},
-        {theirs.id, theirs.attempt_count},
-        {mine.id, mine.attempt_count + 1}, /* an attempt that is not open */
+        {mine.id, mine.attempt_count, 0},
+        {theirs.id, theirs.attempt_count, 1},
+        {mine.id, mine.attempt_count + 1, 1}, /* not the open attempt */
     };
 
     check_ok(store, store->ops->renew_leases(store, "node-a", leases, 3,
                                              NOW + LEASE - 10, LEASE,
                                              &renewed));
     assert_int_equal(renewed, 1);
+    assert_int_equal(leases[0].renewed, 1);
+    assert_int_equal(leases[1].renewed, 0);
+    assert_int_equal(leases[2].renewed, 0);
     assert_int_equal(get_entry(store, mine.id).lease_expires_at,
                      NOW + 2 * LEASE - 10);
     assert_int_equal(get_entry(store, theirs.id).lease_expires_at,
@@ -1402,6 +1405,7 @@ static void renew_leases_of_node(void **state)
                                              NOW + LEASE + 3, LEASE,
                                              &renewed));
     assert_int_equal(renewed, 0);
+    assert_int_equal(leases[0].renewed, 0);
     assert_int_equal(get_entry(store, mine.id).status, ENTRY_PUBLISHED);
 
     assert_int_equal(store->ops->renew_leases(store, "", leases, 1, NOW,
@@ -2314,6 +2318,27 @@ static void assert_put_back(struct store *store, int64_t id, int64_t due)
     assert_int_equal(attempt_count_of(store, id), 0);
 }
 
+/* A renewal before the due time keeps the lease that runs from it. */
+static void renew_keeps_ahead_lease(void **state)
+{
+    struct store *store = store_of(state);
+    size_t renewed = 0;
+
+    need_claim_ahead(store);
+    submit_simple(store, "c1", one_alpha, 1, NOW + MINUTE);
+    struct entry ahead = claim_ahead_one(store, "node-a");
+    struct lease_renewal lease = {ahead.id, ahead.attempt_count, 0};
+
+    assert_int_equal(get_entry(store, ahead.id).lease_expires_at,
+                     NOW + MINUTE + LEASE);
+    check_ok(store, store->ops->renew_leases(store, "node-a", &lease, 1,
+                                             NOW + 10, LEASE, &renewed));
+    assert_int_equal(renewed, 1);
+    assert_int_equal(lease.renewed, 1);
+    assert_int_equal(get_entry(store, ahead.id).lease_expires_at,
+                     NOW + MINUTE + LEASE);
+}
+
 static void claim_ahead_takes_window(void **state)
 {
     struct store *store = store_of(state);
@@ -2686,6 +2711,7 @@ int main(void)
         STORE_TEST(recover_expired_leases),
         STORE_TEST(release_leases_of_node),
         STORE_TEST(renew_leases_of_node),
+        STORE_TEST(renew_keeps_ahead_lease),
         STORE_TEST(sweep_requeues_failed),
         STORE_TEST(sweep_recovers_leases),
         STORE_TEST(retry_entry_legal_and_illegal),
