@@ -25,6 +25,7 @@ static const struct store_ops sqlite_ops = {
     .migrate = sqlite_migrate,
     .schema_version = sqlite_schema_version,
     .submit_jobs = sqlite_submit_jobs,
+    .submit_groups = sqlite_submit_groups,
     .get_job = sqlite_get_job,
     .get_entry = sqlite_get_entry,
     .list_entries = sqlite_list_entries,
