@@ -28,7 +28,7 @@
 #define ROWS_16(row) ROWS_2(ROWS_2(ROWS_2(ROWS_2(row))))
 
 #define ENTRY_INSERT                                                           \
-    "INSERT INTO entries (id, job_id, content_id, platform, status,"          \
+    "INSERT INTO entries (id, job_id, content_id, platform, status,"           \
     " max_retries, scheduled_at, due_at, idempotency_key, created_at,"         \
     " updated_at) VALUES "
 #define ENTRY_ROW "(?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)"
@@ -115,8 +115,8 @@ static void rows_clear(struct submit_rows *rows)
     rows->entry_count = 0;
 }
 
-static void bind_entry(sqlite3_stmt *stmt, int first,
-                       const struct entry_row *e, int64_t now)
+static void bind_entry(sqlite3_stmt *stmt, int first, const struct entry_row *e,
+                       int64_t now)
 {
     sqlite3_bind_int64(stmt, first, e->id);
     sqlite3_bind_int64(stmt, first + 1, e->job_id);
@@ -150,8 +150,8 @@ static int write_entries(struct submit_rows *rows)
         size_t n = rows->entry_count - done >= SUBMIT_ROWS ? SUBMIT_ROWS : 1;
         sqlite3_stmt *stmt =
             n == SUBMIT_ROWS
-                ? sqlite_stmt(s, STMT_ENTRY_INSERT_ROWS,
-                              sql_entry_insert_rows, "insert entries")
+                ? sqlite_stmt(s, STMT_ENTRY_INSERT_ROWS, sql_entry_insert_rows,
+                              "insert entries")
                 : sqlite_stmt(s, STMT_ENTRY_INSERT, sql_entry_insert,
                               "insert entry");
 
@@ -174,8 +174,7 @@ static int write_accepted(struct submit_rows *rows)
     int result = STORE_OK;
 
     while (result == STORE_OK && done < rows->accepted_count) {
-        size_t n =
-            rows->accepted_count - done >= SUBMIT_ROWS ? SUBMIT_ROWS : 1;
+        size_t n = rows->accepted_count - done >= SUBMIT_ROWS ? SUBMIT_ROWS : 1;
         sqlite3_stmt *stmt =
             n == SUBMIT_ROWS
                 ? sqlite_stmt(s, STMT_ACCEPTED_INSERT_ROWS,
@@ -293,8 +292,8 @@ static char *accepted_metadata(const struct job_request *req, int64_t job_id,
                                int64_t scheduled_at)
 {
     const char *source = req->source != NULL ? req->source : "unknown";
-    size_t size = 128 + json_string_bound(source) +
-                  json_string_bound(req->event_id);
+    size_t size =
+        128 + json_string_bound(source) + json_string_bound(req->event_id);
     char *text;
     char *p;
 
@@ -304,8 +303,8 @@ static char *accepted_metadata(const struct job_request *req, int64_t job_id,
     if (text == NULL)
         return NULL;
 
-    p = text + snprintf(text, size, "{\"job\":%" PRId64 ",\"platforms\":[",
-                        job_id);
+    p = text +
+        snprintf(text, size, "{\"job\":%" PRId64 ",\"platforms\":[", job_id);
     for (size_t i = 0; i < req->platform_count; i++) {
         if (i > 0)
             *p++ = ',';
@@ -324,9 +323,8 @@ static char *accepted_metadata(const struct job_request *req, int64_t job_id,
     return text;
 }
 
-static int add_accepted(struct submit_rows *rows,
-                        const struct job_request *req, int64_t job_id,
-                        int64_t scheduled_at)
+static int add_accepted(struct submit_rows *rows, const struct job_request *req,
+                        int64_t job_id, int64_t scheduled_at)
 {
     char *metadata = accepted_metadata(req, job_id, scheduled_at);
     int result = STORE_OK;

@@ -86,8 +86,7 @@ static int savepoint_rollback(struct sqlite_store *s)
     int result;
 
     snprintf(errmsg, sizeof errmsg, "%s", s->base.errmsg);
-    result = run_cached(s, STMT_SUBMIT_ROLLBACK_TO,
-                        "ROLLBACK TO submit_group");
+    result = run_cached(s, STMT_SUBMIT_ROLLBACK_TO, "ROLLBACK TO submit_group");
     if (result == STORE_OK)
         result = savepoint_release(s);
     if (result == STORE_OK)
@@ -105,8 +104,8 @@ static int write_together(struct sqlite_store *s, struct submit_group *groups,
     int result = STORE_OK;
 
     if (reqs == NULL || results == NULL) {
-        result = sqlite_error(s, STORE_ERROR, "out of memory for %zu jobs",
-                              jobs);
+        result =
+            sqlite_error(s, STORE_ERROR, "out of memory for %zu jobs", jobs);
         goto done;
     }
     for (size_t i = 0; i < count; i++) {
@@ -137,9 +136,8 @@ done:
  * that ended the whole transaction (SQLite rolls back by itself on some
  * I/O and disk-full errors).
  */
-static int write_one_by_one(struct sqlite_store *s,
-                            struct submit_group *groups, size_t count,
-                            int64_t now)
+static int write_one_by_one(struct sqlite_store *s, struct submit_group *groups,
+                            size_t count, int64_t now)
 {
     for (size_t i = 0; i < count; i++) {
         struct submit_group *group = &groups[i];
