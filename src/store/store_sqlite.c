@@ -92,6 +92,12 @@ static int run_pragma(sqlite3 *db, const char *sql, const char *expect,
  * last transactions, but the database stays intact. The journal mode
  * is stored in the file, so another application's database keeps its
  * own; migrate then rejects that database.
+ *
+ * temp_store=MEMORY keeps statement journals in memory. A multi-row
+ * INSERT that can fail on a constraint needs one, and SQLite 3.40 spills
+ * it to a temporary file past 64 KiB: `pubq import` of 10,000 rows made
+ * 44,311 pwrite calls with that file and 5,863 with this setting
+ * (strace -c).
  */
 static int configure(sqlite3 *db, const char *synchronous, char *err,
                      size_t errlen)
@@ -109,6 +115,9 @@ static int configure(sqlite3 *db, const char *synchronous, char *err,
         result = run_pragma(db, synchronous, NULL, err, errlen);
     if (result == STORE_OK)
         result = run_pragma(db, "PRAGMA foreign_keys = ON", NULL, err, errlen);
+    if (result == STORE_OK)
+        result =
+            run_pragma(db, "PRAGMA temp_store = MEMORY", NULL, err, errlen);
     return result;
 }
 
