@@ -251,7 +251,9 @@ void http_pool_free(struct http_server *server);
  * returns once waiter->group.result and its results are set. The
  * leader writes through the queue's own handle, whose page cache stays
  * valid from one group to the next. `store`, the calling request's
- * handle, writes instead when that handle cannot be opened.
+ * handle, writes instead when that handle cannot be opened, and for a
+ * back end without submit_groups, which stores the request's group at
+ * once without queueing it.
  */
 void http_submit_queue_init(struct http_submit_queue *queue,
                             const char *database);
