@@ -34,7 +34,8 @@ struct http_stream_hub;
 struct http_submit_waiter {
     struct submit_group group;
     int64_t now;
-    int done; /* group.result is set */
+    int done;            /* group.result is set */
+    pthread_cond_t wake; /* signalled when done or when this one leads */
     struct http_submit_waiter *next;
 };
 
@@ -47,7 +48,6 @@ struct http_submit_queue {
     const char *database; /* URL of the writer handle */
     struct store *writer; /* used by the leader only; NULL until opened */
     pthread_mutex_t lock;
-    pthread_cond_t stored; /* a group was stored or the leader left */
     struct http_submit_waiter *head;
     struct http_submit_waiter *tail;
     int leader_active;

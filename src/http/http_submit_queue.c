@@ -6,11 +6,12 @@
  * next leader stores all of them in one transaction: the cost of a
  * sync is shared by as many requests as arrived while the last one ran.
  *
- * A request joins the queue and waits. When no leader is active, the
- * first waiter to notice becomes the leader: it takes every queued
- * group, stores them with store_submit_groups on its own store handle,
- * marks them done and wakes the others. Each request still returns only
- * after its own jobs are committed, with its own result.
+ * A request joins the queue and waits. When no leader is active, it
+ * becomes the leader: it takes every queued group, stores them with
+ * store_submit_groups on the queue's writer handle, marks them done and
+ * wakes their requests, then wakes the first request queued meanwhile to
+ * lead the next group. Each request still returns only after its own
+ * jobs are committed, with its own result.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,14 +28,12 @@ void http_submit_queue_init(struct http_submit_queue *queue,
     memset(queue, 0, sizeof *queue);
     queue->database = database;
     pthread_mutex_init(&queue->lock, NULL);
-    pthread_cond_init(&queue->stored, NULL);
 }
 
 void http_submit_queue_free(struct http_submit_queue *queue)
 {
     if (queue->writer != NULL)
         store_close(queue->writer);
-    pthread_cond_destroy(&queue->stored);
     pthread_mutex_destroy(&queue->lock);
 }
 
@@ -126,6 +125,11 @@ static void drop_writer(struct http_submit_queue *queue,
     }
 }
 
+/*
+ * Stores every queued group, then wakes each of their requests and the
+ * first request queued meanwhile, which leads next. Called and returns
+ * with the lock held.
+ */
 static void lead(struct http_submit_queue *queue, struct store *store)
 {
     struct http_submit_waiter *first = queue->head;
@@ -139,10 +143,13 @@ static void lead(struct http_submit_queue *queue, struct store *store)
     drop_writer(queue, first);
 
     pthread_mutex_lock(&queue->lock);
-    for (struct http_submit_waiter *w = first; w != NULL; w = w->next)
+    for (struct http_submit_waiter *w = first; w != NULL; w = w->next) {
         w->done = 1;
+        pthread_cond_signal(&w->wake);
+    }
     queue->leader_active = 0;
-    pthread_cond_broadcast(&queue->stored);
+    if (queue->head != NULL)
+        pthread_cond_signal(&queue->head->wake);
 }
 
 void http_submit_queue_run(struct http_submit_queue *queue, struct store *store,
@@ -151,6 +158,16 @@ void http_submit_queue_run(struct http_submit_queue *queue, struct store *store,
     waiter->done = 0;
     waiter->next = NULL;
 
+    /* A back end without submit_groups would store the queued groups
+     * one transaction after another, one leader at a time, where the
+     * requests' own handles can commit side by side (PostgreSQL). */
+    if (store->ops->submit_groups == NULL) {
+        store_submit_groups(store, &waiter->group, 1, waiter->now);
+        waiter->done = 1;
+        return;
+    }
+
+    pthread_cond_init(&waiter->wake, NULL);
     pthread_mutex_lock(&queue->lock);
     if (queue->tail != NULL)
         queue->tail->next = waiter;
@@ -158,13 +175,17 @@ void http_submit_queue_run(struct http_submit_queue *queue, struct store *store,
         queue->head = waiter;
     queue->tail = waiter;
 
-    /* A waiter is always in the queue or in the leader's batch, and the
-     * leader that takes it marks it done, so the loop ends. */
+    /*
+     * A waiter is always in the queue or in the leader's batch. The
+     * leader that takes it marks it done, and a leader that finds it
+     * first in the queue afterwards wakes it to lead, so the loop ends.
+     */
     while (!waiter->done) {
         if (!queue->leader_active)
             lead(queue, store);
         else
-            pthread_cond_wait(&queue->stored, &queue->lock);
+            pthread_cond_wait(&waiter->wake, &queue->lock);
     }
     pthread_mutex_unlock(&queue->lock);
+    pthread_cond_destroy(&waiter->wake);
 }
