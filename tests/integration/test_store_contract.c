@@ -458,6 +458,33 @@ static void submit_duplicate_in_batch(void **state)
     assert_int_equal(results[1].job_id, results[0].job_id);
 }
 
+/* Event ids repeated across a batch larger than any write buffer. */
+static void submit_duplicates_in_large_batch(void **state)
+{
+    struct store *store = store_of(state);
+    struct job_request reqs[40];
+    struct submit_result results[40];
+    char content_ids[40][32];
+    char event_ids[20][32];
+
+    for (size_t i = 0; i < 40; i++) {
+        snprintf(content_ids[i], sizeof content_ids[i], "post-%zu", i);
+        if (i < 20)
+            snprintf(event_ids[i], sizeof event_ids[i], "evt-%zu", i);
+        reqs[i] = request(content_ids[i], two, 2, NOW);
+        reqs[i].event_id = event_ids[i % 20];
+    }
+    check_ok(store, store->ops->submit_jobs(store, reqs, 40, NOW, results));
+
+    for (size_t i = 0; i < 20; i++) {
+        assert_int_equal(results[i].duplicate, 0);
+        assert_int_equal(results[i + 20].duplicate, 1);
+        assert_int_equal(results[i + 20].job_id, results[i].job_id);
+        assert_int_equal(audit_count(store, content_ids[i], "accepted"), 1);
+        assert_int_equal(audit_count(store, content_ids[i + 20], NULL), 0);
+    }
+}
+
 /* Checks that the job's entries have consecutive ids from `first`. */
 static void check_entry_ids(struct store *store, int64_t job_id,
                             int64_t first, size_t count)
@@ -2191,6 +2218,7 @@ int main(void)
         STORE_TEST(submit_duplicate_event),
         STORE_TEST(submit_duplicate_in_batch),
         STORE_TEST(submit_first_entry_id),
+        STORE_TEST(submit_duplicates_in_large_batch),
         STORE_TEST(submit_groups_apart),
         STORE_TEST(submit_platform_max_retries),
         STORE_TEST(submit_past_is_due_now),
