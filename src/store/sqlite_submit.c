@@ -44,10 +44,11 @@ static char short_escape(unsigned char c)
  * escapes of jansson's json_dumps: a backslash before " and \, the
  * short forms \b \f \n \r \t, \u00XX for the other control
  * characters, every other character as it is. A byte that is not valid
- * UTF-8 becomes U+FFFD. Written here because json_dumps of jansson
- * 2.14 spent about 12,000 instructions on each of these small records
- * (callgrind), mostly in a call per output piece and in a reference-loop
- * check per object.
+ * UTF-8 becomes U+FFFD.
+ *
+ * Written here because json_dumps of jansson 2.14 spent about 12,000
+ * instructions on each of these small records (callgrind), mostly in a
+ * call per output piece and in a reference-loop check per object.
  */
 static void append_json_string(char **out, const char *text)
 {

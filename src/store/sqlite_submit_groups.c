@@ -131,7 +131,7 @@ done:
 }
 
 /*
- * Writes each valid group in its own savepoint; a group that fails gets
+ * Writes each valid group in its own savepoint. A group that fails gets
  * its error and leaves nothing behind. Returns STORE_OK, or the failure
  * that ended the whole transaction (SQLite rolls back by itself on some
  * I/O and disk-full errors).

@@ -1,7 +1,7 @@
 /*
  * Buffered rows of a SQLite submit, written SUBMIT_ROWS rows per INSERT.
  * In SQLite 3.40 each INSERT into the entries table opens a cursor on
- * the table and each of its nine indexes and closes them again, which
+ * the table and on each of its ten indexes and closes them again. That
  * cost more than writing the row (callgrind, `pubq import` of 2,000
  * rows), and the other tables of a submit pay the same per statement.
  *
@@ -51,7 +51,8 @@
     " VALUES "
 #define ACCEPTED_ROW "(?, 'intake', 'accepted', ?, 'accepted', ?)"
 
-/* Binds row `index` from parameter `first` on; returns an SQLite code. */
+/* Binds row `index` from parameter `first` on and returns an SQLite
+ * result code. */
 typedef int (*bind_row_fn)(sqlite3_stmt *stmt, int first,
                            const struct submit_rows *rows, size_t index);
 
@@ -294,7 +295,8 @@ int submit_rows_add_job(struct submit_rows *rows, const struct job_request *req,
 {
     int result = STORE_OK;
 
-    /* The three buffers fill together, seen_count never ahead. */
+    /* The content, job and event id buffers fill together, and the
+     * event id buffer never holds more rows than the job buffer. */
     if (rows->job_count == SUBMIT_ROWS)
         result = submit_rows_flush(rows);
     if (result == STORE_OK)
