@@ -321,9 +321,10 @@ struct store_ops {
      * others are stored. An event id repeated in two groups creates one
      * job; the later group reports a duplicate. Returns STORE_OK when
      * the transaction committed, even if some groups failed; else the
-     * failure, with every group's result set to it and nothing stored.
-     * NULL where a back end has no such operation: call it through
-     * store_submit_groups, which then runs submit_jobs per group.
+     * failure, which then is the result of every group that passed its
+     * checks, and nothing is stored. NULL where a back end has no such
+     * operation: call it through store_submit_groups, which then runs
+     * submit_jobs per group.
      */
     int (*submit_groups)(struct store *store, struct submit_group *groups,
                          size_t count, int64_t now);
@@ -550,8 +551,9 @@ static inline int store_consume_wakeups(struct store *store)
 const char *store_result_name(int result);
 
 /*
- * Calls store->ops->submit_groups, or submit_jobs once per group when
- * the back end has no submit_groups. Returns as submit_groups does.
+ * Calls store->ops->submit_groups. When the back end has none, calls
+ * submit_jobs once per group, each group in its own transaction, and
+ * returns STORE_OK with each group's own result.
  */
 int store_submit_groups(struct store *store, struct submit_group *groups,
                         size_t count, int64_t now);
