@@ -1,9 +1,10 @@
 /*
  * POST /v1/events and POST /e/{event-key}: stores a validated event
  * batch. Every publishing.scheduled event of the request goes into one
- * submit_jobs call, so they are stored all or none. Cancels and
- * reschedules run after it, in request order, each in its own
- * transaction.
+ * group of the submit queue, so they are stored all or none, in one
+ * transaction with the events of the requests that arrive meanwhile.
+ * Cancels and reschedules run after it, in request order, each in its
+ * own transaction.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -48,11 +49,15 @@ static int submit_scheduled(struct http_request *request, struct store *store,
                                   &requests[next++]);
     }
 
-    int result =
-        store->ops->submit_jobs(store, requests, count, request->now, results);
-    if (result != STORE_OK) {
-        http_reply_store_error(reply, store, result,
-                               "cannot store the events; nothing was stored");
+    struct http_submit_waiter waiter = {
+        .group = {.reqs = requests, .count = count, .results = results},
+        .now = request->now,
+    };
+    http_submit_queue_run(&request->server->submit_queue, store, &waiter);
+    if (waiter.group.result != STORE_OK) {
+        http_reply_store_failure(reply, waiter.group.result,
+                                 waiter.group.errmsg,
+                                 "cannot store the events; nothing was stored");
         goto done;
     }
 
@@ -131,14 +136,26 @@ static int store_batch(struct http_request *request,
     return status;
 }
 
-/* The ids of the job's entries, oldest first; an empty array on error. */
-static json_t *entry_ids_json(struct store *store, int64_t job_id)
+/*
+ * Returns the ids of the job's entries, oldest first, or an empty array
+ * on error. A new job's entries have consecutive ids from the first one
+ * the store reports. Where it reports none, they are listed.
+ */
+static json_t *entry_ids_json(struct store *store,
+                              const struct http_event *event)
 {
+    int64_t job_id = event->submitted.job_id;
+    int64_t first = event->submitted.first_entry_id;
     struct entry_filter filter = {.job_id = job_id,
                                   .limit = HTTP_LIST_LIMIT_MAX};
     struct entry_list list = {0};
     json_t *ids = json_array();
 
+    if (first != 0) {
+        for (size_t i = 0; i < event->job.platform_count; i++)
+            json_array_append_new(ids, json_integer(first + (int64_t)i));
+        return ids;
+    }
     if (store->ops->list_entries(store, &filter, &list) != STORE_OK) {
         log_warn("http", "cannot list the entries of job=%" PRId64 ": %s",
                  job_id, store_errmsg(store));
@@ -169,8 +186,7 @@ static json_t *event_result_json(struct store *store,
                             json_integer(event->submitted.job_id));
         json_object_set_new(object, "duplicate",
                             json_boolean(event->submitted.duplicate));
-        json_object_set_new(object, "entryIds",
-                            entry_ids_json(store, event->submitted.job_id));
+        json_object_set_new(object, "entryIds", entry_ids_json(store, event));
     } else {
         json_object_set_new(object, "changed",
                             json_integer((json_int_t)event->change.changed));

@@ -30,6 +30,29 @@
 
 struct http_stream_hub;
 
+/* One request's jobs waiting in the submit queue (http_submit_queue.c). */
+struct http_submit_waiter {
+    struct submit_group group;
+    int64_t now;
+    int done;            /* group.result is set */
+    pthread_cond_t wake; /* signalled when done or when this one leads */
+    struct http_submit_waiter *next;
+};
+
+/*
+ * Requests whose jobs wait to be stored. One request at a time, the
+ * leader, stores every waiting request's jobs in one transaction, so
+ * that one commit serves all of them.
+ */
+struct http_submit_queue {
+    const char *database; /* URL of the writer handle */
+    struct store *writer; /* used by the leader only; NULL until opened */
+    pthread_mutex_t lock;
+    struct http_submit_waiter *head;
+    struct http_submit_waiter *tail;
+    int leader_active;
+};
+
 struct http_server {
     const struct pubq_config *config;
     struct http_server_hooks hooks;
@@ -40,6 +63,7 @@ struct http_server {
     char *token;           /* NULL when no token is configured */
     struct zone *default_zone;
     struct http_stream_hub *hub;
+    struct http_submit_queue submit_queue;
 
     /* Idle store handles; a request takes one and gives it back. */
     pthread_mutex_t pool_lock;
@@ -189,6 +213,10 @@ void http_reply_error(struct http_reply *reply, unsigned int status,
 void http_reply_store_error(struct http_reply *reply, struct store *store,
                             int result, const char *what);
 
+/* The same reply, for a failure whose message is `errmsg`. */
+void http_reply_store_failure(struct http_reply *reply, int result,
+                              const char *errmsg, const char *what);
+
 /*
  * Parses the request body as JSON (duplicate keys rejected). Returns 0
  * with a new reference in *root, or -1 with a 400 reply whose message
@@ -221,6 +249,26 @@ void http_pool_free(struct http_server *server);
  */
 int http_open_store(const struct http_server *server, struct store **store,
                     char *err, size_t errlen);
+
+/*
+ * The submit queue (http_submit_queue.c). http_submit_queue_init and
+ * http_submit_queue_free bracket the server's life.
+ *
+ * http_submit_queue_run stores waiter->group through store_submit_groups
+ * together with the groups of the requests that wait meanwhile, and
+ * returns once waiter->group.result and its results are set. The
+ * leader writes through the queue's own handle, whose page cache stays
+ * valid from one group to the next. `store`, the calling request's
+ * handle, writes instead when that handle cannot be opened, and for a
+ * back end without submit_groups, which stores the request's group at
+ * once without queueing it.
+ */
+void http_submit_queue_init(struct http_submit_queue *queue,
+                            const char *database);
+void http_submit_queue_free(struct http_submit_queue *queue);
+void http_submit_queue_run(struct http_submit_queue *queue,
+                           struct store *store,
+                           struct http_submit_waiter *waiter);
 
 /*
  * Returns the request's store handle, taking an idle one, opening one,

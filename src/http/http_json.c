@@ -87,6 +87,12 @@ void http_reply_error(struct http_reply *reply, unsigned int status,
 void http_reply_store_error(struct http_reply *reply, struct store *store,
                             int result, const char *what)
 {
+    http_reply_store_failure(reply, result, store_errmsg(store), what);
+}
+
+void http_reply_store_failure(struct http_reply *reply, int result,
+                              const char *errmsg, const char *what)
+{
     unsigned int status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 
     if (result == STORE_NOT_FOUND)
@@ -99,8 +105,8 @@ void http_reply_store_error(struct http_reply *reply, struct store *store,
         status = MHD_HTTP_SERVICE_UNAVAILABLE;
 
     if (status >= 500)
-        log_warn("http", "%s: %s", what, store_errmsg(store));
-    http_reply_error(reply, status, NULL, "%s: %s", what, store_errmsg(store));
+        log_warn("http", "%s: %s", what, errmsg);
+    http_reply_error(reply, status, NULL, "%s: %s", what, errmsg);
 
     /* A lock passes within seconds; freeing disk space takes an operator. */
     if (result == STORE_BUSY)

@@ -651,6 +651,7 @@ static int start_daemon(struct http_server *server, int fd, char *err,
 static void free_server(struct http_server *server)
 {
     http_stream_hub_free(server->hub);
+    http_submit_queue_free(&server->submit_queue);
     http_pool_free(server);
     zone_free(server->default_zone);
     free(server->token);
@@ -696,6 +697,7 @@ struct http_server *http_server_start(const struct pubq_config *config,
     if (hooks != NULL)
         server->hooks = *hooks;
     http_pool_init(server);
+    http_submit_queue_init(&server->submit_queue, config->database);
 
     if (load_token(server, err, errlen) != 0 ||
         load_zone(server, err, errlen) != 0 ||

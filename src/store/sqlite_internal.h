@@ -34,6 +34,18 @@ enum sqlite_stmt_id {
     STMT_JOB_INSERT,
     STMT_JOB_GET,
     STMT_ENTRY_INSERT,
+    STMT_ENTRY_INSERT_ROWS,
+    STMT_ENTRY_MAX_ID,
+    STMT_JOB_MAX_ID,
+    STMT_JOB_INSERT_ROWS,
+    STMT_CONTENT_UPSERT_ROWS,
+    STMT_SEEN_EVENT_ROW,
+    STMT_SEEN_EVENT_ROWS,
+    STMT_ACCEPTED_INSERT,
+    STMT_ACCEPTED_INSERT_ROWS,
+    STMT_SUBMIT_SAVEPOINT,
+    STMT_SUBMIT_RELEASE,
+    STMT_SUBMIT_ROLLBACK_TO,
     STMT_ENTRY_GET,
     STMT_ENTRY_LIST,
     STMT_ENTRY_LIST_BY_JOB,
@@ -184,6 +196,15 @@ int sqlite_entry_list_push(struct sqlite_store *s, struct entry_list *list,
 int sqlite_event_find(struct sqlite_store *s, const char *event_id, int *seen,
                       int64_t *job_id);
 
+/*
+ * Writes the jobs of `reqs` inside the caller's transaction, without
+ * checking them (store_check_requests does) and without a savepoint:
+ * on failure the caller rolls back.
+ */
+int sqlite_submit_requests(struct sqlite_store *s,
+                           const struct job_request *reqs, size_t count,
+                           int64_t now, struct submit_result *results);
+
 /* Records an event id with its job, or job_id 0 for none. */
 int sqlite_event_remember(struct sqlite_store *s, const char *event_id,
                           int64_t job_id, int64_t now);
@@ -270,6 +291,8 @@ int sqlite_schema_version(struct store *store, int *version);
 int sqlite_submit_jobs(struct store *store, const struct job_request *reqs,
                        size_t count, int64_t now,
                        struct submit_result *results);
+int sqlite_submit_groups(struct store *store, struct submit_group *groups,
+                         size_t count, int64_t now);
 int sqlite_get_job(struct store *store, int64_t job_id, struct job *job);
 int sqlite_get_entry(struct store *store, int64_t entry_id,
                      struct entry *entry);

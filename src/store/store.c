@@ -58,6 +58,33 @@ const char *store_result_name(int result)
     }
 }
 
+/* One transaction per group: the path of a back end without groups. */
+static void submit_each_group(struct store *store, struct submit_group *groups,
+                              size_t count, int64_t now)
+{
+    for (size_t i = 0; i < count; i++) {
+        struct submit_group *group = &groups[i];
+
+        group->result = store->ops->submit_jobs(store, group->reqs,
+                                                group->count, now,
+                                                group->results);
+        group->errmsg[0] = '\0';
+        if (group->result != STORE_OK)
+            snprintf(group->errmsg, sizeof group->errmsg, "%s",
+                     store_errmsg(store));
+    }
+}
+
+int store_submit_groups(struct store *store, struct submit_group *groups,
+                        size_t count, int64_t now)
+{
+    if (store->ops->submit_groups != NULL)
+        return store->ops->submit_groups(store, groups, count, now);
+
+    submit_each_group(store, groups, count, now);
+    return STORE_OK;
+}
+
 void job_clear(struct job *job)
 {
     if (job == NULL)

@@ -73,6 +73,25 @@ struct job_request {
 struct submit_result {
     int64_t job_id; /* 0 when a duplicate's id belongs to no job */
     int duplicate;  /* 1: the event id was seen before, nothing created */
+    /*
+     * The id of the new job's first entry. Its entries have consecutive
+     * ids from this one, in the order of the request's platforms. 0 for
+     * a duplicate and where the back end does not report it (then list
+     * the job's entries).
+     */
+    int64_t first_entry_id;
+};
+
+/*
+ * The jobs of one caller inside submit_groups: stored whole or not at
+ * all, as one submit_jobs call would store them.
+ */
+struct submit_group {
+    const struct job_request *reqs;
+    size_t count;
+    struct submit_result *results; /* room for `count` items */
+    int result;                    /* set by submit_groups */
+    char errmsg[STORE_ERR_MAX];    /* why `result` failed, or "" */
 };
 
 /*
@@ -309,6 +328,22 @@ struct store_ops {
     int (*submit_jobs)(struct store *store, const struct job_request *reqs,
                        size_t count, int64_t now,
                        struct submit_result *results);
+
+    /*
+     * Stores several groups of jobs in one transaction, so that one
+     * commit (one sync of the log) serves them all. Each group gets the
+     * result and errmsg that submit_jobs would give it alone: a group
+     * that fails (invalid request, constraint) stores nothing, and the
+     * others are stored. An event id repeated in two groups creates one
+     * job; the later group reports a duplicate. Returns STORE_OK when
+     * the transaction committed, even if some groups failed; else the
+     * failure, which then is the result of every group that passed its
+     * checks, and nothing is stored. NULL where a back end has no such
+     * operation: call it through store_submit_groups, which then runs
+     * submit_jobs per group.
+     */
+    int (*submit_groups)(struct store *store, struct submit_group *groups,
+                         size_t count, int64_t now);
 
     /* Fills *job; job_clear frees its content. STORE_NOT_FOUND if none. */
     int (*get_job)(struct store *store, int64_t job_id, struct job *job);
@@ -607,6 +642,14 @@ static inline int store_shrink_cache(struct store *store)
 }
 
 const char *store_result_name(int result);
+
+/*
+ * Calls store->ops->submit_groups. When the back end has none, calls
+ * submit_jobs once per group, each group in its own transaction, and
+ * returns STORE_OK with each group's own result.
+ */
+int store_submit_groups(struct store *store, struct submit_group *groups,
+                        size_t count, int64_t now);
 
 void job_clear(struct job *job);
 void entry_list_free(struct entry_list *list);

@@ -115,11 +115,13 @@ int store_check_event_id(struct store *store, const char *event_id)
 }
 
 int store_check_requests(struct store *store, const struct job_request *reqs,
-                         size_t count, const struct submit_result *results)
+                         size_t count, struct submit_result *results)
 {
     if (count > 0 && (reqs == NULL || results == NULL))
         return store_fail(store, STORE_INVALID,
                           "invalid submit: no requests or results array");
+    if (count > 0)
+        memset(results, 0, count * sizeof *results);
     for (size_t i = 0; i < count; i++) {
         int result = check_request(store, i, &reqs[i]);
 

@@ -17,9 +17,13 @@
 int store_fail(struct store *store, int result, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Checks a submit_jobs batch: ids, platforms, content JSON. */
+/*
+ * Checks a submit_jobs batch: ids, platforms, content JSON. Sets every
+ * result to zero first, so that a field a back end does not fill reads
+ * as "not reported".
+ */
 int store_check_requests(struct store *store, const struct job_request *reqs,
-                         size_t count, const struct submit_result *results);
+                         size_t count, struct submit_result *results);
 
 /* Checks a complete_attempts batch and sets every applied[i] to 0. */
 int store_check_completions(struct store *store,

@@ -21,6 +21,7 @@
 #include <sys/time.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -529,6 +530,259 @@ static void test_events_idempotent(void **state)
     assert_int_equal(count_entries(fx), 1);
     response_clear(&first);
     response_clear(&second);
+}
+
+/* Runs an SQL statement on a raw connection to the server's database
+ * and returns the first column of its first row as an integer. */
+static long long query_number(struct fixture *fx, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    long long value = -1;
+
+    if (sqlite3_open(fx->config.database, &db) != SQLITE_OK)
+        fail_msg("open %s: %s", fx->config.database, sqlite3_errmsg(db));
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        value = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return value;
+}
+
+static void exec_sql(struct fixture *fx, const char *sql)
+{
+    sqlite3 *db = NULL;
+
+    if (sqlite3_open(fx->config.database, &db) != SQLITE_OK)
+        fail_msg("open %s: %s", fx->config.database, sqlite3_errmsg(db));
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+/* Counts the rows of `table` whose column `column` equals `value`. */
+static long long count_rows(struct fixture *fx, const char *table,
+                            const char *column, const char *value)
+{
+    char sql[256];
+
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE %s = '%s'",
+             table, column, value);
+    return query_number(fx, sql);
+}
+
+#define BURST_VALID 40
+#define BURST_PAIRS 4
+#define BURST_BAD 2
+#define BURST_SIZE (BURST_VALID + 2 * BURST_PAIRS + BURST_BAD + 1)
+#define BURST_CONNECTIONS 16
+
+enum burst_kind { BURST_ONE, BURST_PAIR, BURST_INVALID, BURST_FAILING };
+
+struct burst_request {
+    enum burst_kind kind;
+    char content_id[32];
+    char *body;
+    struct response response;
+    CURL *curl;
+};
+
+/* Fills the burst: valid events (every other one with an id), pairs of
+ * events that share an event id, events naming an unknown platform,
+ * and one event whose job INSERT the test's trigger aborts. */
+static void burst_fill(struct burst_request *burst)
+{
+    size_t n = 0;
+    char id[32];
+
+    for (int i = 0; i < BURST_VALID; i++) {
+        struct burst_request *r = &burst[n++];
+
+        r->kind = BURST_ONE;
+        snprintf(r->content_id, sizeof r->content_id, "burst-%d", i);
+        snprintf(id, sizeof id, "burst-event-%d", i);
+        r->body = scheduled_event(i % 2 == 0 ? id : NULL, r->content_id,
+                                  "\"blog\"");
+        if (i == BURST_VALID / 2) {
+            for (int k = 0; k < BURST_BAD; k++) {
+                struct burst_request *bad = &burst[n++];
+
+                bad->kind = BURST_INVALID;
+                snprintf(bad->content_id, sizeof bad->content_id, "bad-%d", k);
+                bad->body =
+                    scheduled_event(NULL, bad->content_id, "\"nowhere\"");
+            }
+            burst[n].kind = BURST_FAILING;
+            snprintf(burst[n].content_id, sizeof burst[n].content_id,
+                     "explode");
+            burst[n].body = scheduled_event(NULL, "explode", "\"blog\"");
+            n++;
+        }
+    }
+    for (int k = 0; k < BURST_PAIRS; k++) {
+        snprintf(id, sizeof id, "pair-event-%d", k);
+        for (int side = 0; side < 2; side++) {
+            struct burst_request *r = &burst[n++];
+
+            r->kind = BURST_PAIR;
+            snprintf(r->content_id, sizeof r->content_id, "pair-%d-%c", k,
+                     side == 0 ? 'a' : 'b');
+            r->body = scheduled_event(id, r->content_id, "\"blog\"");
+        }
+    }
+    assert_int_equal(n, BURST_SIZE);
+}
+
+static void burst_add(struct fixture *fx, CURLM *multi,
+                      struct burst_request *r, struct curl_slist *headers)
+{
+    char url[128];
+
+    memset(&r->response, 0, sizeof r->response);
+    r->curl = curl_easy_init();
+    assert_non_null(r->curl);
+    snprintf(url, sizeof url, "%s/v1/events", fx->base);
+    curl_easy_setopt(r->curl, CURLOPT_URL, url);
+    curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, r->body);
+    curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, &r->response);
+    curl_easy_setopt(r->curl, CURLOPT_TIMEOUT, 30L);
+    assert_int_equal(curl_multi_add_handle(multi, r->curl), CURLM_OK);
+}
+
+/* Sends every request of the burst at once, BURST_CONNECTIONS at a time
+ * over their own connections, and waits for every reply. */
+static void burst_send(struct fixture *fx, struct burst_request *burst)
+{
+    CURLM *multi = curl_multi_init();
+    struct curl_slist *headers =
+        curl_slist_append(NULL, "Content-Type: application/json");
+    int running = 1;
+
+    assert_non_null(multi);
+    curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                      (long)BURST_CONNECTIONS);
+    for (size_t i = 0; i < BURST_SIZE; i++)
+        burst_add(fx, multi, &burst[i], headers);
+
+    /* Ends because every transfer has a 30 s timeout. */
+    while (running > 0) {
+        assert_int_equal(curl_multi_perform(multi, &running), CURLM_OK);
+        if (running > 0)
+            assert_int_equal(curl_multi_poll(multi, NULL, 0, 1000, NULL),
+                             CURLM_OK);
+    }
+
+    for (size_t i = 0; i < BURST_SIZE; i++) {
+        struct burst_request *r = &burst[i];
+
+        curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE,
+                          &r->response.status);
+        if (r->response.body != NULL)
+            r->response.json = json_loads(r->response.body, 0, NULL);
+        curl_multi_remove_handle(multi, r->curl);
+        curl_easy_cleanup(r->curl);
+    }
+    curl_slist_free_all(headers);
+    curl_multi_cleanup(multi);
+}
+
+static json_t *burst_event(const struct burst_request *r)
+{
+    return json_array_get(json_object_get(r->response.json, "events"), 0);
+}
+
+/* Each accepted event is stored once, with its entry and its record. */
+static void check_burst_one(struct fixture *fx, const struct burst_request *r)
+{
+    json_t *event = burst_event(r);
+
+    assert_int_equal(r->response.status, 200);
+    assert_true(json_integer_value(json_object_get(event, "jobId")) > 0);
+    assert_true(json_is_false(json_object_get(event, "duplicate")));
+    assert_int_equal(json_array_size(json_object_get(event, "entryIds")), 1);
+    assert_int_equal(count_rows(fx, "jobs", "content_id", r->content_id), 1);
+    assert_int_equal(count_rows(fx, "entries", "content_id", r->content_id),
+                     1);
+    assert_int_equal(count_rows(fx, "audit", "job_id", r->content_id), 1);
+}
+
+/* Two requests with one event id: one job, the other reply a duplicate
+ * of it. */
+static void check_burst_pair(struct fixture *fx, const struct burst_request *a,
+                             const struct burst_request *b)
+{
+    json_t *first = burst_event(a);
+    json_t *second = burst_event(b);
+    int duplicates = json_is_true(json_object_get(first, "duplicate")) +
+                     json_is_true(json_object_get(second, "duplicate"));
+
+    assert_int_equal(a->response.status, 200);
+    assert_int_equal(b->response.status, 200);
+    assert_int_equal(duplicates, 1);
+    assert_true(json_integer_value(json_object_get(first, "jobId")) > 0);
+    assert_int_equal(json_integer_value(json_object_get(first, "jobId")),
+                     json_integer_value(json_object_get(second, "jobId")));
+    assert_int_equal(count_rows(fx, "jobs", "content_id", a->content_id) +
+                         count_rows(fx, "jobs", "content_id", b->content_id),
+                     1);
+    assert_int_equal(count_rows(fx, "audit", "job_id", a->content_id) +
+                         count_rows(fx, "audit", "job_id", b->content_id),
+                     1);
+}
+
+/* A rejected request gets its own error and leaves nothing behind. */
+static void check_burst_rejected(struct fixture *fx,
+                                 const struct burst_request *r)
+{
+    assert_int_equal(r->response.status, 400);
+    if (r->kind == BURST_INVALID)
+        assert_non_null(strstr(error_field(&r->response), "platforms"));
+    else
+        assert_non_null(strstr(error_message(&r->response), "test failure"));
+    assert_int_equal(count_rows(fx, "jobs", "content_id", r->content_id), 0);
+    assert_int_equal(count_rows(fx, "content_items", "id", r->content_id), 0);
+    assert_int_equal(count_rows(fx, "audit", "job_id", r->content_id), 0);
+}
+
+/*
+ * Concurrent single-event requests, which the server may store in one
+ * transaction, keep the guarantees of one request alone.
+ */
+static void test_events_burst(void **state)
+{
+    struct fixture *fx = *state;
+    struct burst_request burst[BURST_SIZE];
+
+    memset(burst, 0, sizeof burst);
+    exec_sql(fx, "CREATE TRIGGER explode BEFORE INSERT ON jobs"
+                 " WHEN NEW.content_id = 'explode' BEGIN"
+                 " SELECT RAISE(ABORT, 'test failure'); END");
+    burst_fill(burst);
+    burst_send(fx, burst);
+
+    for (size_t i = 0; i < BURST_SIZE; i++) {
+        if (burst[i].kind == BURST_ONE)
+            check_burst_one(fx, &burst[i]);
+        else if (burst[i].kind == BURST_PAIR && burst[i - 1].kind != BURST_PAIR)
+            check_burst_pair(fx, &burst[i], &burst[i + 1]);
+        else if (burst[i].kind == BURST_INVALID ||
+                 burst[i].kind == BURST_FAILING)
+            check_burst_rejected(fx, &burst[i]);
+    }
+    assert_int_equal(query_number(fx, "SELECT count(*) FROM jobs"),
+                     BURST_VALID + BURST_PAIRS);
+    assert_int_equal(query_number(fx, "SELECT count(*) FROM audit"
+                                      " WHERE action = 'accepted'"),
+                     BURST_VALID + BURST_PAIRS);
+
+    for (size_t i = 0; i < BURST_SIZE; i++) {
+        free(burst[i].body);
+        response_clear(&burst[i].response);
+    }
 }
 
 static void test_inngest_reply(void **state)
@@ -1885,6 +2139,7 @@ int main(void)
         HTTP_TEST(test_events_too_large),
         HTTP_TEST(test_events_store),
         HTTP_TEST(test_events_idempotent),
+        HTTP_TEST(test_events_burst),
         HTTP_TEST(test_inngest_reply),
         HTTP_TEST(test_inngest_errors),
         HTTP_TEST(test_inngest_meta),

@@ -458,6 +458,107 @@ static void submit_duplicate_in_batch(void **state)
     assert_int_equal(results[1].job_id, results[0].job_id);
 }
 
+/* Event ids repeated across a batch larger than any write buffer. */
+static void submit_duplicates_in_large_batch(void **state)
+{
+    struct store *store = store_of(state);
+    struct job_request reqs[40];
+    struct submit_result results[40];
+    char content_ids[40][32];
+    char event_ids[20][32];
+
+    for (size_t i = 0; i < 40; i++) {
+        snprintf(content_ids[i], sizeof content_ids[i], "post-%zu", i);
+        if (i < 20)
+            snprintf(event_ids[i], sizeof event_ids[i], "evt-%zu", i);
+        reqs[i] = request(content_ids[i], two, 2, NOW);
+        reqs[i].event_id = event_ids[i % 20];
+    }
+    check_ok(store, store->ops->submit_jobs(store, reqs, 40, NOW, results));
+
+    for (size_t i = 0; i < 20; i++) {
+        assert_int_equal(results[i].duplicate, 0);
+        assert_int_equal(results[i + 20].duplicate, 1);
+        assert_int_equal(results[i + 20].job_id, results[i].job_id);
+        assert_int_equal(audit_count(store, content_ids[i], "accepted"), 1);
+        assert_int_equal(audit_count(store, content_ids[i + 20], NULL), 0);
+    }
+}
+
+/* Checks that the job's entries have consecutive ids from `first`. */
+static void check_entry_ids(struct store *store, int64_t job_id,
+                            int64_t first, size_t count)
+{
+    struct entry_list list = entries_of_job(store, job_id);
+
+    assert_int_equal(list.count, count);
+    /* The list is newest first. */
+    for (size_t i = 0; i < list.count; i++)
+        assert_int_equal(list.items[list.count - 1 - i].id,
+                         first + (int64_t)i);
+    entry_list_free(&list);
+}
+
+static void submit_first_entry_id(void **state)
+{
+    struct store *store = store_of(state);
+    const char *const one[] = {"alpha"};
+    struct job_request reqs[3] = {request("post-1", two, 2, NOW),
+                                  request("post-2", one, 1, NOW),
+                                  request("post-3", two, 2, NOW)};
+    struct submit_result results[3];
+
+    check_ok(store, store->ops->submit_jobs(store, reqs, 3, NOW, results));
+    for (size_t i = 0; i < 3; i++) {
+        /* 0 means the back end does not report it. */
+        if (results[i].first_entry_id != 0)
+            check_entry_ids(store, results[i].job_id,
+                            results[i].first_entry_id, reqs[i].platform_count);
+    }
+}
+
+static void submit_groups_apart(void **state)
+{
+    struct store *store = store_of(state);
+    struct job_request first = request("post-a", two, 2, NOW);
+    struct job_request invalid = request("bad", two, 0, NOW);
+    struct job_request again = request("post-b", two, 2, NOW);
+    struct job_request pair[2] = {request("post-c", two, 2, NOW),
+                                  request("post-d", two, 1, NOW)};
+    struct submit_result results[5];
+    struct submit_group groups[4] = {
+        {.reqs = &first, .count = 1, .results = &results[0]},
+        {.reqs = &invalid, .count = 1, .results = &results[1]},
+        {.reqs = &again, .count = 1, .results = &results[2]},
+        {.reqs = pair, .count = 2, .results = &results[3]},
+    };
+
+    first.event_id = "evt-group";
+    again.event_id = "evt-group";
+    check_ok(store, store_submit_groups(store, groups, 4, NOW));
+
+    assert_int_equal(groups[0].result, STORE_OK);
+    assert_true(results[0].job_id > 0);
+    assert_int_equal(results[0].duplicate, 0);
+    assert_int_equal(groups[1].result, STORE_INVALID);
+    assert_non_null(strstr(groups[1].errmsg, "platform"));
+    assert_int_equal(groups[2].result, STORE_OK);
+    assert_int_equal(results[2].duplicate, 1);
+    assert_int_equal(results[2].job_id, results[0].job_id);
+    assert_int_equal(groups[3].result, STORE_OK);
+    assert_true(results[3].job_id > 0);
+    assert_true(results[4].job_id > results[3].job_id);
+
+    assert_int_equal(audit_count(store, "post-a", "accepted"), 1);
+    assert_int_equal(audit_count(store, "bad", NULL), 0);
+    assert_int_equal(audit_count(store, "post-b", NULL), 0);
+    assert_int_equal(audit_count(store, "post-c", "accepted"), 1);
+    assert_int_equal(audit_count(store, "post-d", "accepted"), 1);
+    if (results[4].first_entry_id != 0)
+        check_entry_ids(store, results[4].job_id, results[4].first_entry_id,
+                        1);
+}
+
 static void submit_platform_max_retries(void **state)
 {
     struct store *store = store_of(state);
@@ -2681,6 +2782,9 @@ int main(void)
         STORE_TEST(submit_rejects_bad_requests),
         STORE_TEST(submit_duplicate_event),
         STORE_TEST(submit_duplicate_in_batch),
+        STORE_TEST(submit_first_entry_id),
+        STORE_TEST(submit_duplicates_in_large_batch),
+        STORE_TEST(submit_groups_apart),
         STORE_TEST(submit_platform_max_retries),
         STORE_TEST(submit_past_is_due_now),
         STORE_TEST(get_missing_rows),

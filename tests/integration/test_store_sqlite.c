@@ -1,7 +1,8 @@
 /*
  * SQLite-specific checks of the store: journal mode and synchronous
  * setting, the query plan and cost of the claim, the schema version
- * table, idempotency keys and the text of the "publish" record.
+ * table, idempotency keys, the text of the "publish" and "accepted"
+ * records, and group submits that fail inside the database.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -381,6 +383,126 @@ static void entry_key_has_entry_id(void **state)
     entry_list_free(&list);
 }
 
+static struct job_request group_request(const char *content_id,
+                                        const char *event_id)
+{
+    static const char *const platforms[] = {"alpha", "beta"};
+    struct job_request req = {
+        .event_id = event_id,
+        .content_id = content_id,
+        .content_json = "{\"text\":\"hello\"}",
+        .scheduled_at = NOW,
+        .platforms = platforms,
+        .platform_count = 2,
+        .max_retries = 1,
+        .source = "test",
+    };
+    return req;
+}
+
+/*
+ * A group that fails inside the store (here a trigger that aborts one
+ * job's INSERT) stores nothing, not even its other jobs; the groups
+ * around it are stored, and an event id repeated after it still finds
+ * the first group's job.
+ */
+static void submit_groups_store_failure(void **state)
+{
+    struct fixture *f = *state;
+    sqlite3 *db = open_raw(f->path);
+    struct job_request first = group_request("post-1", "evt-1");
+    struct job_request failing[2] = {group_request("post-2", NULL),
+                                     group_request("explode", NULL)};
+    struct job_request again = group_request("post-3", "evt-1");
+    struct submit_result results[4];
+    struct submit_group groups[3] = {
+        {.reqs = &first, .count = 1, .results = &results[0]},
+        {.reqs = failing, .count = 2, .results = &results[1]},
+        {.reqs = &again, .count = 1, .results = &results[3]},
+    };
+
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TRIGGER explode BEFORE INSERT ON jobs"
+                                  " WHEN NEW.content_id = 'explode' BEGIN"
+                                  " SELECT RAISE(ABORT, 'test failure'); END",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(store_submit_groups(f->store, groups, 3, NOW), STORE_OK);
+
+    assert_int_equal(groups[0].result, STORE_OK);
+    assert_true(results[0].first_entry_id > 0);
+    assert_int_not_equal(groups[1].result, STORE_OK);
+    assert_non_null(strstr(groups[1].errmsg, "test failure"));
+    assert_int_equal(groups[2].result, STORE_OK);
+    assert_int_equal(results[3].duplicate, 1);
+    assert_int_equal(results[3].job_id, results[0].job_id);
+
+    char *jobs = query_text(db, "SELECT group_concat(content_id) FROM jobs");
+    char *entries = query_text(db, "SELECT count(*) FROM entries");
+    char *accepted = query_text(db, "SELECT group_concat(job_id) FROM audit"
+                                    " WHERE action = 'accepted'");
+    char *seen = query_text(db, "SELECT count(*) FROM seen_events");
+    assert_string_equal(jobs, "post-1");
+    assert_string_equal(entries, "2");
+    assert_string_equal(accepted, "post-1");
+    assert_string_equal(seen, "1");
+    free(jobs);
+    free(entries);
+    free(accepted);
+    free(seen);
+    sqlite3_close(db);
+}
+
+/* The "accepted" metadata text is the one jansson's json_dumps writes. */
+static void accepted_record_text(void **state)
+{
+    struct fixture *f = *state;
+    struct job_request req =
+        group_request("quoted", "id \"q\" \\ tab\t nl\n ctl\x01 caf\xc3\xa9");
+    struct submit_result result;
+    sqlite3 *db = open_raw(f->path);
+
+    req.source = "src/\"x\"";
+    assert_int_equal(
+        f->store->ops->submit_jobs(f->store, &req, 1, NOW, &result), STORE_OK);
+
+    json_t *expected = json_pack("{s:I, s:[s, s], s:I, s:s, s:s}", "job",
+                                 (json_int_t)result.job_id, "platforms",
+                                 "alpha", "beta", "scheduled_at",
+                                 (json_int_t)NOW, "source", req.source,
+                                 "event_id", req.event_id);
+    char *expected_text = json_dumps(expected, JSON_COMPACT);
+    char *text = query_text(db, "SELECT metadata FROM audit"
+                                " WHERE action = 'accepted'");
+    assert_string_equal(text, expected_text);
+    free(text);
+    free(expected_text);
+    json_decref(expected);
+    sqlite3_close(db);
+}
+
+/* A byte that is not UTF-8 becomes U+FFFD and the metadata stays JSON. */
+static void accepted_record_invalid_utf8(void **state)
+{
+    struct fixture *f = *state;
+    struct job_request req = group_request("raw", "bad \xff byte");
+    struct submit_result result;
+    sqlite3 *db = open_raw(f->path);
+
+    assert_int_equal(
+        f->store->ops->submit_jobs(f->store, &req, 1, NOW, &result), STORE_OK);
+    char *text = query_text(db, "SELECT metadata FROM audit"
+                                " WHERE action = 'accepted'");
+    json_t *metadata = json_loads(text, 0, NULL);
+    assert_non_null(metadata);
+    assert_string_equal(
+        json_string_value(json_object_get(metadata, "event_id")),
+        "bad \xef\xbf\xbd byte");
+    json_decref(metadata);
+    free(text);
+    sqlite3_close(db);
+}
+
 /* Claims the one due entry of `platform` and completes it with `status`. */
 static void complete_due(struct store *store, const char *platform,
                          enum entry_status status)
@@ -561,6 +683,11 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(publish_record_text, setup, teardown),
         cmocka_unit_test_setup_teardown(entries_rebuild_keeps_rows, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(submit_groups_store_failure, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(accepted_record_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(accepted_record_invalid_utf8, setup,
                                         teardown),
     };
 

@@ -1,0 +1,191 @@
+/*
+ * Group commit for event intake. Every connection has its own thread,
+ * and with synchronous=FULL each SQLite commit waits for a sync of the
+ * log, during which the other threads wait for the one write lock. So
+ * the requests that arrive during one commit queue up here, and the
+ * next leader stores all of them in one transaction: the cost of a
+ * sync is shared by as many requests as arrived while the last one ran.
+ *
+ * A request joins the queue and waits. When no leader is active, it
+ * becomes the leader: it takes every queued group, stores them with
+ * store_submit_groups on the queue's writer handle, marks them done and
+ * wakes their requests, then wakes the first request queued meanwhile to
+ * lead the next group. Each request still returns only after its own
+ * jobs are committed, with its own result.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/http_internal.h"
+#include "util/log.h"
+
+#include "util/banned.h"
+
+void http_submit_queue_init(struct http_submit_queue *queue,
+                            const char *database)
+{
+    memset(queue, 0, sizeof *queue);
+    queue->database = database;
+    pthread_mutex_init(&queue->lock, NULL);
+}
+
+void http_submit_queue_free(struct http_submit_queue *queue)
+{
+    if (queue->writer != NULL)
+        store_close(queue->writer);
+    pthread_mutex_destroy(&queue->lock);
+}
+
+static size_t count_waiters(const struct http_submit_waiter *first)
+{
+    size_t count = 0;
+
+    for (const struct http_submit_waiter *w = first; w != NULL; w = w->next)
+        count++;
+    return count;
+}
+
+/* Sets every waiter's result to `result` with `errmsg`. */
+static void fail_waiters(struct http_submit_waiter *first, int result,
+                         const char *errmsg)
+{
+    for (struct http_submit_waiter *w = first; w != NULL; w = w->next) {
+        w->group.result = result;
+        snprintf(w->group.errmsg, sizeof w->group.errmsg, "%s", errmsg);
+    }
+}
+
+/*
+ * Stores the groups of the waiters from `first` on, outside the lock.
+ * The store takes a contiguous array, so the groups are copied into one
+ * and their results copied back. The job results are written in place.
+ */
+static void store_waiters(struct store *store, struct http_submit_waiter *first)
+{
+    size_t count = count_waiters(first);
+    struct submit_group *groups = calloc(count, sizeof *groups);
+    int64_t now = 0;
+    size_t i = 0;
+
+    if (groups == NULL) {
+        fail_waiters(first, STORE_ERROR, "out of memory grouping requests");
+        return;
+    }
+    for (struct http_submit_waiter *w = first; w != NULL; w = w->next) {
+        groups[i++] = w->group;
+        if (w->now > now)
+            now = w->now;
+    }
+
+    store_submit_groups(store, groups, count, now);
+
+    i = 0;
+    for (struct http_submit_waiter *w = first; w != NULL; w = w->next) {
+        w->group.result = groups[i].result;
+        memcpy(w->group.errmsg, groups[i].errmsg, sizeof w->group.errmsg);
+        i++;
+    }
+    free(groups);
+}
+
+/*
+ * Returns the queue's writer handle, opening it on first use, or
+ * `fallback` when it cannot be opened. Only the leader calls it.
+ */
+static struct store *writer_store(struct http_submit_queue *queue,
+                                  struct store *fallback)
+{
+    char err[STORE_ERR_MAX];
+
+    if (queue->writer != NULL)
+        return queue->writer;
+    if (store_open(queue->database, &queue->writer, err, sizeof err) !=
+        STORE_OK) {
+        log_warn("http",
+                 "failed to open the intake writer handle, so the request's "
+                 "handle writes this group: %s",
+                 err);
+        queue->writer = NULL;
+        return fallback;
+    }
+    return queue->writer;
+}
+
+/* Closes the writer handle after a server-side failure, as the pool
+ * does with its handles, so the next group starts from a fresh one. */
+static void drop_writer(struct http_submit_queue *queue,
+                        const struct http_submit_waiter *first)
+{
+    for (const struct http_submit_waiter *w = first; w != NULL; w = w->next) {
+        if (w->group.result == STORE_ERROR && queue->writer != NULL) {
+            store_close(queue->writer);
+            queue->writer = NULL;
+        }
+    }
+}
+
+/*
+ * Stores every queued group, then wakes each of their requests and the
+ * first request queued meanwhile, which leads next. Called and returns
+ * with the lock held.
+ */
+static void lead(struct http_submit_queue *queue, struct store *store)
+{
+    struct http_submit_waiter *first = queue->head;
+
+    queue->leader_active = 1;
+    queue->head = NULL;
+    queue->tail = NULL;
+    pthread_mutex_unlock(&queue->lock);
+
+    store_waiters(writer_store(queue, store), first);
+    drop_writer(queue, first);
+
+    pthread_mutex_lock(&queue->lock);
+    for (struct http_submit_waiter *w = first; w != NULL; w = w->next) {
+        w->done = 1;
+        pthread_cond_signal(&w->wake);
+    }
+    queue->leader_active = 0;
+    if (queue->head != NULL)
+        pthread_cond_signal(&queue->head->wake);
+}
+
+void http_submit_queue_run(struct http_submit_queue *queue, struct store *store,
+                           struct http_submit_waiter *waiter)
+{
+    waiter->done = 0;
+    waiter->next = NULL;
+
+    /* A back end without submit_groups would store the queued groups
+     * one transaction after another, one leader at a time, where the
+     * requests' own handles can commit side by side (PostgreSQL). */
+    if (store->ops->submit_groups == NULL) {
+        store_submit_groups(store, &waiter->group, 1, waiter->now);
+        waiter->done = 1;
+        return;
+    }
+
+    pthread_cond_init(&waiter->wake, NULL);
+    pthread_mutex_lock(&queue->lock);
+    if (queue->tail != NULL)
+        queue->tail->next = waiter;
+    else
+        queue->head = waiter;
+    queue->tail = waiter;
+
+    /*
+     * A waiter is always in the queue or in the leader's batch. The
+     * leader that takes it marks it done, and a leader that finds it
+     * first in the queue afterwards wakes it to lead, so the loop ends.
+     */
+    while (!waiter->done) {
+        if (!queue->leader_active)
+            lead(queue, store);
+        else
+            pthread_cond_wait(&waiter->wake, &queue->lock);
+    }
+    pthread_mutex_unlock(&queue->lock);
+    pthread_cond_destroy(&waiter->wake);
+}
