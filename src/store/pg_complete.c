@@ -15,7 +15,7 @@ struct completed {
     char content_id[STORE_ID_MAX];
     char platform[STORE_NAME_MAX];
     uint32_t max_retries;
-    int job_open; /* the job row is locked and its publish record missing */
+    int job_open; /* the job's round is to be checked (see sql_complete) */
 };
 
 /*
@@ -23,12 +23,24 @@ struct completed {
  * per completion, and `ord` is its index in the batch. The conditional
  * update changes each entry that is still `publishing` under the same
  * lease node and attempt number. The attempts of exactly those entries
- * are closed. The jobs of the changed entries whose "publish" record
- * is missing are locked in id order, for pg_publish_rounds(). One row
- * comes back per changed entry.
+ * are closed. One row comes back per changed entry, and says whether
+ * its job goes to pg_publish_rounds().
+ *
+ * A job with several entries goes there only while its "publish"
+ * record is missing, and is locked first, in id order, because another
+ * node may finish one of its other entries at the same time. A job with
+ * one entry always goes there unlocked: only a change of that entry,
+ * which the update holds, could finish its round, and the check itself
+ * skips a job whose record exists.
  *
  * Of several results for one entry, the first that matches wins, as if
  * they were applied one by one: the later ones find the entry moved on.
+ *
+ * The update compares the status with c.leased, not with a constant,
+ * so that the planner cannot walk the partial index entries_lease and
+ * test every leased entry against every result. Its statistics of that
+ * index are seldom right, because the index grows and empties within
+ * seconds. It then reaches each entry by its primary key.
  */
 static const char sql_complete[] =
     "WITH input AS ("
@@ -38,8 +50,9 @@ static const char sql_complete[] =
     "  fail_reason text, error text, ended_at bigint, post_id text,"
     "  post_url text, outcome text, http_status integer,"
     "  latency_ms bigint)),"
-    " chosen AS ("
-    "  SELECT DISTINCT ON (i.entry_id) i.* FROM input i"
+    " chosen AS MATERIALIZED ("
+    "  SELECT DISTINCT ON (i.entry_id) i.*, 'publishing' AS leased"
+    "  FROM input i"
     "  JOIN entries e ON e.id = i.entry_id AND e.status = 'publishing'"
     "  AND e.lease_node = i.node AND e.attempt_count = i.attempt"
     "  ORDER BY i.entry_id, i.ord),"
@@ -58,7 +71,7 @@ static const char sql_complete[] =
     "  first_round_status = CASE WHEN e.first_round_done"
     "    THEN e.first_round_status ELSE c.status END,"
     "  first_round_done = true, updated_at = c.ended_at"
-    "  FROM chosen c WHERE e.id = c.entry_id AND e.status = 'publishing'"
+    "  FROM chosen c WHERE e.id = c.entry_id AND e.status = c.leased"
     "  AND e.lease_node = c.node AND e.attempt_count = c.attempt"
     "  RETURNING c.ord, c.entry_id, c.attempt, c.ended_at, c.outcome,"
     "  c.http_status, c.latency_ms, c.error, e.job_id, e.content_id,"
@@ -68,11 +81,16 @@ static const char sql_complete[] =
     "  outcome = d.outcome, http_status = d.http_status,"
     "  latency_ms = d.latency_ms, error = coalesce(d.error, '')"
     "  FROM done d WHERE a.entry_id = d.entry_id AND a.number = d.attempt),"
+    " shared AS MATERIALIZED ("
+    "  SELECT DISTINCT d.job_id FROM done d WHERE EXISTS (SELECT 1"
+    "    FROM entries o WHERE o.job_id = d.job_id OFFSET 1)),"
     " locked AS MATERIALIZED ("
-    "  SELECT id FROM jobs WHERE id IN (SELECT job_id FROM done)"
+    "  SELECT id FROM jobs WHERE id IN (SELECT job_id FROM shared)"
     "  AND NOT publish_audited ORDER BY id FOR UPDATE)"
     " SELECT d.ord, d.job_id, d.content_id, d.platform, d.max_retries,"
-    " d.job_id IN (SELECT id FROM locked) FROM done d ORDER BY d.ord";
+    " d.job_id IN (SELECT id FROM locked)"
+    " OR d.job_id NOT IN (SELECT job_id FROM shared)"
+    " FROM done d ORDER BY d.ord";
 
 struct complete_args {
     const struct attempt_completion *completions;

@@ -388,14 +388,14 @@ void pg_audit_batch_clear(struct pg_audit_batch *batch);
 int pg_publish_check(struct pg_store *s, int64_t job_id, int64_t now);
 
 /*
- * pg_publish.c: the same check for several jobs, whose rows the caller
- * has locked already (SELECT ... FOR UPDATE in an earlier statement of
- * the transaction, so that this one reads what committed before the
- * lock was granted), in one statement that also writes every record of
- * *audit first. Each job whose first round is over is marked audited
- * and gets its "publish" record at the job's `at`. Each job id may
- * appear once. With `commit` the statement is the body's last and
- * commits (pg_exec_commit). Empties *audit; runs nothing when there is
+ * pg_publish.c: the same check for several jobs, in one statement that
+ * also writes every record of *audit first. The caller has locked the
+ * row of each job with more than one entry already (SELECT ... FOR
+ * UPDATE in an earlier statement of the transaction, so that this one
+ * reads what committed before the lock was granted). Each job whose first round
+ * is over is marked audited and gets its "publish" record at the job's `at`.
+ * Each job id may appear once. With `commit` the statement is the body's last
+ * and commits (pg_exec_commit). Empties *audit; runs nothing when there is
  * nothing to check or write.
  */
 int pg_publish_rounds(struct pg_store *s, const struct pg_job_round *rounds,

@@ -34,8 +34,9 @@ static int lock_job(struct pg_store *s, int64_t job_id, int *open)
  * The insert of every audit record of the operation and the publish
  * check of several jobs, in one statement. $1 is a JSON array of
  * pg_audit_row() objects, inserted first and in order. $2 is a JSON
- * array of {"id", "at"}: the jobs to check, whose rows the caller has
- * locked, and their "publish" records follow in that order. Each job
+ * array of {"id", "at"}: the jobs to check (those with more than one
+ * entry locked by the caller), and their "publish" records follow in
+ * that order. Each job
  * whose entries have all finished their first round is marked audited
  * and gets its record at its `at`, with the metadata {"job",
  * "platforms": [...], "results": [{"platform", "status"}]} as compact
