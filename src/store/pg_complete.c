@@ -23,8 +23,8 @@ struct completed {
  * per completion, and `ord` is its index in the batch. The conditional
  * update changes each entry that is still `publishing` under the same
  * lease node and attempt number. The attempts of exactly those entries
- * are closed. One row comes back per changed entry, and says whether
- * its job goes to pg_publish_rounds().
+ * are closed. One row comes back per changed entry, with a flag that
+ * is true when its job goes to pg_publish_rounds().
  *
  * A job with several entries goes there only while its "publish"
  * record is missing, and is locked first, in id order, because another
@@ -254,7 +254,7 @@ static int by_index(const void *x, const void *y)
 }
 
 /*
- * Lists each locked job once, at the time of its last applied result,
+ * Lists each job to check once, at the time of its last applied result,
  * in the order of those results: the order and time in which results
  * applied one by one would have found the round over.
  */
@@ -283,7 +283,7 @@ static size_t pick_open_jobs(const struct complete_args *a,
 }
 
 /*
- * Checks the rounds of the locked jobs and writes every audit record of
+ * Checks the rounds of those jobs and writes every audit record of
  * the batch, in the statement that commits.
  */
 static int check_rounds(struct pg_store *s, const struct complete_args *a,
@@ -327,10 +327,10 @@ static int complete_body(struct pg_store *s, void *arg)
 
 /*
  * The batch costs two round trips whatever its size. The first sends
- * BEGIN with the update of every entry, its attempt and its job lock.
- * The second sends the publish check of the locked jobs and the insert
- * of every audit record with NOTIFY and COMMIT. Only pauses, which are
- * rare, add a statement each.
+ * BEGIN with the update of every entry and its attempt, and the locks
+ * of jobs with several entries. The second sends the publish check of
+ * the jobs and the insert of every audit record with NOTIFY and
+ * COMMIT. Only pauses, which are rare, add a statement each.
  */
 int pg_complete_attempts(struct store *store,
                          const struct attempt_completion *completions,
