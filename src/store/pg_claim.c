@@ -108,6 +108,12 @@ int pg_claim_due(struct store *store, const char *node,
  * is not paused at its due time, read in due order from entries_due and
  * stopping at the first hit. The second is the earliest end of a pause
  * that keeps a waiting entry back.
+ *
+ * TODO: this took 0.9 ms a call on average during single-event intake
+ * into a new table (loaded machine) and 0.05 to 0.2 ms after ANALYZE.
+ * Small submits never analyze entries (see pg_submit.c), so a plan
+ * cached from statistics of a smaller table may be the cause; that is
+ * not confirmed.
  */
 static const char sql_next_due[] =
     "SELECT (SELECT due_at FROM entries AS e"
