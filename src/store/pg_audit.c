@@ -43,135 +43,54 @@ int pg_audit_insert(struct pg_store *s, const struct pg_audit *record)
     return result;
 }
 
-/*
- * Locks the job row while its "publish" record is still missing. The
- * lock makes the check below run after any other transaction that
- * finished an entry of the same job has committed, so the last of them
- * reads every entry as done. *open is 0 when the record exists already.
- */
-static int lock_job(struct pg_store *s, int64_t job_id, int *open)
+void pg_audit_batch_init(struct pg_audit_batch *batch)
 {
-    static const char sql[] = "SELECT 1 FROM jobs WHERE id = $1::bigint"
-                              " AND NOT publish_audited FOR UPDATE";
-    struct pg_params p;
-    int result;
-
-    pg_params_init(&p);
-    pg_param_int(&p, job_id);
-    PGresult *res = pg_query(s, PG_PUBLISH_LOCK, sql, &p, "lock job", &result);
-    *open = res != NULL && PQntuples(res) > 0;
-    PQclear(res);
-    return result;
+    batch->rows = NULL;
+    batch->count = 0;
 }
 
-/* Marks the job audited when its first round is over; *done when so. */
-static int mark_job_done(struct pg_store *s, int64_t job_id, char *content_id,
-                         size_t size, int *done)
+void pg_audit_batch_clear(struct pg_audit_batch *batch)
 {
-    static const char sql[] =
-        "UPDATE jobs SET publish_audited = true"
-        " WHERE id = $1::bigint AND NOT publish_audited"
-        " AND NOT EXISTS (SELECT 1 FROM entries"
-        "   WHERE job_id = $1::bigint AND NOT first_round_done)"
-        " AND EXISTS (SELECT 1 FROM entries"
-        "   WHERE job_id = $1::bigint AND attempt_count > 0)"
-        " RETURNING content_id";
-    struct pg_params p;
-    int result;
-
-    pg_params_init(&p);
-    pg_param_int(&p, job_id);
-    PGresult *res =
-        pg_query(s, PG_PUBLISH_MARK, sql, &p, "check publish round", &result);
-    *done = res != NULL && PQntuples(res) > 0;
-    if (*done)
-        pg_get_text(res, 0, 0, content_id, size);
-    PQclear(res);
-    return result;
+    json_decref(batch->rows);
+    pg_audit_batch_init(batch);
 }
 
-/*
- * Builds {"platforms": [...], "results": [{"platform", "status"}]} from
- * the first-round status of each entry and picks success, partial or
- * failed. Entries cancelled before their first attempt count as neither.
- */
-static int build_results(struct pg_store *s, int64_t job_id, json_t *metadata,
-                         const char **status)
+/* The audit columns are NOT NULL, so a missing text is "". */
+static json_t *audit_text(const char *text, size_t max)
 {
-    static const char sql[] =
-        "SELECT platform, coalesce(first_round_status, status)"
-        " FROM entries WHERE job_id = $1::bigint ORDER BY id";
-    json_t *platforms = json_array();
-    json_t *results = json_array();
-    size_t published = 0;
-    size_t counted = 0;
-    struct pg_params p;
-    int result;
+    return pg_json_text_max(text != NULL ? text : "", max);
+}
 
-    json_object_set_new(metadata, "platforms", platforms);
-    json_object_set_new(metadata, "results", results);
-    pg_params_init(&p);
-    pg_param_int(&p, job_id);
-    PGresult *res = pg_query(s, PG_PUBLISH_RESULTS, sql, &p,
-                             "read publish results", &result);
-    if (res == NULL)
-        return result;
+json_t *pg_audit_row(const struct pg_audit *record)
+{
+    json_t *metadata = record->metadata != NULL ? json_incref(record->metadata)
+                                                : json_object();
 
-    for (int i = 0; i < PQntuples(res); i++) {
-        const char *platform = PQgetvalue(res, i, 0);
-        const char *first = PQgetvalue(res, i, 1);
+    return json_pack("{s:I, s:o, s:o, s:o, s:I, s:o, s:o, s:o}", "at",
+                     (json_int_t)record->at, "agent",
+                     audit_text(record->agent, STORE_NAME_MAX), "action",
+                     audit_text(record->action, STORE_NAME_MAX), "job_id",
+                     audit_text(record->content_id, STORE_ID_MAX), "entry_id",
+                     (json_int_t)record->entry_id, "platform",
+                     audit_text(record->platform, STORE_NAME_MAX), "status",
+                     audit_text(record->status, STORE_NAME_MAX), "metadata",
+                     metadata);
+}
 
-        json_array_append_new(platforms, json_string(platform));
-        json_array_append_new(results, json_pack("{s:s, s:s}", "platform",
-                                                 platform, "status", first));
-        if (strcmp(first, "cancelled") != 0)
-            counted++;
-        if (strcmp(first, "published") == 0)
-            published++;
-    }
-    PQclear(res);
+int pg_audit_batch_add(struct pg_store *s, struct pg_audit_batch *batch,
+                       const struct pg_audit *record)
+{
+    json_t *row = pg_audit_row(record);
 
-    if (counted > 0 && published == counted)
-        *status = "success";
-    else if (published > 0)
-        *status = "partial";
-    else
-        *status = "failed";
+    if (batch->rows == NULL)
+        batch->rows = json_array();
+    if (row == NULL || batch->rows == NULL ||
+        json_array_append_new(batch->rows, row) != 0)
+        return pg_error(s, STORE_ERROR,
+                        "out of memory collecting the audit record \"%s\"",
+                        record->action);
+    batch->count++;
     return STORE_OK;
-}
-
-int pg_publish_check(struct pg_store *s, int64_t job_id, int64_t now)
-{
-    char content_id[STORE_ID_MAX];
-    const char *status = "failed";
-    int open = 0;
-    int done = 0;
-    int result = lock_job(s, job_id, &open);
-
-    if (result == STORE_OK && open)
-        result = mark_job_done(s, job_id, content_id, sizeof content_id, &done);
-    if (result != STORE_OK || !done)
-        return result;
-
-    json_t *metadata = json_object();
-    if (metadata == NULL)
-        return pg_error(s, STORE_ERROR, "out of memory");
-    json_object_set_new(metadata, "job", json_integer(job_id));
-
-    result = build_results(s, job_id, metadata, &status);
-    if (result == STORE_OK) {
-        struct pg_audit record = {
-            .at = now,
-            .agent = "queue-manager",
-            .action = "publish",
-            .content_id = content_id,
-            .status = status,
-            .metadata = metadata,
-        };
-        result = pg_audit_insert(s, &record);
-    }
-    json_decref(metadata);
-    return result;
 }
 
 static const char sql_audit_list[] =

@@ -90,21 +90,24 @@ static void one_line(char *dst, size_t size, const char *message)
         dst[--len] = '\0';
 }
 
-/* Records a failed statement; returns the store result. */
-static int fail(struct pg_store *s, const PGresult *res, const char *op)
+int pg_fail(struct pg_store *s, const PGresult *res, const char *op)
 {
     const char *state = NULL;
     const char *message = NULL;
+    const char *constraint = NULL;
     char line[STORE_ERR_MAX];
     int result;
 
     if (res != NULL) {
         state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
     }
     if (message == NULL)
         message = PQerrorMessage(s->conn);
     snprintf(s->sqlstate, sizeof s->sqlstate, "%s", state != NULL ? state : "");
+    snprintf(s->constraint, sizeof s->constraint, "%s",
+             constraint != NULL ? constraint : "");
 
     s->connection_lost =
         PQstatus(s->conn) == CONNECTION_BAD || is_connection_state(s->sqlstate);
@@ -114,17 +117,22 @@ static int fail(struct pg_store *s, const PGresult *res, const char *op)
     return result;
 }
 
-static int prepare(struct pg_store *s, enum pg_stmt_id id, const char *sql,
-                   const char *op)
+void pg_stmt_name(char *name, size_t size, enum pg_stmt_id id)
+{
+    snprintf(name, size, "pubq_%d", (int)id);
+}
+
+int pg_prepare(struct pg_store *s, enum pg_stmt_id id, const char *sql,
+               const char *op)
 {
     char name[32];
     PGresult *res;
     int result = STORE_OK;
 
-    snprintf(name, sizeof name, "pubq_%d", (int)id);
+    pg_stmt_name(name, sizeof name, id);
     res = PQprepare(s->conn, name, sql, 0, NULL);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        result = fail(s, res, op);
+        result = pg_fail(s, res, op);
     else
         s->prepared[id] = 1;
     PQclear(res);
@@ -137,7 +145,10 @@ PGresult *pg_query(struct pg_store *s, enum pg_stmt_id id, const char *sql,
     char name[32];
     PGresult *res;
 
+    if (s->begin_pending)
+        return pg_query_begin(s, id, sql, p, op, result);
     s->sqlstate[0] = '\0';
+    s->constraint[0] = '\0';
     s->connection_lost = 0;
     if (p != NULL && p->failed) {
         *result = pg_error(s, STORE_ERROR,
@@ -145,12 +156,12 @@ PGresult *pg_query(struct pg_store *s, enum pg_stmt_id id, const char *sql,
         return NULL;
     }
     if (!s->prepared[id]) {
-        *result = prepare(s, id, sql, op);
+        *result = pg_prepare(s, id, sql, op);
         if (*result != STORE_OK)
             return NULL;
     }
 
-    snprintf(name, sizeof name, "pubq_%d", (int)id);
+    pg_stmt_name(name, sizeof name, id);
     res = PQexecPrepared(s->conn, name, p != NULL ? p->count : 0,
                          p != NULL ? p->values : NULL, NULL, NULL, 0);
     ExecStatusType status = PQresultStatus(res);
@@ -158,7 +169,7 @@ PGresult *pg_query(struct pg_store *s, enum pg_stmt_id id, const char *sql,
         *result = STORE_OK;
         return res;
     }
-    *result = fail(s, res, op);
+    *result = pg_fail(s, res, op);
     PQclear(res);
     return NULL;
 }
@@ -265,31 +276,42 @@ static void rollback(struct pg_store *s)
     snprintf(s->base.errmsg, sizeof s->base.errmsg, "%s", saved);
 }
 
-/* One run of an operation; *committing is set once COMMIT was sent. */
+/*
+ * One run of an operation; *committing is set once COMMIT (or the
+ * single write) was sent. BEGIN waits for the body's first statement
+ * and goes out with it, so a transaction costs no round trip of its
+ * own.
+ */
 static int run_once(struct pg_store *s, const struct pg_op *op, int *committing)
 {
     int result = STORE_OK;
 
     s->notify = 0;
+    s->write_sent = 0;
     *committing = 0;
-    if (op->kind == PG_OP_AUTOCOMMIT)
-        return op->body(s, op->arg);
-
-    result = pg_exec(s, PG_BEGIN, "BEGIN", NULL, op->name);
-    if (result == STORE_OK)
+    if (op->kind != PG_OP_TRANSACTION) {
         result = op->body(s, op->arg);
-    if (result == STORE_OK && s->notify)
-        result = pg_exec(s, PG_NOTIFY, "SELECT pg_notify('pubq_wake', '')",
-                         NULL, op->name);
-    if (result != STORE_OK) {
-        int lost = s->connection_lost;
-
-        rollback(s);
-        s->connection_lost = lost;
+        *committing = op->kind == PG_OP_SINGLE_WRITE && s->write_sent;
         return result;
     }
-    *committing = 1;
-    return pg_exec(s, PG_COMMIT, "COMMIT", NULL, op->name);
+
+    s->begin_pending = 1;
+    s->commit_sent = 0;
+    s->committed = 0;
+    result = op->body(s, op->arg);
+    if (result == STORE_OK)
+        result = pg_commit(s, op->name);
+    *committing = s->commit_sent;
+    if (result != STORE_OK && !s->begin_pending) {
+        int lost = s->connection_lost;
+
+        /* After a failed COMMIT no transaction is open, and the
+         * ROLLBACK only draws a warning. */
+        rollback(s);
+        s->connection_lost = lost;
+    }
+    s->begin_pending = 0;
+    return result;
 }
 
 /* Deadlocks and serialization failures go away when run again. */

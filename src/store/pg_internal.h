@@ -40,9 +40,10 @@ enum pg_stmt_id {
     PG_AUDIT_LIST,
     PG_SEEN_EVENT_GET,
     PG_SEEN_EVENT_INSERT,
-    PG_JOB_INSERT,
+    PG_SUBMIT_IDS,
+    PG_SUBMIT_WRITE,
+    PG_ANALYZE,
     PG_JOB_GET,
-    PG_ENTRY_INSERT,
     PG_ENTRY_GET,
     PG_ENTRY_LIST,
     PG_ENTRY_LIST_UPDATED,
@@ -54,7 +55,6 @@ enum pg_stmt_id {
     PG_COMPLETE,
     PG_PUBLISH_LOCK,
     PG_PUBLISH_MARK,
-    PG_PUBLISH_RESULTS,
     PG_LEASE_EXPIRED,
     PG_LEASE_RECOVER,
     PG_LEASE_HELD,
@@ -86,6 +86,12 @@ enum pg_stmt_id {
     PG_STMT_COUNT,
 };
 
+/* Jobs read with the last claim, sorted by id (pg_job_cache.c). */
+struct pg_job_cache {
+    struct job *items;
+    size_t count;
+};
+
 struct pg_store {
     struct store base; /* first, so a struct store * converts back */
     PGconn *conn;
@@ -95,7 +101,13 @@ struct pg_store {
     int64_t backoff_ms;  /* sleep before the next reconnect try */
     int connection_lost; /* the last statement failed on a broken link */
     char sqlstate[6];    /* of the last failed statement, or "" */
-    int notify;          /* the running operation created due work */
+    char constraint[64]; /* the constraint it broke, or "" */
+    int write_sent;      /* PG_OP_SINGLE_WRITE: its write went out */
+    int begin_pending;   /* BEGIN goes out with the next statement */
+    int commit_sent;     /* COMMIT of the running transaction went out */
+    int committed;       /* the body committed with pg_query_commit */
+    struct pg_job_cache job_cache;
+    int notify; /* the running operation created due work */
 };
 
 /*
@@ -107,6 +119,26 @@ struct pg_store {
     "attempt_count, scheduled_at, due_at, rate_limit_waited_ms, "              \
     "idempotency_key, lease_node, lease_expires_at, published_at, post_id, "   \
     "post_url, last_error, fail_reason, created_at, updated_at"
+
+/*
+ * The audit records in the JSON array $1 as rows r(at, agent, action,
+ * job_id, entry_id, platform, status, metadata, ord), ord counting from
+ * 1 in array order. The objects have the shape pg_audit_row() gives.
+ * Compile-time constants like the one above.
+ */
+#define PG_AUDIT_ROWS_FROM                                                     \
+    " FROM ROWS FROM (json_to_recordset($1::json) AS (at bigint,"              \
+    "   agent text, action text, job_id text, entry_id bigint,"                \
+    "   platform text, status text, metadata json))"                           \
+    "   WITH ORDINALITY AS r(at, agent, action, job_id, entry_id, platform,"   \
+    "   status, metadata, ord)"
+
+/* Inserts those records in array order, so that ids follow it. */
+#define PG_AUDIT_ROWS_INSERT                                                   \
+    "INSERT INTO audit (at, agent_name, action, job_id, entry_id, platform,"   \
+    " status, metadata)"                                                       \
+    " SELECT r.at, r.agent, r.action, r.job_id, r.entry_id, r.platform,"       \
+    " r.status, r.metadata" PG_AUDIT_ROWS_FROM " ORDER BY r.ord"
 
 #define PG_PARAMS_MAX 16
 
@@ -135,6 +167,18 @@ struct pg_audit {
     json_t *metadata; /* borrowed; NULL writes {} */
 };
 
+/* Audit records collected in memory, to be written by one statement. */
+struct pg_audit_batch {
+    json_t *rows; /* JSON array of pg_audit_row() objects, or NULL */
+    size_t count;
+};
+
+/* A job whose first round may have ended at `at`. */
+struct pg_job_round {
+    int64_t job_id;
+    int64_t at;
+};
+
 static inline struct pg_store *pg_store_of(struct store *store)
 {
     return (struct pg_store *)store;
@@ -154,6 +198,17 @@ void pg_param_text(struct pg_params *p, const char *text);
  * For text from outside (error messages, post ids and URLs).
  */
 void pg_param_text_max(struct pg_params *p, const char *text, size_t max);
+/*
+ * Returns a heap copy of text cut and cleaned as pg_param_text_max
+ * describes ("" for NULL), or NULL when out of memory.
+ */
+char *pg_text_clean(const char *text, size_t max);
+/*
+ * Returns text cleaned the same way as a new JSON string, JSON null for
+ * NULL text, or NULL when out of memory. For rows sent as one JSON
+ * parameter.
+ */
+json_t *pg_json_text_max(const char *text, size_t max);
 /* Takes a heap string (json_dumps output), freed by pg_params_clear. */
 void pg_param_owned(struct pg_params *p, char *text);
 
@@ -195,6 +250,63 @@ int pg_exec_count(struct pg_store *s, enum pg_stmt_id id, const char *sql,
 /* The SQLSTATE of the last failed statement ("" when none). */
 const char *pg_last_sqlstate(const struct pg_store *s);
 
+/* Writes the name of prepared statement `id` into name. */
+void pg_stmt_name(char *name, size_t size, enum pg_stmt_id id);
+
+/* Prepares `sql` as statement `id` on this connection. */
+int pg_prepare(struct pg_store *s, enum pg_stmt_id id, const char *sql,
+               const char *op);
+
+/*
+ * Records a failed statement (res may be NULL for a failure of the
+ * connection): sets errmsg, sqlstate, constraint and connection_lost,
+ * and returns the store result.
+ */
+int pg_fail(struct pg_store *s, const PGresult *res, const char *op);
+
+/* ---- pipelines (pg_pipeline.c) ---- */
+
+/* One statement of a pipeline. */
+struct pg_call {
+    enum pg_stmt_id id;
+    const char *sql;
+    const struct pg_params *params; /* NULL for none */
+};
+
+/*
+ * Runs `count` prepared statements in one round trip, preparing those
+ * not yet prepared first. The server skips every statement after the
+ * first that fails. Returns the result of calls[keep] for the caller to
+ * PQclear, or NULL with *result and errmsg set from the first failure,
+ * as pg_query does.
+ */
+PGresult *pg_pipeline(struct pg_store *s, const struct pg_call *calls,
+                      int count, int keep, const char *op, int *result);
+
+/* pg_query's path for the first statement of a transaction: BEGIN and
+ * the statement in one round trip. */
+PGresult *pg_query_begin(struct pg_store *s, enum pg_stmt_id id,
+                         const char *sql, const struct pg_params *p,
+                         const char *op, int *result);
+
+/*
+ * Runs the last statement of a PG_OP_TRANSACTION body together with
+ * the NOTIFY the body asked for (s->notify, which must be set before)
+ * and COMMIT, in one round trip. Returns as pg_query does; the body
+ * must run no statement after it.
+ */
+PGresult *pg_query_commit(struct pg_store *s, enum pg_stmt_id id,
+                          const char *sql, const struct pg_params *p,
+                          const char *op, int *result);
+
+/* Like pg_query_commit for a statement whose rows are not needed. */
+int pg_exec_commit(struct pg_store *s, enum pg_stmt_id id, const char *sql,
+                   const struct pg_params *p, const char *op);
+
+/* Sends NOTIFY (if owed) and COMMIT, unless the body committed itself
+ * or ran no statement. */
+int pg_commit(struct pg_store *s, const char *op);
+
 /* ---- operations (pg_conn.c) ---- */
 
 enum pg_op_kind {
@@ -204,6 +316,11 @@ enum pg_op_kind {
     PG_OP_AUTOCOMMIT,
     /* One transaction; run again unless the link broke during COMMIT. */
     PG_OP_TRANSACTION,
+    /* Statements that commit one by one, of which only the last writes,
+     * so it commits whole or not at all. The body sets s->write_sent
+     * just before it sends that statement; run again after a lost
+     * connection unless it was sent. */
+    PG_OP_SINGLE_WRITE,
 };
 
 struct pg_op {
@@ -255,7 +372,24 @@ int pg_event_remember(struct pg_store *s, const char *event_id, int64_t job_id,
 int pg_audit_insert(struct pg_store *s, const struct pg_audit *record);
 
 /*
- * pg_audit.c: writes the job's "publish" audit record if every entry
+ * pg_audit.c: the record as a JSON object in the shape that
+ * PG_AUDIT_ROWS_FROM reads, texts cleaned as pg_param_text_max does, or
+ * NULL when out of memory.
+ */
+json_t *pg_audit_row(const struct pg_audit *record);
+
+/*
+ * pg_audit.c: collects audit records for pg_publish_rounds(), which
+ * writes them in the order they were added. Add copies the record
+ * (metadata by reference). Clear frees the records.
+ */
+void pg_audit_batch_init(struct pg_audit_batch *batch);
+int pg_audit_batch_add(struct pg_store *s, struct pg_audit_batch *batch,
+                       const struct pg_audit *record);
+void pg_audit_batch_clear(struct pg_audit_batch *batch);
+
+/*
+ * pg_publish.c: writes the job's "publish" audit record if every entry
  * has finished its first round and the record was not written before.
  * Locks the job row first, so that two nodes finishing the last two
  * entries at once cannot both miss the moment.
@@ -276,14 +410,45 @@ int pg_unclaim_entry(struct pg_store *s, int64_t entry_id, int64_t now,
 int pg_unclaim_content(struct pg_store *s, const char *content_id,
                        const char *platform_set, int64_t now);
 
+/*
+ * pg_publish.c: the same check for several jobs, in one statement that
+ * also writes every record of *audit first. The caller has locked the
+ * row of each job with more than one entry already (SELECT ... FOR
+ * UPDATE in an earlier statement of the transaction, so that this one
+ * reads what committed before the lock was granted). Each job whose first round
+ * is over is marked audited and gets its "publish" record at the job's `at`.
+ * Each job id may appear once. With `commit` the statement is the body's last
+ * and commits (pg_exec_commit). Empties *audit; runs nothing when there is
+ * nothing to check or write.
+ */
+int pg_publish_rounds(struct pg_store *s, const struct pg_job_round *rounds,
+                      size_t count, struct pg_audit_batch *audit, int commit);
+
 /* pg_leases.c: recovers expired leases, as recover_leases describes. */
 int pg_recover_expired(struct pg_store *s, int64_t now, const char *agent,
                        size_t *recovered);
 
-/* pg_platforms.c: pauses a platform, as sqlite_pause describes. */
+/*
+ * pg_platforms.c: pauses a platform, as sqlite_pause describes. The
+ * audit record goes to *audit when it is not NULL, else it is written
+ * at once.
+ */
 int pg_pause(struct pg_store *s, const char *platform, int64_t until,
              const char *reason, int64_t now, const char *agent,
-             int extend_only);
+             int extend_only, struct pg_audit_batch *audit);
+
+/*
+ * pg_job_cache.c: replaces the cache with the jobs in the rows of res:
+ * the job id in column job_id_col, and content_id, event_id (or ""),
+ * content_json, scheduled_at and created_at from column col on.
+ */
+void pg_job_cache_fill(struct pg_store *s, const PGresult *res, int job_id_col,
+                       int col);
+
+/* pg_job_cache.c: copies the cached job into *job; 0 when not cached. */
+int pg_job_cache_get(struct pg_store *s, int64_t job_id, struct job *job);
+
+void pg_job_cache_clear(struct pg_store *s);
 
 /* pg_schema.c: the version of the newest schema migration. */
 int pg_schema_latest(void);

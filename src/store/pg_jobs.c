@@ -1,4 +1,6 @@
-/* Creating jobs and reading jobs, entries and attempts (PostgreSQL store). */
+/*
+ * Event ids, and reading jobs, entries and attempts (PostgreSQL store).
+ */
 #include "store/pg_internal.h"
 
 #include <inttypes.h>
@@ -6,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store_check.h"
 #include "util/banned.h"
 
 int pg_event_find(struct pg_store *s, const char *event_id, int *seen,
@@ -23,41 +24,6 @@ int pg_event_find(struct pg_store *s, const char *event_id, int *seen,
         pg_query(s, PG_SEEN_EVENT_GET, sql, &p, "look up event id", &result);
     *seen = res != NULL && PQntuples(res) > 0;
     *job_id = *seen ? pg_get_int(res, 0, 0) : 0;
-    PQclear(res);
-    return result;
-}
-
-/*
- * Stores the content item and the job in one statement. The content
- * row comes from the CTE of the same statement; the foreign key check
- * runs at the end of the statement, after that row exists.
- */
-static const char sql_job_insert[] =
-    "WITH content AS ("
-    "  INSERT INTO content_items (id, content_json, created_at, updated_at)"
-    "  VALUES ($1::text, $2::json, $3::bigint, $3::bigint)"
-    "  ON CONFLICT (id) DO UPDATE SET"
-    "  content_json = excluded.content_json,"
-    "  updated_at = excluded.updated_at)"
-    " INSERT INTO jobs (content_id, event_id, content_json, scheduled_at,"
-    " created_at) VALUES ($1::text, $4::text, $2::json, $5::bigint,"
-    " $3::bigint) RETURNING id";
-
-static int insert_job(struct pg_store *s, const struct job_request *req,
-                      int64_t scheduled_at, int64_t now, int64_t *job_id)
-{
-    struct pg_params p;
-    int result;
-
-    pg_params_init(&p);
-    pg_param_text(&p, req->content_id);
-    pg_param_text(&p, req->content_json);
-    pg_param_int(&p, now);
-    pg_param_text(&p, req->event_id);
-    pg_param_int(&p, scheduled_at);
-    PGresult *res =
-        pg_query(s, PG_JOB_INSERT, sql_job_insert, &p, "insert job", &result);
-    *job_id = res != NULL && PQntuples(res) > 0 ? pg_get_int(res, 0, 0) : 0;
     PQclear(res);
     return result;
 }
@@ -88,162 +54,6 @@ int pg_event_remember(struct pg_store *s, const char *event_id, int64_t job_id,
                     "event id \"%s\" was submitted by another process at "
                     "the same time",
                     event_id);
-}
-
-/*
- * Inserts every entry of a job in one statement. Ids come from the
- * sequence inside the statement, so the key is "pubq-" || id || "-" ||
- * the hash computed here, the same key store_key_make() gives.
- */
-static const char sql_entry_insert[] =
-    "INSERT INTO entries (id, job_id, content_id, platform, status,"
-    " max_retries, scheduled_at, due_at, idempotency_key, created_at,"
-    " updated_at)"
-    " SELECT n.id, $1::bigint, $2::text, n.platform, 'pending',"
-    " n.max_retries, $3::bigint, $4::bigint,"
-    " 'pubq-' || n.id || '-' || n.hash, $5::bigint, $5::bigint"
-    " FROM (SELECT nextval('entries_id_seq') AS id, p.platform, p.hash,"
-    "   p.max_retries"
-    "   FROM ROWS FROM (json_to_recordset($6::json)"
-    "     AS (platform text, hash text, max_retries integer))"
-    "     WITH ORDINALITY AS p(platform, hash, max_retries, ord)"
-    "   ORDER BY p.ord) AS n";
-
-static char *entry_rows(const struct job_request *req, int64_t job_id)
-{
-    json_t *rows = json_array();
-    char *text;
-
-    for (size_t i = 0; rows != NULL && i < req->platform_count; i++) {
-        uint32_t max_retries = req->platform_max_retries != NULL
-                                   ? req->platform_max_retries[i]
-                                   : req->max_retries;
-        char hash[24];
-
-        store_key_hash(hash, sizeof hash, req->content_id, req->platforms[i],
-                       job_id);
-        json_array_append_new(rows, json_pack("{s:s, s:s, s:I}", "platform",
-                                              req->platforms[i], "hash", hash,
-                                              "max_retries",
-                                              (json_int_t)max_retries));
-    }
-    text = rows != NULL ? json_dumps(rows, JSON_COMPACT) : NULL;
-    json_decref(rows);
-    return text;
-}
-
-static int insert_entries(struct pg_store *s, const struct job_request *req,
-                          int64_t job_id, int64_t scheduled_at, int64_t now)
-{
-    struct pg_params p;
-    int result;
-
-    pg_params_init(&p);
-    pg_param_int(&p, job_id);
-    pg_param_text(&p, req->content_id);
-    pg_param_int(&p, scheduled_at);
-    pg_param_int(&p, scheduled_at > now ? scheduled_at : now);
-    pg_param_int(&p, now);
-    /* A platform name that is not UTF-8 makes json_pack fail. */
-    char *rows = entry_rows(req, job_id);
-    if (rows == NULL)
-        return pg_error(s, STORE_INVALID,
-                        "invalid job (content \"%s\"): a platform name is "
-                        "not valid UTF-8",
-                        req->content_id);
-    pg_param_owned(&p, rows);
-    result =
-        pg_exec(s, PG_ENTRY_INSERT, sql_entry_insert, &p, "insert entries");
-    pg_params_clear(&p);
-    return result;
-}
-
-static int audit_accepted(struct pg_store *s, const struct job_request *req,
-                          int64_t job_id, int64_t scheduled_at, int64_t now)
-{
-    json_t *platforms = json_array();
-    json_t *metadata = json_object();
-    int result;
-
-    for (size_t i = 0; i < req->platform_count; i++)
-        json_array_append_new(platforms, json_string(req->platforms[i]));
-    json_object_set_new(metadata, "job", json_integer(job_id));
-    json_object_set_new(metadata, "platforms", platforms);
-    json_object_set_new(metadata, "scheduled_at", json_integer(scheduled_at));
-    json_object_set_new(
-        metadata, "source",
-        json_string(req->source != NULL ? req->source : "unknown"));
-    json_object_set_new(metadata, "event_id",
-                        req->event_id != NULL ? json_string(req->event_id)
-                                              : json_null());
-
-    struct pg_audit record = {
-        .at = now,
-        .agent = "intake",
-        .action = "accepted",
-        .content_id = req->content_id,
-        .status = "accepted",
-        .metadata = metadata,
-    };
-    result = pg_audit_insert(s, &record);
-    json_decref(metadata);
-    return result;
-}
-
-/* Writes one request inside the open transaction. */
-static int submit_one(struct pg_store *s, const struct job_request *req,
-                      int64_t now, struct submit_result *out)
-{
-    int64_t scheduled_at = req->scheduled_at > 0 ? req->scheduled_at : now;
-    int result = STORE_OK;
-
-    out->job_id = 0;
-    out->duplicate = 0;
-    if (req->event_id != NULL) {
-        result = pg_event_find(s, req->event_id, &out->duplicate, &out->job_id);
-        if (result != STORE_OK || out->duplicate)
-            return result;
-    }
-
-    result = insert_job(s, req, scheduled_at, now, &out->job_id);
-    if (result == STORE_OK && req->event_id != NULL)
-        result = pg_event_remember(s, req->event_id, out->job_id, now);
-    if (result == STORE_OK)
-        result = insert_entries(s, req, out->job_id, scheduled_at, now);
-    if (result == STORE_OK)
-        result = audit_accepted(s, req, out->job_id, scheduled_at, now);
-    if (result == STORE_OK)
-        s->notify = 1;
-    return result;
-}
-
-struct submit_args {
-    const struct job_request *reqs;
-    size_t count;
-    int64_t now;
-    struct submit_result *results;
-};
-
-static int submit_body(struct pg_store *s, void *arg)
-{
-    struct submit_args *a = arg;
-    int result = STORE_OK;
-
-    for (size_t i = 0; result == STORE_OK && i < a->count; i++)
-        result = submit_one(s, &a->reqs[i], a->now, &a->results[i]);
-    return result;
-}
-
-int pg_submit_jobs(struct store *store, const struct job_request *reqs,
-                   size_t count, int64_t now, struct submit_result *results)
-{
-    struct submit_args args = {reqs, count, now, results};
-    struct pg_op op = {"submit jobs", PG_OP_TRANSACTION, submit_body, &args};
-    int result = store_check_requests(store, reqs, count, results);
-
-    if (result != STORE_OK || count == 0)
-        return result;
-    return pg_run_op(pg_store_of(store), &op);
 }
 
 struct get_job_args {
@@ -292,6 +102,8 @@ int pg_get_job(struct store *store, int64_t job_id, struct job *job)
     struct pg_op op = {"get job", PG_OP_AUTOCOMMIT, get_job_body, &args};
 
     memset(job, 0, sizeof *job);
+    if (pg_job_cache_get(pg_store_of(store), job_id, job))
+        return STORE_OK;
     return pg_run_op(pg_store_of(store), &op);
 }
 

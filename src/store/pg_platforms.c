@@ -10,7 +10,8 @@
 
 static int audit_platform(struct pg_store *s, const char *platform,
                           const char *action, const char *status,
-                          json_t *metadata, const char *agent, int64_t now)
+                          json_t *metadata, const char *agent, int64_t now,
+                          struct pg_audit_batch *audit)
 {
     struct pg_audit record = {
         .at = now,
@@ -21,12 +22,14 @@ static int audit_platform(struct pg_store *s, const char *platform,
         .metadata = metadata,
     };
 
+    if (audit != NULL)
+        return pg_audit_batch_add(s, audit, &record);
     return pg_audit_insert(s, &record);
 }
 
 int pg_pause(struct pg_store *s, const char *platform, int64_t until,
              const char *reason, int64_t now, const char *agent,
-             int extend_only)
+             int extend_only, struct pg_audit_batch *audit)
 {
     static const char sql[] =
         "INSERT INTO platform_state AS p (platform, paused_until,"
@@ -59,7 +62,7 @@ int pg_pause(struct pg_store *s, const char *platform, int64_t until,
         until == INT64_MAX ? json_null() : json_integer((json_int_t)until),
         "reason", reason != NULL ? reason : "");
     result = audit_platform(s, platform, "platform_paused", "paused", metadata,
-                            agent, now);
+                            agent, now, audit);
     json_decref(metadata);
     return result;
 }
@@ -76,7 +79,8 @@ static int pause_body(struct pg_store *s, void *arg)
 {
     struct platform_args *a = arg;
 
-    return pg_pause(s, a->platform, a->until, a->reason, a->now, a->agent, 0);
+    return pg_pause(s, a->platform, a->until, a->reason, a->now, a->agent, 0,
+                    NULL);
 }
 
 int pg_pause_platform(struct store *store, const char *platform, int64_t until,
@@ -119,7 +123,7 @@ static int resume_body(struct pg_store *s, void *arg)
     /* The platform's waiting entries may be due now. */
     s->notify = 1;
     return audit_platform(s, a->platform, "platform_resumed", "resumed", NULL,
-                          a->agent, a->now);
+                          a->agent, a->now, NULL);
 }
 
 int pg_resume_platform(struct store *store, const char *platform, int64_t now,

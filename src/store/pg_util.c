@@ -77,17 +77,15 @@ void pg_param_owned(struct pg_params *p, char *text)
  * bytes), and error texts come from remote servers, so bytes that do not
  * decode become '?' instead of failing the whole write.
  */
-void pg_param_text_max(struct pg_params *p, const char *text, size_t max)
+char *pg_text_clean(const char *text, size_t max)
 {
     const utf8proc_uint8_t *in = (const utf8proc_uint8_t *)text;
     size_t len = text != NULL ? strlen(text) : 0;
     size_t out_len = 0;
     char *out = malloc(len < max ? len + 1 : max);
 
-    if (out == NULL) {
-        p->failed = 1;
-        return;
-    }
+    if (out == NULL)
+        return NULL;
     for (size_t i = 0; i < len;) {
         utf8proc_int32_t codepoint;
         utf8proc_ssize_t n =
@@ -104,7 +102,34 @@ void pg_param_text_max(struct pg_params *p, const char *text, size_t max)
         i += step;
     }
     out[out_len] = '\0';
-    pg_param_owned(p, out);
+    return out;
+}
+
+void pg_param_text_max(struct pg_params *p, const char *text, size_t max)
+{
+    char *clean = pg_text_clean(text, max);
+
+    if (clean == NULL) {
+        p->failed = 1;
+        return;
+    }
+    pg_param_owned(p, clean);
+}
+
+json_t *pg_json_text_max(const char *text, size_t max)
+{
+    char *clean;
+    json_t *value;
+
+    if (text == NULL)
+        return json_null();
+    clean = pg_text_clean(text, max);
+    if (clean == NULL)
+        return NULL;
+    /* pg_text_clean leaves valid UTF-8 only. */
+    value = json_string_nocheck(clean);
+    free(clean);
+    return value;
 }
 
 int64_t pg_get_int(const PGresult *res, int row, int col)

@@ -16,6 +16,7 @@ static void pg_close(struct store *store)
 {
     struct pg_store *s = pg_store_of(store);
 
+    pg_job_cache_clear(s);
     PQfinish(s->conn);
     free(s);
 }

@@ -559,6 +559,102 @@ static void submit_groups_apart(void **state)
                         1);
 }
 
+static void submit_batch_mixed_duplicates(void **state)
+{
+    struct store *store = store_of(state);
+    struct job_request first = request("post-0", one_alpha, 1, NOW);
+    struct job_request reqs[4] = {
+        request("post-1", one_alpha, 1, NOW),
+        request("post-2", two, 2, NOW),
+        request("post-3", one_alpha, 1, NOW),
+        request("post-4", one_alpha, 1, NOW),
+    };
+    struct submit_result results[4];
+
+    first.event_id = "evt-old";
+    int64_t old_job = submit(store, &first);
+    reqs[0].event_id = "evt-old";
+    reqs[1].event_id = "evt-new";
+    reqs[2].event_id = "evt-new";
+    check_ok(store, store->ops->submit_jobs(store, reqs, 4, NOW, results));
+
+    assert_int_equal(results[0].duplicate, 1);
+    assert_int_equal(results[0].job_id, old_job);
+    assert_int_equal(results[1].duplicate, 0);
+    assert_int_equal(results[2].duplicate, 1);
+    assert_int_equal(results[2].job_id, results[1].job_id);
+    assert_int_equal(results[3].duplicate, 0);
+    assert_true(results[1].job_id > old_job);
+    assert_true(results[3].job_id > results[1].job_id);
+
+    struct entry_list list = entries_of_job(store, results[1].job_id);
+    assert_int_equal(list.count, 2);
+    entry_list_free(&list);
+    list = entries_of_job(store, results[3].job_id);
+    assert_int_equal(list.count, 1);
+    entry_list_free(&list);
+    assert_int_equal(audit_count(store, "post-1", "accepted"), 0);
+    assert_int_equal(audit_count(store, "post-2", "accepted"), 1);
+    assert_int_equal(audit_count(store, "post-3", "accepted"), 0);
+    assert_int_equal(audit_count(store, "post-4", "accepted"), 1);
+}
+
+static void submit_batch_same_content_id(void **state)
+{
+    struct store *store = store_of(state);
+    struct job_request reqs[2] = {request("post-1", one_alpha, 1, NOW),
+                                  request("post-1", one_alpha, 1, NOW)};
+    struct submit_result results[2];
+    struct job job;
+
+    reqs[0].content_json = "{\"text\":\"first\"}";
+    reqs[1].content_json = "{\"text\":\"second\"}";
+    check_ok(store, store->ops->submit_jobs(store, reqs, 2, NOW, results));
+    assert_int_equal(results[0].duplicate, 0);
+    assert_int_equal(results[1].duplicate, 0);
+    assert_true(results[1].job_id != results[0].job_id);
+
+    check_ok(store, store->ops->get_job(store, results[0].job_id, &job));
+    assert_string_equal(job.content_json, "{\"text\":\"first\"}");
+    job_clear(&job);
+    check_ok(store, store->ops->get_job(store, results[1].job_id, &job));
+    assert_string_equal(job.content_json, "{\"text\":\"second\"}");
+    job_clear(&job);
+    assert_int_equal(audit_count(store, "post-1", "accepted"), 2);
+}
+
+static void get_job_after_claim(void **state)
+{
+    struct store *store = store_of(state);
+    struct job_request req = request("post-1", one_alpha, 1, NOW);
+    struct job before;
+    struct job after;
+
+    req.event_id = "evt-1";
+    int64_t job_id = submit(store, &req);
+    int64_t other = submit_simple(store, "post-2", one_alpha, 1, NOW + HOUR);
+    check_ok(store, store->ops->get_job(store, job_id, &before));
+    struct entry e = claim_one(store, "node-a", NOW);
+    assert_int_equal(e.job_id, job_id);
+
+    check_ok(store, store->ops->get_job(store, job_id, &after));
+    assert_int_equal(after.id, before.id);
+    assert_string_equal(after.content_id, before.content_id);
+    assert_string_equal(after.event_id, "evt-1");
+    assert_string_equal(after.content_json, before.content_json);
+    assert_int_equal(after.scheduled_at, before.scheduled_at);
+    assert_int_equal(after.created_at, before.created_at);
+    job_clear(&after);
+    job_clear(&before);
+
+    /* A job the claim did not return is read as well. */
+    check_ok(store, store->ops->get_job(store, other, &after));
+    assert_string_equal(after.content_id, "post-2");
+    job_clear(&after);
+    assert_int_equal(store->ops->get_job(store, other + 100, &after),
+                     STORE_NOT_FOUND);
+}
+
 static void submit_platform_max_retries(void **state)
 {
     struct store *store = store_of(state);
@@ -1230,6 +1326,171 @@ static void complete_mixed_batch(void **state)
                      ENTRY_PUBLISHED);
     assert_int_equal(get_entry(store, list.items[1].id).status,
                      ENTRY_PUBLISHING);
+    entry_list_free(&list);
+}
+
+/*
+ * A batch in which one entry's lease was lost, recovered and taken by
+ * another node: the late result changes nothing of that entry, and the
+ * others are applied.
+ */
+static void complete_batch_lease_lost(void **state)
+{
+    struct store *store = store_of(state);
+    size_t recovered = 0;
+
+    submit_simple(store, "c1", one_alpha, 1, NOW);
+    submit_simple(store, "c2", one_alpha, 1, NOW + 1);
+    submit_simple(store, "c3", one_alpha, 1, NOW + 2);
+    struct entry lost = claim_one(store, "node-a", NOW);
+    assert_string_equal(lost.content_id, "c1");
+    struct entry_list rest = claim(store, "node-a", NOW + LEASE - 1, 10);
+    assert_int_equal(rest.count, 2);
+    check_ok(store,
+             store->ops->recover_leases(store, NOW + LEASE + 1, &recovered));
+    assert_int_equal(recovered, 1);
+    struct entry taken = claim_one(store, "node-b", NOW + LEASE + 2);
+    assert_int_equal(taken.id, lost.id);
+    assert_int_equal(audit_count(store, "c1", "publish"), 1);
+
+    struct attempt_completion cs[3] = {
+        completion(&rest.items[0], ENTRY_PUBLISHED, OUTCOME_SUCCESS,
+                   NOW + LEASE + 3),
+        completion(&lost, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + LEASE + 3),
+        completion(&rest.items[1], ENTRY_RETRYING, OUTCOME_TRANSIENT,
+                   NOW + LEASE + 3),
+    };
+    int applied[3] = {-1, -1, -1};
+
+    cs[2].retry_count = 1;
+    cs[2].due_at = NOW + 2 * LEASE;
+    check_ok(store, store->ops->complete_attempts(store, cs, 3, applied));
+    assert_int_equal(applied[0], 1);
+    assert_int_equal(applied[1], 0);
+    assert_int_equal(applied[2], 1);
+
+    struct entry after = get_entry(store, lost.id);
+    assert_int_equal(after.status, ENTRY_PUBLISHING);
+    assert_string_equal(after.lease_node, "node-b");
+    assert_int_equal(after.attempt_count, 2);
+    assert_int_equal(after.published_at, 0);
+    assert_int_equal(get_entry(store, rest.items[0].id).status,
+                     ENTRY_PUBLISHED);
+    assert_int_equal(get_entry(store, rest.items[1].id).status, ENTRY_RETRYING);
+
+    struct attempt_list attempts;
+    check_ok(store, store->ops->list_attempts(store, lost.id, &attempts));
+    assert_int_equal(attempts.count, 2);
+    assert_int_equal(attempts.items[0].finished, 0);
+    assert_int_equal(attempts.items[0].outcome, OUTCOME_UNKNOWN);
+    assert_int_equal(attempts.items[1].ended_at, 0);
+    attempt_list_free(&attempts);
+
+    assert_int_equal(audit_count(store, "c1", "publish"), 1);
+    assert_int_equal(audit_count(store, "c1", "retry"), 0);
+    assert_int_equal(audit_count(store, "c2", "publish"), 1);
+    assert_int_equal(audit_count(store, "c3", "publish"), 1);
+    assert_int_equal(audit_count(store, "c3", "retry"), 1);
+    entry_list_free(&rest);
+}
+
+/* Of several results for one entry in a batch, the first that matches
+ * the lease wins, as if they were applied one by one. */
+static void complete_batch_duplicate_results(void **state)
+{
+    struct store *store = store_of(state);
+
+    submit_simple(store, "c1", one_alpha, 1, NOW);
+    struct entry e = claim_one(store, "node-a", NOW);
+    struct attempt_completion cs[3] = {
+        completion(&e, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + 1000),
+        completion(&e, ENTRY_RETRYING, OUTCOME_TRANSIENT, NOW + 1000),
+        completion(&e, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + 1000),
+    };
+    int applied[3] = {-1, -1, -1};
+
+    cs[0].attempt_number = e.attempt_count + 1;
+    cs[1].retry_count = 1;
+    cs[1].due_at = NOW + MINUTE;
+    check_ok(store, store->ops->complete_attempts(store, cs, 3, applied));
+    assert_int_equal(applied[0], 0);
+    assert_int_equal(applied[1], 1);
+    assert_int_equal(applied[2], 0);
+
+    struct entry after = get_entry(store, e.id);
+    assert_int_equal(after.status, ENTRY_RETRYING);
+    assert_int_equal(after.retry_count, 1);
+    assert_int_equal(after.due_at, NOW + MINUTE);
+    assert_int_equal(audit_count(store, "c1", "retry"), 1);
+    assert_int_equal(audit_count(store, "c1", "publish"), 1);
+}
+
+/* Results of several jobs, one of them with two entries, in one batch. */
+static void complete_batch_several_jobs(void **state)
+{
+    struct store *store = store_of(state);
+    submit_simple(store, "c1", two, 2, NOW);
+    int64_t single = submit_simple(store, "c2", one_alpha, 1, NOW + 1);
+    struct entry_list list = claim(store, "node-a", NOW + 1, 10);
+    struct attempt_completion cs[3];
+    int applied[3] = {-1, -1, -1};
+
+    assert_int_equal(list.count, 3);
+    for (size_t i = 0; i < 3; i++) {
+        int ok = list.items[i].job_id == single ||
+                 strcmp(list.items[i].platform, "alpha") == 0;
+
+        cs[i] =
+            completion(&list.items[i], ok ? ENTRY_PUBLISHED : ENTRY_FAILED,
+                       ok ? OUTCOME_SUCCESS : OUTCOME_PERMANENT, NOW + 2000);
+    }
+    check_ok(store, store->ops->complete_attempts(store, cs, 3, applied));
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(applied[i], 1);
+
+    struct audit_list audit = audit_of(store, "c1", "publish");
+    assert_int_equal(audit.count, 1);
+    assert_string_equal(audit.items[0].status, "partial");
+    assert_int_equal(audit.items[0].at, NOW + 2000);
+    audit_list_free(&audit);
+    audit = audit_of(store, "c2", "publish");
+    assert_int_equal(audit.count, 1);
+    assert_string_equal(audit.items[0].status, "success");
+    audit_list_free(&audit);
+    entry_list_free(&list);
+}
+
+/* The "publish" metadata is compact JSON, platforms in entry order. */
+static void publish_record_text(void **state)
+{
+    struct store *store = store_of(state);
+    const char *const beta_alpha[] = {"beta", "alpha"};
+    int64_t job_id = submit_simple(store, "c1", beta_alpha, 2, NOW);
+    struct entry_list list = claim(store, "node-a", NOW, 10);
+    struct attempt_completion cs[2];
+    int applied[2];
+    char expected[256];
+
+    assert_int_equal(list.count, 2);
+    for (size_t i = 0; i < 2; i++) {
+        int beta = strcmp(list.items[i].platform, "beta") == 0;
+
+        cs[i] =
+            completion(&list.items[i], beta ? ENTRY_PUBLISHED : ENTRY_FAILED,
+                       beta ? OUTCOME_SUCCESS : OUTCOME_PERMANENT, NOW);
+    }
+    check_ok(store, store->ops->complete_attempts(store, cs, 2, applied));
+
+    struct audit_list audit = audit_of(store, "c1", "publish");
+    assert_int_equal(audit.count, 1);
+    snprintf(expected, sizeof expected,
+             "{\"job\":%lld,\"platforms\":[\"beta\",\"alpha\"],"
+             "\"results\":[{\"platform\":\"beta\",\"status\":"
+             "\"published\"},{\"platform\":\"alpha\",\"status\":"
+             "\"failed\"}]}",
+             (long long)job_id);
+    assert_string_equal(audit.items[0].metadata_json, expected);
+    audit_list_free(&audit);
     entry_list_free(&list);
 }
 
@@ -2785,6 +3046,9 @@ int main(void)
         STORE_TEST(submit_first_entry_id),
         STORE_TEST(submit_duplicates_in_large_batch),
         STORE_TEST(submit_groups_apart),
+        STORE_TEST(submit_batch_mixed_duplicates),
+        STORE_TEST(submit_batch_same_content_id),
+        STORE_TEST(get_job_after_claim),
         STORE_TEST(submit_platform_max_retries),
         STORE_TEST(submit_past_is_due_now),
         STORE_TEST(get_missing_rows),
@@ -2807,6 +3071,10 @@ int main(void)
         STORE_TEST(complete_failed_exhausted),
         STORE_TEST(complete_loses_race),
         STORE_TEST(complete_mixed_batch),
+        STORE_TEST(complete_batch_lease_lost),
+        STORE_TEST(complete_batch_duplicate_results),
+        STORE_TEST(complete_batch_several_jobs),
+        STORE_TEST(publish_record_text),
         STORE_TEST(complete_rejects_illegal_target),
         STORE_TEST(complete_pauses_platform),
         STORE_TEST(publish_audit_partial),
