@@ -105,18 +105,24 @@ int cli_load_config(struct cli *cli)
     return load_default_zone(cli);
 }
 
-/*
- * Copies a database URL with any password replaced by "***", so that a
- * postgres://user:secret@host URL can appear in an error message.
- */
-static void redact_url(const char *url, char *out, size_t size)
+void cli_redact_url(const char *url, char *out, size_t size)
 {
     const char *scheme_end = strstr(url, "://");
-    const char *at = scheme_end != NULL ? strchr(scheme_end + 3, '@') : NULL;
+    const char *authority = scheme_end != NULL ? scheme_end + 3 : NULL;
+    const char *at = NULL;
     const char *colon = NULL;
 
+    /* The user info ends at the last "@" before the path, query or
+     * fragment, so an "@" later in the URL is not taken for it. */
+    if (authority != NULL) {
+        size_t len = strcspn(authority, "/?#");
+
+        for (size_t i = 0; i < len; i++)
+            if (authority[i] == '@')
+                at = authority + i;
+    }
     if (at != NULL)
-        colon = memchr(scheme_end + 3, ':', (size_t)(at - (scheme_end + 3)));
+        colon = memchr(authority, ':', (size_t)(at - authority));
 
     if (colon == NULL) {
         snprintf(out, size, "%s", url);
@@ -144,7 +150,7 @@ static int open_store(struct cli *cli)
     }
 
     if (store_open(url, &cli->store, err, sizeof err) != STORE_OK) {
-        redact_url(url, shown, sizeof shown);
+        cli_redact_url(url, shown, sizeof shown);
         cli_error("cannot open database %s: %s", shown, err);
         cli->store = NULL;
         return CLI_FAILED;

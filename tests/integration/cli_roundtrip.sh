@@ -424,6 +424,20 @@ expect_status 0 "import of 10,000 rows (2 MB) above max_body_bytes"
 expect_in "$out" "imported 10000 jobs with 10000 entries" \
     "large import stored every row"
 
+# --- passwords in URLs --------------------------------------------------
+
+# Nothing listens on port 1, so the error names the URL, without the
+# password of its user info.
+pubq --url http://user:pw-SECRET@127.0.0.1:1 list
+expect_status 1 "list through an unreachable --url"
+expect_in "$err" "cannot reach http://user:***@127.0.0.1:1" \
+    "the unreachable URL is named"
+expect_not_in "$err" "pw-SECRET" "the --url password is not shown"
+
+pubq --url http://127.0.0.1:1/a@b list
+expect_in "$err" "cannot reach http://127.0.0.1:1/a@b:" \
+    "an @ in the path is not taken for user info"
+
 # --- database selection and migrate ----------------------------------
 
 pubq --database "$work/other.db" list --json
