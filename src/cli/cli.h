@@ -85,6 +85,14 @@ int cli_load_config(struct cli *cli);
 int cli_open_store(struct cli *cli);
 
 /*
+ * Like cli_open_store, but rejects a SQLite file that does not exist
+ * instead of creating it, for commands that only read or change
+ * existing entries. Returns CLI_OK, or CLI_FAILED after printing the
+ * error.
+ */
+int cli_open_existing_store(struct cli *cli);
+
+/*
  * Copies a URL with the password of its user info replaced by "***",
  * such as postgres://user:***@host or http://user:***@host, so that it
  * can appear in a message.

@@ -160,7 +160,7 @@ int cmd_audit(struct cli *cli, const struct cli_command *command, int argc,
     if (cli->url != NULL) {
         if (remote_list_audit(cli, &filter, &list) != 0)
             return CLI_FAILED;
-    } else if (cli_open_store(cli) != CLI_OK) {
+    } else if (cli_open_existing_store(cli) != CLI_OK) {
         return CLI_FAILED;
     } else if (cli->store->ops->list_audit(cli->store, &filter, &list) !=
                STORE_OK) {

@@ -440,6 +440,50 @@ expect_in "$err" "cannot reach http://127.0.0.1:1/a@b:" \
 
 # --- database selection and migrate ----------------------------------
 
+# Commands that only read or change existing entries reject a SQLite
+# file that does not exist and create nothing.
+for command in "list" "show 1" "audit" "retry 1" "cancel 1" "sweep"; do
+    # shellcheck disable=SC2086 # the command and its argument split
+    pubq --database "$work/typo.bd" $command
+    expect_status 1 "$command of a missing database"
+    expect_in "$err" "database $work/typo.bd does not exist" \
+        "$command names the missing database"
+    expect_in "$err" "run 'pubq migrate' or 'pubq serve' to create it" \
+        "$command names the fix"
+    checks=$((checks + 1))
+    [ ! -e "$work/typo.bd" ] || fail "$command created $work/typo.bd"
+done
+
+pubq --database "sqlite:$work/typo.bd?synchronous=full" list
+expect_in "$err" "database $work/typo.bd does not exist" \
+    "a sqlite: URL names the file without its query"
+
+# A relative path in the configuration is read from the current
+# directory, and the error says which one.
+mkdir "$work/elsewhere"
+printf '[database]\nurl = relative.db\n' >"$work/relative.conf"
+set +e
+(cd "$work/elsewhere" &&
+    "$PUBQ_BIN" --config "$work/relative.conf" list) >"$work/stdout" \
+    2>"$work/stderr" </dev/null
+status=$?
+set -e
+err=$(cat "$work/stderr")
+expect_status 1 "list with a missing relative database"
+expect_in "$err" \
+    "database relative.db does not exist in the current directory $work/elsewhere" \
+    "the error names the directory of a relative path"
+expect_in "$err" "check url in [database] of $work/relative.conf" \
+    "the error names the configuration key"
+checks=$((checks + 1))
+[ ! -e "$work/elsewhere/relative.db" ] || fail "list created relative.db"
+
+pubq --database "" list
+expect_status 1 "list with an empty --database"
+expect_in "$err" "--database is empty" "an empty --database is named"
+expect_not_in "$err" "set database in" "the fix names the real key"
+
+pubq --database "$work/other.db" migrate
 pubq --database "$work/other.db" list --json
 expect_status 0 "--database overrides the configuration"
 expect_json 'd == []' "other database starts empty"
