@@ -142,6 +142,16 @@ expect_json 'len(d) == 1 and d[0]["action"] == "accepted"' \
     "audit --json returns the accepted record of post-1"
 expect_json 'd[0]["job_id"] == "post-1"' "accepted record job_id"
 
+pubq audit --action nosuch
+expect_status 2 "audit with an unknown action"
+expect_in "$err" "invalid --action: nosuch; use one of accepted, publish," \
+    "an unknown action is named with the valid ones"
+expect_in "$err" "mark_published" "the valid actions include mark_published"
+
+pubq audit --json --action mark_published
+expect_status 0 "audit with a known action that matches nothing"
+expect_json 'd == []' "no entry was marked published"
+
 pubq audit --json --job no-such-content
 expect_json 'd == []' "audit filter by another content id matches nothing"
 
@@ -471,7 +481,7 @@ set -e
 err=$(cat "$work/stderr")
 expect_status 1 "list with a missing relative database"
 expect_in "$err" \
-    "database relative.db does not exist in the current directory $work/elsewhere" \
+    "relative.db does not exist in the current directory $work/elsewhere" \
     "the error names the directory of a relative path"
 expect_in "$err" "check url in [database] of $work/relative.conf" \
     "the error names the configuration key"
