@@ -260,6 +260,24 @@ expect_status 1 "unknown platform"
 expect_in "$err" 'unknown platform "nosuch"' "unknown platform named"
 expect_in "$err" "--platform" "unknown platform error names the option"
 
+long_id=$(printf 'a%.0s' $(seq 201))
+pubq publish --text hello --platform outbox --id "$long_id"
+expect_status 1 "publish with a 201-byte --id"
+expect_in "$err" "pubq: --id is 201 bytes; use 1 to 200 bytes" \
+    "a long --id is named by its option"
+expect_not_in "$err" "contentItemId" "a long --id names no JSON field"
+
+pubq publish --text "" --platform outbox
+expect_status 1 "publish with an empty --text"
+expect_in "$err" "--text: empty text; pass the text to publish" \
+    "an empty --text names the fix"
+expect_not_in "$err" "media" "the fix names no option the CLI lacks"
+
+: >"$work/empty.txt"
+pubq publish --file "$work/empty.txt" --platform outbox
+expect_status 1 "publish with an empty --file"
+expect_in "$err" "--file: $work/empty.txt is empty" "an empty --file is named"
+
 pubq publish --text hello --platform outbox --at 2026-02-30T10:00:00Z
 expect_status 1 "impossible date in --at"
 expect_in "$err" "2026-02-30T10:00:00Z" "--at error names the value"
@@ -410,6 +428,14 @@ expect_in "$err" "nosuch" "bad row error names the value"
 expect_in "$err" "nothing was stored" "bad row error says nothing stored"
 pubq list --json --limit 1000
 expect_json "len(d) == $before" "import with a bad row stored nothing"
+
+printf 'id,text,platforms,at\ncal-9,x,outbox,2026-02-30T10:00:00Z\n' \
+    >"$work/bad-at.csv"
+pubq import "$work/bad-at.csv"
+expect_status 1 "import with a bad at column"
+expect_in "$err" "line 2: at: invalid timestamp" \
+    "a CSV error names the column"
+expect_not_in "$err" "scheduledAt" "a CSV error names no JSON field"
 
 pubq import "$work/no-such-file.csv"
 expect_status 1 "import of a missing file"
