@@ -467,6 +467,24 @@ static void test_events_error_details(void **state)
     response_clear(&response);
 }
 
+static void test_events_nul_character(void **state)
+{
+    struct fixture *fx = *state;
+    struct response response;
+
+    post(fx, "/v1/events",
+         EVENT_START "\"platforms\":[\"blog\"],"
+                     "\"content\":{\"text\":\"a\\u0000b\"}}}",
+         &response);
+    assert_int_equal(response.status, 400);
+    assert_string_equal(error_field(&response), "body");
+    assert_non_null(strstr(error_message(&response),
+                           "NUL characters are not allowed in text"));
+    assert_null(strstr(error_message(&response), "JSON_ALLOW_NUL"));
+    assert_int_equal(count_entries(fx), 0);
+    response_clear(&response);
+}
+
 static void test_events_too_large(void **state)
 {
     struct fixture *fx = *state;
@@ -1926,6 +1944,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         HTTP_TEST(test_events_reject),
         HTTP_TEST(test_events_error_details),
+        HTTP_TEST(test_events_nul_character),
         HTTP_TEST(test_events_too_large),
         HTTP_TEST(test_events_store),
         HTTP_TEST(test_events_idempotent),

@@ -169,6 +169,10 @@ static const struct bad_file bad_files[] = {
      "\"content\": {\"text\": \"x\"}}\n",
      "line 3: data.platforms[1]", "appears twice"},
     {"bad-json.jsonl", "{\"contentItemId\": \n", "line 1", "invalid JSON"},
+    {"nul.jsonl",
+     "{\"contentItemId\": \"a\", \"platforms\": [\"outbox\"], "
+     "\"content\": {\"text\": \"a\\u0000b\"}}\n",
+     "line 1", "NUL characters are not allowed in text, so remove them"},
     {"bad-id.jsonl",
      "{\"id\": 5, \"contentItemId\": \"a\", \"platforms\": [\"outbox\"], "
      "\"content\": {\"text\": \"x\"}}\n",
