@@ -1081,6 +1081,9 @@ static void test_mark_published(void **state)
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(response.json, "entry"), "status")),
                         "published");
+    /* The error of the failed attempt is no longer the entry's. */
+    assert_true(json_is_null(json_object_get(
+        json_object_get(response.json, "entry"), "lastError")));
     response_clear(&response);
 }
 
