@@ -41,6 +41,7 @@ struct cli {
     const char *database;    /* --database or $PUBQ_DATABASE, or NULL */
     int json;                /* --json: one JSON document on stdout */
     const char *url;         /* --url or $PUBQ_URL: the daemon API */
+    char shown_url[1024];    /* url without its password, for messages */
 
     struct pubq_config config;
     int config_loaded;
@@ -82,6 +83,21 @@ int cli_load_config(struct cli *cli);
  * Returns CLI_OK, or CLI_FAILED after printing the error.
  */
 int cli_open_store(struct cli *cli);
+
+/*
+ * Like cli_open_store, but rejects a SQLite file that does not exist
+ * instead of creating it, for commands that only read or change
+ * existing entries. Returns CLI_OK, or CLI_FAILED after printing the
+ * error.
+ */
+int cli_open_existing_store(struct cli *cli);
+
+/*
+ * Copies a URL with the password of its user info replaced by "***",
+ * such as postgres://user:***@host or http://user:***@host, so that it
+ * can appear in a message.
+ */
+void cli_redact_url(const char *url, char *out, size_t size);
 
 /* Prints "pubq: MESSAGE" and a newline on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

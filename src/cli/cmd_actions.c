@@ -189,7 +189,7 @@ static int run_command(struct cli *cli, const struct cli_command *command,
         return status;
     if (cli->url != NULL)
         return run_remote(cli, action, id);
-    if (cli_open_store(cli) != CLI_OK)
+    if (cli_open_existing_store(cli) != CLI_OK)
         return CLI_FAILED;
 
     return run_action(cli, action, id);

@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "cli/remote.h"
 #include "cli/render.h"
+#include "core/audit_action.h"
 
 #include "util/banned.h"
 
@@ -23,7 +24,10 @@ const char cmd_audit_help[] =
     "  --job CONTENT_ID  records of one content item (its job id in the\n"
     "                    audit log is the content item id)\n"
     "  --action ACTION   one action: accepted, publish, retry,\n"
-    "                    manual_retry, cancel, reschedule, sweep, ...\n"
+    "                    manual_retry, cancel, reschedule,\n"
+    "                    mark_published, sweep, lease_recovered,\n"
+    "                    lease_released, platform_paused or\n"
+    "                    platform_resumed\n"
     "  --platform NAME   records about one platform\n"
     "  --since TIME      records at or after TIME (RFC 3339, such as\n"
     "                    2026-12-05T00:00:00Z; a time without offset is\n"
@@ -44,6 +48,15 @@ struct audit_options {
     const char *since;
     const char *until;
 };
+
+static int reject_action(const struct cli_command *command, const char *action)
+{
+    char names[512];
+
+    audit_action_list(names, sizeof names);
+    return cli_usage_error(command, "invalid --action: %s; use one of %s",
+                           action, names);
+}
 
 static int parse_options(struct cli *cli, const struct cli_command *command,
                          int argc, char **argv, struct audit_filter *filter,
@@ -72,6 +85,8 @@ static int parse_options(struct cli *cli, const struct cli_command *command,
             filter->job_id = optarg;
             break;
         case 'a':
+            if (!audit_action_known(optarg))
+                return reject_action(command, optarg);
             filter->action = optarg;
             break;
         case 'p':
@@ -160,7 +175,7 @@ int cmd_audit(struct cli *cli, const struct cli_command *command, int argc,
     if (cli->url != NULL) {
         if (remote_list_audit(cli, &filter, &list) != 0)
             return CLI_FAILED;
-    } else if (cli_open_store(cli) != CLI_OK) {
+    } else if (cli_open_existing_store(cli) != CLI_OK) {
         return CLI_FAILED;
     } else if (cli->store->ops->list_audit(cli->store, &filter, &list) !=
                STORE_OK) {

@@ -116,7 +116,7 @@ int cmd_list(struct cli *cli, const struct cli_command *command, int argc,
         if (cli_load_config(cli) != CLI_OK ||
             remote_list_entries(cli, &filter, &list) != 0)
             return CLI_FAILED;
-    } else if (cli_open_store(cli) != CLI_OK) {
+    } else if (cli_open_existing_store(cli) != CLI_OK) {
         return CLI_FAILED;
     } else if (cli->store->ops->list_entries(cli->store, &filter, &list) !=
                STORE_OK) {

@@ -282,6 +282,32 @@ static int submit_remote(struct cli *cli, const struct intake_job *job)
     return status == 0 ? CLI_OK : CLI_FAILED;
 }
 
+/*
+ * Prints an intake error under the option's name: "--id is 201 bytes"
+ * rather than "--id: data.contentItemId is 201 bytes".
+ */
+static void report_intake_error(struct intake_error *error,
+                                const struct publish_options *opts)
+{
+    const char *option = publish_option_for_field(error->field, opts);
+
+    if (intake_error_rename(error, option))
+        cli_error("%s", error->message);
+    else
+        cli_error("%s: %s", error->field, error->message);
+}
+
+/* Intake would suggest attaching media, which the CLI has no option for. */
+static int reject_empty_text(const struct publish_options *opts)
+{
+    if (opts->file != NULL)
+        cli_error("--file: %s is empty; write the text to publish in it",
+                  opts->file);
+    else
+        cli_error("--text: empty text; pass the text to publish");
+    return CLI_FAILED;
+}
+
 /* Validates the options through intake and stores the job. */
 static int publish(struct cli *cli, const struct publish_options *opts,
                    const char *text, size_t length)
@@ -297,6 +323,8 @@ static int publish(struct cli *cli, const struct publish_options *opts,
 
     if (config == NULL)
         return CLI_FAILED;
+    if (length == 0)
+        return reject_empty_text(opts);
     if (content_id == NULL) {
         generate_content_id(now, generated_id, sizeof generated_id);
         content_id = generated_id;
@@ -310,8 +338,7 @@ static int publish(struct cli *cli, const struct publish_options *opts,
                                     cli->default_zone, now, &job, &error);
     json_decref(data);
     if (status != 0) {
-        cli_error("%s: %s", publish_option_for_field(error.field, opts),
-                  error.message);
+        report_intake_error(&error, opts);
         return CLI_FAILED;
     }
 

@@ -182,7 +182,7 @@ int cmd_sweep(struct cli *cli, const struct cli_command *command, int argc,
 
     if (rc >= 0)
         return rc;
-    if (cli_open_store(cli) != CLI_OK)
+    if (cli_open_existing_store(cli) != CLI_OK)
         return CLI_FAILED;
     if (engine_sweep_once(cli->store, &result, err, sizeof err) != 0) {
         cli_error("%s", err);

@@ -102,7 +102,7 @@ int cmd_show(struct cli *cli, const struct cli_command *command, int argc,
         return status;
     if (cli->url != NULL)
         return show_remote(cli, id);
-    if (cli_open_store(cli) != CLI_OK)
+    if (cli_open_existing_store(cli) != CLI_OK)
         return CLI_FAILED;
 
     return show_entry(cli, id);

@@ -105,18 +105,24 @@ int cli_load_config(struct cli *cli)
     return load_default_zone(cli);
 }
 
-/*
- * Copies a database URL with any password replaced by "***", so that a
- * postgres://user:secret@host URL can appear in an error message.
- */
-static void redact_url(const char *url, char *out, size_t size)
+void cli_redact_url(const char *url, char *out, size_t size)
 {
     const char *scheme_end = strstr(url, "://");
-    const char *at = scheme_end != NULL ? strchr(scheme_end + 3, '@') : NULL;
+    const char *authority = scheme_end != NULL ? scheme_end + 3 : NULL;
+    const char *at = NULL;
     const char *colon = NULL;
 
+    /* The user info ends at the last "@" before the path, query or
+     * fragment, so an "@" later in the URL is not taken for it. */
+    if (authority != NULL) {
+        size_t len = strcspn(authority, "/?#");
+
+        for (size_t i = 0; i < len; i++)
+            if (authority[i] == '@')
+                at = authority + i;
+    }
     if (at != NULL)
-        colon = memchr(scheme_end + 3, ':', (size_t)(at - (scheme_end + 3)));
+        colon = memchr(authority, ':', (size_t)(at - authority));
 
     if (colon == NULL) {
         snprintf(out, size, "%s", url);
@@ -125,7 +131,96 @@ static void redact_url(const char *url, char *out, size_t size)
     snprintf(out, size, "%.*s:***%s", (int)(colon - url), url, at);
 }
 
-static int open_store(struct cli *cli)
+/*
+ * Returns the database URL of this run: --database or $PUBQ_DATABASE,
+ * else url in [database]. Prints the error and returns NULL when that
+ * URL is empty.
+ */
+static const char *database_url(const struct cli *cli)
+{
+    const char *url =
+        cli->database != NULL ? cli->database : cli->config.database;
+
+    if (cli->database != NULL && url[0] == '\0') {
+        cli_error("missing database: --database is empty; pass a file "
+                  "path, sqlite:PATH or postgres://..., or leave it out "
+                  "to use url in [database] of the configuration");
+        return NULL;
+    }
+    if (url == NULL || url[0] == '\0') {
+        cli_error("missing database: no URL configured; set url in "
+                  "[database] of the configuration or pass --database");
+        return NULL;
+    }
+    return url;
+}
+
+/*
+ * Copies the file path of a SQLite database URL into `path`: the URL
+ * without "sqlite:" and without a "?" query, as the SQLite back end
+ * reads it. Returns 0, or -1 for a PostgreSQL URL or an in-memory
+ * database, which have no file.
+ */
+static int sqlite_file_path(const char *url, char *path, size_t size)
+{
+    const char *query;
+    size_t len;
+
+    if (strncmp(url, "postgres://", 11) == 0 ||
+        strncmp(url, "postgresql://", 13) == 0)
+        return -1;
+    if (strncmp(url, "sqlite:", 7) == 0)
+        url += 7;
+
+    query = strrchr(url, '?');
+    len = query != NULL ? (size_t)(query - url) : strlen(url);
+    if (len == 0 || len >= size)
+        return -1;
+    snprintf(path, size, "%.*s", (int)len, url);
+    return strcmp(path, ":memory:") == 0 ? -1 : 0;
+}
+
+/*
+ * Rejects a SQLite database file that does not exist, so that a command
+ * that only reads or changes existing entries never creates an empty
+ * database from a mistyped path. Returns CLI_OK or CLI_FAILED.
+ */
+static int check_database_exists(const struct cli *cli, const char *url)
+{
+    char path[4096];
+    char cwd[4096];
+    char fix[4200];
+
+    if (sqlite_file_path(url, path, sizeof path) != 0)
+        return CLI_OK;
+    if (access(path, F_OK) == 0 || errno != ENOENT)
+        return CLI_OK;
+
+    if (cli->database != NULL)
+        snprintf(fix, sizeof fix, "check --database (or $PUBQ_DATABASE)");
+    else if (cli->config_path != NULL)
+        snprintf(fix, sizeof fix, "check url in [database] of %s",
+                 cli->config_path);
+    else if (access(DEFAULT_CONFIG_PATH, F_OK) == 0)
+        snprintf(fix, sizeof fix, "check url in [database] of %s",
+                 DEFAULT_CONFIG_PATH);
+    else
+        snprintf(fix, sizeof fix, "set url in [database] of a "
+                                  "configuration file or pass --database");
+
+    if (path[0] != '/' && getcwd(cwd, sizeof cwd) != NULL)
+        cli_error("database %s does not exist in the current directory "
+                  "%s; %s, or run 'pubq migrate' or 'pubq serve' to "
+                  "create it",
+                  path, cwd, fix);
+    else
+        cli_error("database %s does not exist; %s, or run 'pubq migrate' "
+                  "or 'pubq serve' to create it",
+                  path, fix);
+    return CLI_FAILED;
+}
+
+static int open_store(struct cli *cli, int must_exist)
 {
     const char *url;
     char shown[512];
@@ -136,15 +231,14 @@ static int open_store(struct cli *cli)
     if (cli_load_config(cli) != CLI_OK)
         return CLI_FAILED;
 
-    url = cli->database != NULL ? cli->database : cli->config.database;
-    if (url == NULL || url[0] == '\0') {
-        cli_error("missing database: no URL configured; set database in "
-                  "the configuration or pass --database");
+    url = database_url(cli);
+    if (url == NULL)
         return CLI_FAILED;
-    }
+    if (must_exist && check_database_exists(cli, url) != CLI_OK)
+        return CLI_FAILED;
 
     if (store_open(url, &cli->store, err, sizeof err) != STORE_OK) {
-        redact_url(url, shown, sizeof shown);
+        cli_redact_url(url, shown, sizeof shown);
         cli_error("cannot open database %s: %s", shown, err);
         cli->store = NULL;
         return CLI_FAILED;
@@ -152,14 +246,10 @@ static int open_store(struct cli *cli)
     return CLI_OK;
 }
 
-int cli_open_store(struct cli *cli)
+static int migrate_store(struct cli *cli)
 {
-    int result;
+    int result = store_migrate(cli->store);
 
-    if (open_store(cli) != CLI_OK)
-        return CLI_FAILED;
-
-    result = store_migrate(cli->store);
     if (result == STORE_INVALID) {
         /* Another application's database; the message names the fix. */
         cli_error("cannot migrate the database: %s",
@@ -174,6 +264,20 @@ int cli_open_store(struct cli *cli)
         return CLI_FAILED;
     }
     return CLI_OK;
+}
+
+int cli_open_store(struct cli *cli)
+{
+    if (open_store(cli, 0) != CLI_OK)
+        return CLI_FAILED;
+    return migrate_store(cli);
+}
+
+int cli_open_existing_store(struct cli *cli)
+{
+    if (open_store(cli, 1) != CLI_OK)
+        return CLI_FAILED;
+    return migrate_store(cli);
 }
 
 int64_t cli_now_ms(void)

@@ -108,7 +108,7 @@ int cli_http_request(struct cli *cli, const char *method, const char *path,
 
     memset(reply, 0, sizeof *reply);
     if (curl == NULL) {
-        cli_error("cannot reach %s: libcurl failed to start", cli->url);
+        cli_error("cannot reach %s: libcurl failed to start", cli->shown_url);
         return -1;
     }
 
@@ -119,7 +119,7 @@ int cli_http_request(struct cli *cli, const char *method, const char *path,
     if (rc != CURLE_OK) {
         cli_error("cannot reach %s: %s; check --url and that pubq serve "
                   "is running",
-                  cli->url, curl_easy_strerror(rc));
+                  cli->shown_url, curl_easy_strerror(rc));
         free(buffer.data);
         return -1;
     }
@@ -380,7 +380,7 @@ int cli_http_platforms(struct cli *cli, struct pubq_config *config)
     config->platforms =
         calloc(json_array_size(list) + 1, sizeof *config->platforms);
     if (reply.status != 200 || config->platforms == NULL) {
-        cli_error("cannot read the platforms from %s: %s", cli->url,
+        cli_error("cannot read the platforms from %s: %s", cli->shown_url,
                   cli_http_error_message(&reply));
         goto done;
     }
@@ -389,7 +389,7 @@ int cli_http_platforms(struct cli *cli, struct pubq_config *config)
         if (add_platform(config, item) != 0) {
             cli_error("cannot read the platforms from %s: unexpected "
                       "reply",
-                      cli->url);
+                      cli->shown_url);
             goto done;
         }
     }

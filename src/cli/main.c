@@ -157,6 +157,9 @@ static int run(struct cli *cli, int argc, char **argv)
     if (status != CLI_CONTINUE)
         return status;
 
+    if (cli->url != NULL)
+        cli_redact_url(cli->url, cli->shown_url, sizeof cli->shown_url);
+
     if (optind >= argc)
         return cli_usage_error(&global_command, "missing command");
 

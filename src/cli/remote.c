@@ -96,7 +96,8 @@ int remote_list_entries(struct cli *cli, const struct entry_filter *filter,
     cli_http_reply_clear(&reply);
     if (status != 0) {
         entry_list_free(list);
-        cli_error("cannot list entries: unexpected reply from %s", cli->url);
+        cli_error("cannot list entries: unexpected reply from %s",
+                  cli->shown_url);
     }
     return status;
 }
@@ -137,7 +138,7 @@ int remote_entry_detail(struct cli *cli, int64_t id, struct entry *entry,
     if (status != 0) {
         attempt_list_free(attempts);
         job_clear(job);
-        cli_error("%s: unexpected reply from %s", what, cli->url);
+        cli_error("%s: unexpected reply from %s", what, cli->shown_url);
         return -1;
     }
     return 0;
@@ -163,7 +164,7 @@ int remote_entry_action(struct cli *cli, const char *action, const char *verb,
                   cli_http_error_message(&reply));
     else if (cli_http_entry(json_object_get(reply.json, "entry"), entry) != 0)
         cli_error("cannot %s entry %" PRId64 ": unexpected reply from %s", verb,
-                  id, cli->url);
+                  id, cli->shown_url);
     else
         status = 0;
     cli_http_reply_clear(&reply);
@@ -192,7 +193,7 @@ int remote_list_audit(struct cli *cli, const struct audit_filter *filter,
     if (status != 0) {
         audit_list_free(list);
         cli_error("cannot read the audit log: unexpected reply from %s",
-                  cli->url);
+                  cli->shown_url);
     }
     return status;
 }
@@ -246,7 +247,7 @@ int remote_submit_jobs(struct cli *cli, const struct intake_job *jobs,
     if (cli_http_request(cli, "POST", "/v1/events", body, &reply) != 0) {
         free(body);
         snprintf(err, errlen, "the daemon at %s could not be reached",
-                 cli->url);
+                 cli->shown_url);
         return -1;
     }
     free(body);
@@ -257,7 +258,7 @@ int remote_submit_jobs(struct cli *cli, const struct intake_job *jobs,
                  cli_http_error_message(&reply));
     else if (read_results(json_object_get(reply.json, "events"), count,
                           results) != 0)
-        snprintf(err, errlen, "unexpected reply from %s", cli->url);
+        snprintf(err, errlen, "unexpected reply from %s", cli->shown_url);
     else
         status = 0;
     cli_http_reply_clear(&reply);

@@ -141,7 +141,7 @@ static int send_batch(struct batch_run *run)
     if (cli_http_request(run->cli, "POST", "/v1/events", body, &reply) != 0) {
         free(body);
         snprintf(run->err, run->errlen, "the daemon at %s could not be reached",
-                 run->cli->url);
+                 run->cli->shown_url);
         return -1;
     }
     free(body);
@@ -163,7 +163,7 @@ static int send_batch(struct batch_run *run)
     } else if (read_batch_results(json_object_get(reply.json, "events"),
                                   run->start, end, run->results) != 0) {
         snprintf(run->err, run->errlen, "unexpected reply from %s",
-                 run->cli->url);
+                 run->cli->shown_url);
     } else {
         run->start = end;
         status = 0;

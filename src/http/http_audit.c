@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "core/audit_action.h"
 #include "http/http_internal.h"
 
 #include "util/banned.h"
@@ -29,6 +30,15 @@ static int parse_audit_filter(struct http_request *request,
         http_query_limit(request, &filter->limit, reply) != 0)
         return -1;
 
+    if (filter->action != NULL && !audit_action_known(filter->action)) {
+        char names[512];
+
+        audit_action_list(names, sizeof names);
+        http_reply_error(reply, MHD_HTTP_BAD_REQUEST, "action",
+                         "invalid action \"%.60s\"; use one of %s",
+                         filter->action, names);
+        return -1;
+    }
     if (filter->from != 0 && filter->to != 0 && filter->to <= filter->from) {
         http_reply_error(reply, MHD_HTTP_BAD_REQUEST, "to",
                          "invalid to: it is not after from; swap the two "

@@ -281,7 +281,10 @@ json_t *http_counts_json(const struct status_counts *counts)
     return object;
 }
 
-/* Describes a jansson parse error; invalid UTF-8 gets its own words. */
+/*
+ * Describes a jansson parse error. Invalid UTF-8, a NUL character and a
+ * truncated body get their own words.
+ */
 static void reply_bad_json(const json_error_t *json_error,
                            struct http_reply *reply)
 {
@@ -291,6 +294,12 @@ static void reply_bad_json(const json_error_t *json_error,
         http_reply_error(reply, MHD_HTTP_BAD_REQUEST, "body",
                          "invalid UTF-8 in the request body at line %d, "
                          "column %d; send the body encoded as UTF-8",
+                         json_error->line, json_error->column);
+    else if (code == json_error_null_character)
+        http_reply_error(reply, MHD_HTTP_BAD_REQUEST, "body",
+                         "NUL character (\\u0000) in a JSON string at line "
+                         "%d, column %d; NUL characters are not allowed in "
+                         "text, so remove them",
                          json_error->line, json_error->column);
     else if (code == json_error_premature_end_of_input)
         http_reply_error(reply, MHD_HTTP_BAD_REQUEST, "body",

@@ -4,13 +4,15 @@
  * empty value ("?status=") counts as absent, as HTML forms send it. A
  * parameter given twice and a value with a control character (%00,
  * %0A, ...) are rejected, because libmicrohttpd would hand on only one
- * of the values, or the value cut at the NUL.
+ * of the values, or the value cut at the NUL. A value that is not valid
+ * UTF-8 (%FF) is rejected too, because no stored text can match it.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "core/timestamp.h"
 #include "http/http_internal.h"
@@ -19,7 +21,13 @@
 
 #define QUERY_NAMES_MAX 32 /* names in one `known` list */
 
-enum query_problem { QUERY_OK, QUERY_UNKNOWN, QUERY_REPEATED, QUERY_CONTROL };
+enum query_problem {
+    QUERY_OK,
+    QUERY_UNKNOWN,
+    QUERY_REPEATED,
+    QUERY_CONTROL,
+    QUERY_NOT_UTF8,
+};
 
 struct name_check {
     const char *const *known;
@@ -37,6 +45,23 @@ static int has_control(const char *value, size_t size)
             return 1;
     }
     return 0;
+}
+
+static int is_utf8(const char *value, size_t size)
+{
+    const utf8proc_uint8_t *bytes = (const utf8proc_uint8_t *)value;
+    utf8proc_int32_t code_point;
+
+    while (size > 0) {
+        utf8proc_ssize_t used =
+            utf8proc_iterate(bytes, (utf8proc_ssize_t)size, &code_point);
+
+        if (used < 0)
+            return 0;
+        bytes += used;
+        size -= (size_t)used;
+    }
+    return 1;
 }
 
 static enum MHD_Result check_name(void *cls, enum MHD_ValueKind kind,
@@ -59,6 +84,8 @@ static enum MHD_Result check_name(void *cls, enum MHD_ValueKind kind,
         check->problem = QUERY_REPEATED;
     else if (value != NULL && has_control(value, value_size))
         check->problem = QUERY_CONTROL;
+    else if (value != NULL && !is_utf8(value, value_size))
+        check->problem = QUERY_NOT_UTF8;
     return check->problem == QUERY_OK ? MHD_YES : MHD_NO;
 }
 
@@ -93,6 +120,12 @@ int http_query_check_names(struct http_request *request,
         http_reply_error(reply, MHD_HTTP_BAD_REQUEST, check.name,
                          "invalid %s: contains a control character such "
                          "as %%00 or %%0A; remove it",
+                         check.name);
+        return -1;
+    case QUERY_NOT_UTF8:
+        http_reply_error(reply, MHD_HTTP_BAD_REQUEST, check.name,
+                         "invalid %s: not valid UTF-8; percent-encode the "
+                         "UTF-8 bytes of the text",
                          check.name);
         return -1;
     case QUERY_UNKNOWN:

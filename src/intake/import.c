@@ -104,6 +104,23 @@ static int check_event_id(struct import_context *ctx, int line,
     return 0;
 }
 
+/*
+ * Reports an intake error of the row on `line`, with the field renamed to
+ * the input's own name (a CSV column) when the reader has one.
+ */
+static int fail_row(struct import_context *ctx, int line,
+                    struct intake_error *row_error)
+{
+    const char *name = ctx->name_for_field != NULL
+                           ? ctx->name_for_field(row_error->field)
+                           : NULL;
+
+    if (name != NULL && intake_error_rename(row_error, name))
+        return import_fail(ctx->error, line, NULL, "%s", row_error->message);
+    return import_fail(ctx->error, line, row_error->field, "%s",
+                       row_error->message);
+}
+
 int import_add_row(struct import_context *ctx, int line, const json_t *data,
                    const char *event_id)
 {
@@ -117,8 +134,7 @@ int import_add_row(struct import_context *ctx, int line, const json_t *data,
 
     if (intake_parse_scheduled(data, event_id, ctx->config, ctx->default_zone,
                                ctx->now, &job, &row_error) != 0)
-        return import_fail(ctx->error, line, row_error.field, "%s",
-                           row_error.message);
+        return fail_row(ctx, line, &row_error);
 
     if (check_event_id(ctx, line, event_id) != 0) {
         intake_job_clear(&job);

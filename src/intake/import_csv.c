@@ -256,6 +256,13 @@ static int read_row(struct csv_state *state)
                            "fields that contain commas",
                            state->field_count, state->header_count);
 
+    /* Intake would suggest attaching media, which CSV has no column
+     * for. */
+    if (column_field(state, COLUMN_TEXT)->length == 0)
+        return import_fail(state->ctx->error, state->record_line, "text",
+                           "empty text; write the text to publish in the "
+                           "text column");
+
     data = build_data(state);
     if (data == NULL)
         return import_fail(state->ctx->error, state->record_line, NULL,
@@ -335,6 +342,31 @@ static int finish(struct csv_parser *parser, struct csv_state *state, int line)
     return state->failed ? -1 : 0;
 }
 
+/* Returns the CSV column of an intake field, such as "at" for
+ * "data.scheduledAt", or NULL for a field no column fills. */
+static const char *column_for_field(const char *field)
+{
+    /* Longer prefixes first. */
+    static const struct {
+        const char *prefix;
+        enum csv_column column;
+    } fields[] = {
+        {"data.contentItemId", COLUMN_ID},
+        {"data.platforms", COLUMN_PLATFORMS},
+        {"data.scheduledAt", COLUMN_AT},
+        {"data.content.title", COLUMN_TITLE},
+        {"data.content.link", COLUMN_LINK},
+        {"data.content", COLUMN_TEXT},
+    };
+
+    if (strcmp(field, "id") == 0)
+        return column_names[COLUMN_EVENT_ID];
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (strncmp(field, fields[i].prefix, strlen(fields[i].prefix)) == 0)
+            return column_names[fields[i].column];
+    return NULL;
+}
+
 int import_read_csv(struct import_line_reader *reader,
                     struct import_context *ctx)
 {
@@ -344,6 +376,7 @@ int import_read_csv(struct import_line_reader *reader,
 
     memset(&state, 0, sizeof state);
     state.ctx = ctx;
+    ctx->name_for_field = column_for_field;
     for (size_t i = 0; i < COLUMN_COUNT; i++)
         state.columns[i] = -1;
 

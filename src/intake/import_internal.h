@@ -20,6 +20,8 @@ struct import_context {
     struct intake_error *error;
     const char *event_id_name; /* "id" (JSON Lines) or "event_id" (CSV) */
     json_t *event_lines;       /* event id -> line of its first row */
+    /* The input's name for an intake field, or NULL to keep the field. */
+    const char *(*name_for_field)(const char *field);
 };
 
 /* Reads one physical line at a time, bounded by IMPORT_MAX_ROW_BYTES. */

@@ -51,6 +51,13 @@ int import_read_jsonl(struct import_line_reader *reader,
             continue;
 
         row = json_loadb(reader->buffer, reader->length, 0, &json_error);
+        if (row == NULL &&
+            json_error_code(&json_error) == json_error_null_character)
+            return import_fail(ctx->error, reader->line, NULL,
+                               "NUL character (\\u0000) at column %d; NUL "
+                               "characters are not allowed in text, so "
+                               "remove them",
+                               json_error.column);
         if (row == NULL)
             return import_fail(ctx->error, reader->line, NULL,
                                "invalid JSON at column %d: %s; write one "

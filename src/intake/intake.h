@@ -32,6 +32,14 @@ struct intake_error {
     char message[512];
 };
 
+/*
+ * Renames the field of *error to `name`, such as the CSV column "at" or
+ * the CLI option "--at" for "data.scheduledAt", and replaces the old
+ * field name in the message too. Returns 1 when the message named the
+ * field, so the caller need not print the name before it, else 0.
+ */
+int intake_error_rename(struct intake_error *error, const char *name);
+
 /* A validated job; intake_job_clear frees it. */
 struct intake_job {
     char *event_id; /* or NULL */

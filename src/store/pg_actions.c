@@ -42,8 +42,9 @@ static const struct entry_action cancel_action = {
 
 static const struct entry_action mark_published_action = {
     "mark entry published", ENTRY_EV_MARK_PUBLISHED, PG_ENTRY_MARK_PUBLISHED,
+    /* The error of the failed attempt stays in the attempt history. */
     "UPDATE entries SET status = 'published', published_at = $3::bigint,"
-    " fail_reason = '', updated_at = $3::bigint"
+    " fail_reason = '', last_error = '', updated_at = $3::bigint"
     " WHERE id = $1::bigint AND status = $2::text",
     "mark_published"};
 

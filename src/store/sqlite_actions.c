@@ -40,8 +40,10 @@ static const struct entry_action cancel_action = {
 
 static const struct entry_action mark_published_action = {
     "mark entry published", ENTRY_EV_MARK_PUBLISHED, STMT_ENTRY_MARK_PUBLISHED,
+    /* The error of the failed attempt stays in the attempt history. */
     "UPDATE entries SET status = 'published', published_at = ?3,"
-    " fail_reason = '', updated_at = ?3 WHERE id = ?1 AND status = ?2",
+    " fail_reason = '', last_error = '', updated_at = ?3"
+    " WHERE id = ?1 AND status = ?2",
     "mark_published"};
 
 static int audit_entry(struct sqlite_store *s, const struct entry *before,

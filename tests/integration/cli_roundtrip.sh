@@ -142,6 +142,16 @@ expect_json 'len(d) == 1 and d[0]["action"] == "accepted"' \
     "audit --json returns the accepted record of post-1"
 expect_json 'd[0]["job_id"] == "post-1"' "accepted record job_id"
 
+pubq audit --action nosuch
+expect_status 2 "audit with an unknown action"
+expect_in "$err" "invalid --action: nosuch; use one of accepted, publish," \
+    "an unknown action is named with the valid ones"
+expect_in "$err" "mark_published" "the valid actions include mark_published"
+
+pubq audit --json --action mark_published
+expect_status 0 "audit with a known action that matches nothing"
+expect_json 'd == []' "no entry was marked published"
+
 pubq audit --json --job no-such-content
 expect_json 'd == []' "audit filter by another content id matches nothing"
 
@@ -249,6 +259,24 @@ pubq publish --text hello --platform nosuch
 expect_status 1 "unknown platform"
 expect_in "$err" 'unknown platform "nosuch"' "unknown platform named"
 expect_in "$err" "--platform" "unknown platform error names the option"
+
+long_id=$(printf 'a%.0s' $(seq 201))
+pubq publish --text hello --platform outbox --id "$long_id"
+expect_status 1 "publish with a 201-byte --id"
+expect_in "$err" "pubq: --id is 201 bytes; use 1 to 200 bytes" \
+    "a long --id is named by its option"
+expect_not_in "$err" "contentItemId" "a long --id names no JSON field"
+
+pubq publish --text "" --platform outbox
+expect_status 1 "publish with an empty --text"
+expect_in "$err" "--text: empty text; pass the text to publish" \
+    "an empty --text names the fix"
+expect_not_in "$err" "media" "the fix names no option the CLI lacks"
+
+: >"$work/empty.txt"
+pubq publish --file "$work/empty.txt" --platform outbox
+expect_status 1 "publish with an empty --file"
+expect_in "$err" "--file: $work/empty.txt is empty" "an empty --file is named"
 
 pubq publish --text hello --platform outbox --at 2026-02-30T10:00:00Z
 expect_status 1 "impossible date in --at"
@@ -401,6 +429,14 @@ expect_in "$err" "nothing was stored" "bad row error says nothing stored"
 pubq list --json --limit 1000
 expect_json "len(d) == $before" "import with a bad row stored nothing"
 
+printf 'id,text,platforms,at\ncal-9,x,outbox,2026-02-30T10:00:00Z\n' \
+    >"$work/bad-at.csv"
+pubq import "$work/bad-at.csv"
+expect_status 1 "import with a bad at column"
+expect_in "$err" "line 2: at: invalid timestamp" \
+    "a CSV error names the column"
+expect_not_in "$err" "scheduledAt" "a CSV error names no JSON field"
+
 pubq import "$work/no-such-file.csv"
 expect_status 1 "import of a missing file"
 
@@ -424,8 +460,66 @@ expect_status 0 "import of 10,000 rows (2 MB) above max_body_bytes"
 expect_in "$out" "imported 10000 jobs with 10000 entries" \
     "large import stored every row"
 
+# --- passwords in URLs --------------------------------------------------
+
+# Nothing listens on port 1, so the error names the URL, without the
+# password of its user info.
+pubq --url http://user:pw-SECRET@127.0.0.1:1 list
+expect_status 1 "list through an unreachable --url"
+expect_in "$err" "cannot reach http://user:***@127.0.0.1:1" \
+    "the unreachable URL is named"
+expect_not_in "$err" "pw-SECRET" "the --url password is not shown"
+
+pubq --url http://127.0.0.1:1/a@b list
+expect_in "$err" "cannot reach http://127.0.0.1:1/a@b:" \
+    "an @ in the path is not taken for user info"
+
 # --- database selection and migrate ----------------------------------
 
+# Commands that only read or change existing entries reject a SQLite
+# file that does not exist and create nothing.
+for command in "list" "show 1" "audit" "retry 1" "cancel 1" "sweep"; do
+    # shellcheck disable=SC2086 # the command and its argument split
+    pubq --database "$work/typo.bd" $command
+    expect_status 1 "$command of a missing database"
+    expect_in "$err" "database $work/typo.bd does not exist" \
+        "$command names the missing database"
+    expect_in "$err" "run 'pubq migrate' or 'pubq serve' to create it" \
+        "$command names the fix"
+    checks=$((checks + 1))
+    [ ! -e "$work/typo.bd" ] || fail "$command created $work/typo.bd"
+done
+
+pubq --database "sqlite:$work/typo.bd?synchronous=full" list
+expect_in "$err" "database $work/typo.bd does not exist" \
+    "a sqlite: URL names the file without its query"
+
+# A relative path in the configuration is read from the current
+# directory, and the error says which one.
+mkdir "$work/elsewhere"
+printf '[database]\nurl = relative.db\n' >"$work/relative.conf"
+set +e
+(cd "$work/elsewhere" &&
+    "$PUBQ_BIN" --config "$work/relative.conf" list) >"$work/stdout" \
+    2>"$work/stderr" </dev/null
+status=$?
+set -e
+err=$(cat "$work/stderr")
+expect_status 1 "list with a missing relative database"
+expect_in "$err" \
+    "relative.db does not exist in the current directory $work/elsewhere" \
+    "the error names the directory of a relative path"
+expect_in "$err" "check url in [database] of $work/relative.conf" \
+    "the error names the configuration key"
+checks=$((checks + 1))
+[ ! -e "$work/elsewhere/relative.db" ] || fail "list created relative.db"
+
+pubq --database "" list
+expect_status 1 "list with an empty --database"
+expect_in "$err" "--database is empty" "an empty --database is named"
+expect_not_in "$err" "set database in" "the fix names the real key"
+
+pubq --database "$work/other.db" migrate
 pubq --database "$work/other.db" list --json
 expect_status 0 "--database overrides the configuration"
 expect_json 'd == []' "other database starts empty"

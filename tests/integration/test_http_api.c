@@ -468,6 +468,24 @@ static void test_events_error_details(void **state)
     response_clear(&response);
 }
 
+static void test_events_nul_character(void **state)
+{
+    struct fixture *fx = *state;
+    struct response response;
+
+    post(fx, "/v1/events",
+         EVENT_START "\"platforms\":[\"blog\"],"
+                     "\"content\":{\"text\":\"a\\u0000b\"}}}",
+         &response);
+    assert_int_equal(response.status, 400);
+    assert_string_equal(error_field(&response), "body");
+    assert_non_null(strstr(error_message(&response),
+                           "NUL characters are not allowed in text"));
+    assert_null(strstr(error_message(&response), "JSON_ALLOW_NUL"));
+    assert_int_equal(count_entries(fx), 0);
+    response_clear(&response);
+}
+
 static void test_events_too_large(void **state)
 {
     struct fixture *fx = *state;
@@ -1145,6 +1163,13 @@ static void test_entries_bad_query(void **state)
         {"/v1/entries?contentId=a%00b", "contentId"},
         {"/v1/entries?platform=blog%0A", "platform"},
         {"/v1/audit?job=a%7Fb", "job"},
+        {"/v1/audit?action=nosuch", "action"},
+        {"/v1/audit?action=Accepted", "action"},
+        {"/v1/entries?contentId=%ff%fe", "contentId"},
+        {"/v1/entries?platform=blog%c3", "platform"},
+        {"/v1/entries?contentId=%ed%a0%80", "contentId"},
+        {"/v1/audit?job=%ff", "job"},
+        {"/v1/audit?platform=%c0%af", "platform"},
     };
     struct fixture *fx = *state;
 
@@ -1310,6 +1335,9 @@ static void test_mark_published(void **state)
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(response.json, "entry"), "status")),
                         "published");
+    /* The error of the failed attempt is no longer the entry's. */
+    assert_true(json_is_null(json_object_get(
+        json_object_get(response.json, "entry"), "lastError")));
     response_clear(&response);
 }
 
@@ -1383,6 +1411,43 @@ static void test_audit_query(void **state)
     assert_int_equal(json_array_size(json_object_get(response.json, "records")),
                      1);
     assert_true(json_is_null(json_object_get(response.json, "next")));
+    response_clear(&response);
+}
+
+static void test_audit_unknown_action(void **state)
+{
+    struct fixture *fx = *state;
+    struct response response;
+
+    get(fx, "/v1/audit?action=nosuch", &response);
+    assert_int_equal(response.status, 400);
+    assert_non_null(strstr(error_message(&response), "\"nosuch\""));
+    assert_non_null(strstr(error_message(&response), "accepted, publish"));
+    assert_non_null(strstr(error_message(&response), "mark_published"));
+    response_clear(&response);
+
+    /* A known action that no record carries yet is an empty page. */
+    get(fx, "/v1/audit?action=platform_resumed", &response);
+    assert_int_equal(response.status, 200);
+    assert_int_equal(json_array_size(json_object_get(response.json, "records")),
+                     0);
+    response_clear(&response);
+}
+
+static void test_query_not_utf8(void **state)
+{
+    struct fixture *fx = *state;
+    struct response response;
+
+    get(fx, "/v1/entries?contentId=%ff%fe", &response);
+    assert_int_equal(response.status, 400);
+    assert_non_null(strstr(error_message(&response), "contentId"));
+    assert_non_null(strstr(error_message(&response), "not valid UTF-8"));
+    response_clear(&response);
+
+    /* Valid UTF-8 still reaches the filter. */
+    get(fx, "/v1/entries?contentId=caf%C3%A9", &response);
+    assert_int_equal(response.status, 200);
     response_clear(&response);
 }
 
@@ -2136,6 +2201,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         HTTP_TEST(test_events_reject),
         HTTP_TEST(test_events_error_details),
+        HTTP_TEST(test_events_nul_character),
         HTTP_TEST(test_events_too_large),
         HTTP_TEST(test_events_store),
         HTTP_TEST(test_events_idempotent),
@@ -2154,6 +2220,8 @@ int main(void)
         HTTP_TEST(test_mark_published),
         HTTP_TEST(test_platforms_pause),
         HTTP_TEST(test_audit_query),
+        HTTP_TEST(test_audit_unknown_action),
+        HTTP_TEST(test_query_not_utf8),
         HTTP_TEST(test_auth_token),
         HTTP_TEST(test_listen_refused),
         HTTP_TEST(test_healthz),

@@ -1940,11 +1940,21 @@ static void mark_published_legal_and_illegal(void **state)
         entry_in_state(store, "a", 3, ENTRY_FAILED, "outcome unknown");
     int64_t pending = entry_in_state(store, "b", 3, ENTRY_PENDING, NULL);
 
+    assert_string_equal(get_entry(store, failed).last_error,
+                        "service unavailable");
     check_ok(store, store->ops->mark_published(store, failed, NOW + 9, "ops"));
     struct entry e = get_entry(store, failed);
     assert_int_equal(e.status, ENTRY_PUBLISHED);
     assert_int_equal(e.published_at, NOW + 9);
     assert_int_equal(audit_count(store, "a", "mark_published"), 1);
+
+    /* A published entry shows no error; its attempt history keeps it. */
+    assert_string_equal(e.last_error, "");
+    struct attempt_list attempts = {0};
+    check_ok(store, store->ops->list_attempts(store, failed, &attempts));
+    assert_int_equal(attempts.count, 1);
+    assert_string_equal(attempts.items[0].error, "service unavailable");
+    attempt_list_free(&attempts);
 
     int rc = store->ops->mark_published(store, pending, NOW, "ops");
     assert_true(rc == STORE_INVALID || rc == STORE_CONFLICT);

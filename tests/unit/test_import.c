@@ -138,7 +138,29 @@ static const struct bad_file bad_files[] = {
      "post-1,one,outbox\n"
      "post-2,\"two\nlines\",outbox\n"
      "post-3,three,nowhere\n",
-     "line 5: data.platforms[0]", "unknown platform \"nowhere\""},
+     "line 5: platforms", "unknown platform \"nowhere\""},
+    {"bad-at.csv",
+     "id,text,platforms,at\n"
+     "post-1,one,outbox,2026-02-30T10:00:00Z\n",
+     "line 2: at", "day 30 does not exist in February 2026"},
+    {"long-id.csv",
+     "id,text,platforms\n"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     ",one,outbox\n",
+     "line 2", "id is 201 bytes; use 1 to 200 bytes"},
+    {"empty-text.csv", "id,text,platforms\npost-1,,outbox\n", "line 2: text",
+     "write the text to publish in the text column"},
+    {"bad-link.csv", "id,text,platforms,link\npost-1,one,outbox,ftp://x\n",
+     "line 2: link", "invalid URL \"ftp://x\""},
+    {"long-event-id.csv",
+     "id,text,platforms,event_id\n"
+     "post-1,one,outbox,"
+     "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+     "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+     "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\n",
+     "line 2", "event_id is 201 bytes"},
     {"bad-row.jsonl",
      "{\"contentItemId\": \"a\", \"platforms\": [\"outbox\"], "
      "\"content\": {\"text\": \"x\"}}\n"
@@ -147,6 +169,10 @@ static const struct bad_file bad_files[] = {
      "\"content\": {\"text\": \"x\"}}\n",
      "line 3: data.platforms[1]", "appears twice"},
     {"bad-json.jsonl", "{\"contentItemId\": \n", "line 1", "invalid JSON"},
+    {"nul.jsonl",
+     "{\"contentItemId\": \"a\", \"platforms\": [\"outbox\"], "
+     "\"content\": {\"text\": \"a\\u0000b\"}}\n",
+     "line 1", "NUL characters are not allowed in text, so remove them"},
     {"bad-id.jsonl",
      "{\"id\": 5, \"contentItemId\": \"a\", \"platforms\": [\"outbox\"], "
      "\"content\": {\"text\": \"x\"}}\n",

@@ -1,0 +1,43 @@
+/*
+ * Renaming the field of an intake error for a front end whose input has
+ * other names than the fields of the event's data object.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "intake/intake.h"
+
+#include "util/banned.h"
+
+int intake_error_rename(struct intake_error *error, const char *name)
+{
+    char old[sizeof error->field];
+    char message[sizeof error->message];
+    const char *cursor = error->message;
+    size_t old_length;
+    size_t used = 0;
+    int replaced = 0;
+
+    snprintf(old, sizeof old, "%s", error->field);
+    snprintf(error->field, sizeof error->field, "%s", name);
+    old_length = strlen(old);
+    if (old_length == 0)
+        return 0;
+
+    while (used + 1 < sizeof message) {
+        const char *match = strstr(cursor, old);
+        size_t before =
+            match != NULL ? (size_t)(match - cursor) : strlen(cursor);
+
+        used += (size_t)snprintf(message + used, sizeof message - used, "%.*s",
+                                 (int)before, cursor);
+        if (match == NULL || used + 1 >= sizeof message)
+            break;
+        used +=
+            (size_t)snprintf(message + used, sizeof message - used, "%s", name);
+        cursor = match + old_length;
+        replaced = 1;
+    }
+    snprintf(error->message, sizeof error->message, "%s", message);
+    return replaced;
+}
