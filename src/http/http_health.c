@@ -12,10 +12,12 @@ void http_handle_healthz(struct http_request *request, struct http_reply *reply)
     if (store == NULL)
         return;
 
-    result = store->ops->list_platform_states(store, &states);
+    result = store_check_health(store);
+    if (result == STORE_OK)
+        result = store->ops->list_platform_states(store, &states);
     if (result != STORE_OK) {
         http_reply_error(reply, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
-                         "database read failed: %s", store_errmsg(store));
+                         "database check failed: %s", store_errmsg(store));
         return;
     }
     platform_state_list_free(&states);

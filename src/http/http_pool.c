@@ -27,7 +27,10 @@
 int http_open_store(const struct http_server *server, struct store **store,
                     char *err, size_t errlen)
 {
-    int result = store_open(server->config->database, store, err, errlen);
+    /* The daemon created the database at start-up; a file missing now
+     * was deleted, and a new empty one would hide that. */
+    int result =
+        store_open_existing(server->config->database, store, err, errlen);
 
     if (result != STORE_OK)
         return result;

@@ -100,8 +100,8 @@ static struct store *writer_store(struct http_submit_queue *queue,
 
     if (queue->writer != NULL)
         return queue->writer;
-    if (store_open(queue->database, &queue->writer, err, sizeof err) !=
-        STORE_OK) {
+    if (store_open_existing(queue->database, &queue->writer, err,
+                            sizeof err) != STORE_OK) {
         log_warn("http",
                  "failed to open the intake writer handle, so the request's "
                  "handle writes this group: %s",

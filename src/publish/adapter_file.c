@@ -1,6 +1,9 @@
 /*
  * The `file` adapter: appends each post as one JSON line to a local file,
- * so pubq can publish with no account anywhere.
+ * so pubq can publish with no account anywhere. After an attempt whose
+ * outcome is unknown (pubq died between the write and storing the
+ * result), it looks for the entry's idempotency key in the file first
+ * and appends nothing when the line is there.
  *
  *   [platform local]
  *   type = file
@@ -200,14 +203,90 @@ static int line_append(const char *path, const char *line, size_t len,
     return 0;
 }
 
+/* Whether `line` is a post of the entry with idempotency key `key`. */
+static int line_has_key(const char *line, const char *key)
+{
+    json_t *post;
+    int found;
+
+    /* Most lines fail the cheap test; parse only the candidates. */
+    if (strstr(line, key) == NULL)
+        return 0;
+    post = json_loads(line, 0, NULL);
+    found = json_is_object(post) &&
+            json_is_string(json_object_get(post, "idempotency_key")) &&
+            strcmp(json_string_value(json_object_get(post, "idempotency_key")),
+                   key) == 0;
+    json_decref(post);
+    return found;
+}
+
+/*
+ * Looks for an earlier post of the entry in the file. Returns 1 and sets
+ * *offset to the start of its line, 0 when there is none, -1 with the
+ * error in result when the file cannot be read. It reads the whole
+ * file, which only an attempt after an unknown outcome does.
+ */
+static int find_post(const char *path, const char *key, off_t *offset,
+                     struct adapter_result *result)
+{
+    FILE *file = fopen(path, "re");
+    char *line = NULL;
+    size_t size = 0;
+    off_t start = 0;
+    ssize_t length;
+    int found = 0;
+
+    if (file == NULL) {
+        if (errno == ENOENT)
+            return 0;
+        fail_errno(result, path, "read", errno);
+        return -1;
+    }
+    while (!found && (length = getline(&line, &size, file)) > 0) {
+        found = line_has_key(line, key);
+        if (found)
+            *offset = start;
+        start += length;
+    }
+    if (!found && ferror(file)) {
+        fail_errno(result, path, "read", errno);
+        found = -1;
+    }
+    free(line);
+    fclose(file);
+    return found;
+}
+
+/* Marks the attempt published when the previous one wrote its line. */
+static int reconcile(const struct file_adapter *adapter,
+                     struct publish_attempt *attempt)
+{
+    off_t offset = 0;
+    int found = find_post(adapter->path, attempt->entry->idempotency_key,
+                          &offset, &attempt->result);
+
+    if (found != 1)
+        return found;
+    attempt->result.outcome = OUTCOME_SUCCESS;
+    attempt->result.error[0] = '\0';
+    snprintf(attempt->result.post_id, sizeof attempt->result.post_id,
+             "%s:%lld", adapter->path, (long long)offset);
+    return 1;
+}
+
 static enum adapter_step
 file_start(void *state, struct publish_attempt *attempt, CURL **easy)
 {
     struct file_adapter *adapter = state;
     size_t len = 0;
-    char *line = line_build(attempt, &len);
+    char *line;
 
     (void)easy;
+    if (attempt->previous_unknown && reconcile(adapter, attempt) != 0)
+        return ADAPTER_DONE;
+
+    line = line_build(attempt, &len);
     if (line == NULL) {
         adapter_result_fail(&attempt->result, OUTCOME_PERMANENT,
                             "cannot serialise the content of entry %lld "
@@ -226,6 +305,7 @@ file_start(void *state, struct publish_attempt *attempt, CURL **easy)
 
 const struct adapter_ops adapter_file_ops = {
     .type = "file",
+    .reconcile_window_ms = ADAPTER_RECONCILE_ALWAYS, /* the key in the file */
     .create = file_create,
     .destroy = file_destroy,
     .check_content = NULL,

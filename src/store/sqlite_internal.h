@@ -12,6 +12,7 @@
 #define PUBQ_STORE_SQLITE_INTERNAL_H
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -102,7 +103,22 @@ struct sqlite_store {
     sqlite3 *db;
     sqlite3_stmt *stmts[STMT_COUNT];
     int wake_fd; /* inotify descriptor, SQLITE_WAKE_UNOPENED or -1 */
+
+    /* The file this handle opened, to notice when the path no longer
+     * names it (deleted or replaced); file_known is 0 for ":memory:". */
+    char *file_path;
+    dev_t file_dev;
+    ino_t file_ino;
+    int file_known;
 };
+
+/*
+ * Returns STORE_OK while the database path still names the file this
+ * handle has open, else STORE_FULL with a message: writes to a deleted
+ * file would be lost when the daemon stops. Every write transaction and
+ * the health check call it; it costs one stat().
+ */
+int sqlite_check_file(struct sqlite_store *s);
 
 /*
  * The columns of an entry in the order sqlite_read_entry() expects. A

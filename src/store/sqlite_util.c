@@ -105,6 +105,10 @@ static int exec_cached(struct sqlite_store *s, enum sqlite_stmt_id id,
 
 int sqlite_begin(struct sqlite_store *s, const char *op)
 {
+    int result = sqlite_check_file(s);
+
+    if (result != STORE_OK)
+        return result;
     return exec_cached(s, STMT_BEGIN, "BEGIN IMMEDIATE", op);
 }
 

@@ -13,7 +13,8 @@ static int has_prefix(const char *text, const char *prefix)
     return strncmp(text, prefix, strlen(prefix)) == 0;
 }
 
-int store_open(const char *url, struct store **store, char *err, size_t errlen)
+static int open_url(const char *url, int create, struct store **store,
+                    char *err, size_t errlen)
 {
     if (url == NULL || url[0] == '\0') {
         snprintf(err, errlen,
@@ -33,7 +34,18 @@ int store_open(const char *url, struct store **store, char *err, size_t errlen)
         snprintf(err, errlen, "missing file path after \"sqlite:\"");
         return STORE_INVALID;
     }
-    return store_sqlite_open(url, store, err, errlen);
+    return store_sqlite_open(url, create, store, err, errlen);
+}
+
+int store_open(const char *url, struct store **store, char *err, size_t errlen)
+{
+    return open_url(url, 1, store, err, errlen);
+}
+
+int store_open_existing(const char *url, struct store **store, char *err,
+                        size_t errlen)
+{
+    return open_url(url, 0, store, err, errlen);
 }
 
 const char *store_result_name(int result)

@@ -49,7 +49,7 @@ enum store_result {
     STORE_CONFLICT = -2,  /* the row changed since it was read */
     STORE_INVALID = -3,   /* the request breaks a rule; nothing written */
     STORE_BUSY = -4,      /* another writer held the lock too long */
-    STORE_FULL = -5,      /* disk full or database read-only */
+    STORE_FULL = -5,      /* disk full, read-only or file deleted */
     STORE_ERROR = -6,     /* any other database or I/O error */
 };
 
@@ -583,6 +583,9 @@ struct store_ops {
      * (PostgreSQL).
      */
     int (*shrink_cache)(struct store *store);
+
+    /* Optional: see store_check_health. */
+    int (*check_health)(struct store *store);
 };
 
 /* The fields every back end shares; back ends embed it first. */
@@ -599,6 +602,27 @@ struct store {
  */
 int store_open(const char *url, struct store **store, char *err,
                size_t errlen);
+
+/*
+ * Like store_open, but a SQLite file that does not exist is not created:
+ * STORE_INVALID with a message naming it. For handles a running process
+ * opens after start-up, when a missing file means it was deleted.
+ */
+int store_open_existing(const char *url, struct store **store, char *err,
+                        size_t errlen);
+
+/*
+ * Returns STORE_OK while the store can serve, for a health check: for
+ * SQLite, while the database path still names the file the handle has
+ * open. Without such a check in the back end (PostgreSQL, where a
+ * failed query tells the same), STORE_OK.
+ */
+static inline int store_check_health(struct store *store)
+{
+    if (store->ops->check_health == NULL)
+        return STORE_OK;
+    return store->ops->check_health(store);
+}
 
 static inline int store_migrate(struct store *store)
 {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "store/sqlite_internal.h"
 #include "util/banned.h"
@@ -18,11 +19,13 @@ static void sqlite_close(struct store *store)
         sqlite3_finalize(s->stmts[i]);
     sqlite_wake_close(s);
     sqlite3_close(s->db);
+    free(s->file_path);
     free(s);
 }
 
 static int run_pragma(sqlite3 *db, const char *sql, const char *expect,
                       char *err, size_t errlen);
+static int sqlite_check_health(struct store *store);
 
 /*
  * SQLite's page cache is per handle (2 MB by default); a negative
@@ -74,6 +77,7 @@ static const struct store_ops sqlite_ops = {
     .wake_fd = sqlite_wake_fd,
     .consume_wakeups = sqlite_consume_wakeups,
     .shrink_cache = sqlite_shrink_cache,
+    .check_health = sqlite_check_health,
     .close = sqlite_close,
 };
 
@@ -204,18 +208,66 @@ static int split_url(const char *url, char **file, const char **pragma,
     return STORE_OK;
 }
 
-static int open_file(const char *path, const char *synchronous,
+int sqlite_check_file(struct sqlite_store *s)
+{
+    struct stat now;
+
+    if (!s->file_known)
+        return STORE_OK;
+    if (stat(s->file_path, &now) == 0 && now.st_dev == s->file_dev &&
+        now.st_ino == s->file_ino)
+        return STORE_OK;
+    return sqlite_error(s, STORE_FULL,
+                        "the database file %s was deleted or replaced "
+                        "while pubq had it open; writes are refused so "
+                        "that none is lost with the old file: restore the "
+                        "file, then restart pubq",
+                        s->file_path);
+}
+
+static int sqlite_check_health(struct store *store)
+{
+    return sqlite_check_file(sqlite_store_of(store));
+}
+
+/* Remembers which file `path` names now, for sqlite_check_file. */
+static int note_file(struct sqlite_store *s, const char *path)
+{
+    struct stat info;
+
+    if (strcmp(path, ":memory:") == 0 || stat(path, &info) != 0)
+        return 0;
+    s->file_path = strdup(path);
+    if (s->file_path == NULL)
+        return -1;
+    s->file_dev = info.st_dev;
+    s->file_ino = info.st_ino;
+    s->file_known = 1;
+    return 0;
+}
+
+static int open_file(const char *path, const char *synchronous, int create,
                      struct store **out, char *err, size_t errlen)
 {
     struct sqlite_store *s = calloc(1, sizeof *s);
-    int flags =
-        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+                (create ? SQLITE_OPEN_CREATE : 0);
+    struct stat info;
 
     if (s == NULL) {
         snprintf(err, errlen, "out of memory opening \"%s\"", path);
         return STORE_ERROR;
     }
     s->wake_fd = SQLITE_WAKE_UNOPENED;
+
+    if (!create && strcmp(path, ":memory:") != 0 && stat(path, &info) != 0) {
+        snprintf(err, errlen,
+                 "database file %s does not exist: it was deleted or moved "
+                 "after pubq started; restore it, then restart pubq",
+                 path);
+        free(s);
+        return STORE_INVALID;
+    }
 
     int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {
@@ -229,8 +281,13 @@ static int open_file(const char *path, const char *synchronous,
     }
 
     int result = configure(s->db, synchronous, err, errlen);
+    if (result == STORE_OK && note_file(s, path) != 0) {
+        snprintf(err, errlen, "out of memory opening \"%s\"", path);
+        result = STORE_ERROR;
+    }
     if (result != STORE_OK) {
         sqlite3_close(s->db);
+        free(s->file_path);
         free(s);
         return result;
     }
@@ -240,15 +297,15 @@ static int open_file(const char *path, const char *synchronous,
     return STORE_OK;
 }
 
-int store_sqlite_open(const char *url, struct store **out, char *err,
-                      size_t errlen)
+int store_sqlite_open(const char *url, int create, struct store **out,
+                      char *err, size_t errlen)
 {
     char *path = NULL;
     const char *synchronous = NULL;
     int result = split_url(url, &path, &synchronous, err, errlen);
 
     if (result == STORE_OK)
-        result = open_file(path, synchronous, out, err, errlen);
+        result = open_file(path, synchronous, create, out, err, errlen);
     free(path);
     return result;
 }

@@ -10,7 +10,8 @@
 #include "store/store.h"
 
 /*
- * Opens (creating if needed) the SQLite database at `url`, a file path
+ * Opens the SQLite database at `url` (creating it when `create` is set,
+ * else STORE_INVALID when the file does not exist), a file path
  * with optional parameters after "?" (only synchronous=full, the
  * default, or synchronous=normal), and sets *out. Does not migrate. The
  * parameters follow the last "?", so a path that contains "?" needs one
@@ -19,7 +20,7 @@
  * unknown parameter) with a message in err and *out untouched.
  * store_close() frees the store.
  */
-int store_sqlite_open(const char *url, struct store **out, char *err,
-                      size_t errlen);
+int store_sqlite_open(const char *url, int create, struct store **out,
+                      char *err, size_t errlen);
 
 #endif

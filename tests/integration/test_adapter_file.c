@@ -34,20 +34,27 @@ static void *file_create(const char *path, char *err, size_t errlen)
     return state;
 }
 
-static struct adapter_result publish(void *state, uint32_t attempt_number)
+/* One attempt of entry `id`, whose idempotency key is "key-ID". */
+static struct adapter_result publish_entry(void *state, int64_t id,
+                                           uint32_t attempt_number,
+                                           int previous_unknown,
+                                           const char *text)
 {
-    struct entry entry = {.id = 7, .attempt_count = attempt_number};
-    json_t *content = json_pack("{s:s}", "text", "line one\nline two");
+    struct entry entry = {.id = id, .attempt_count = attempt_number};
+    json_t *content = json_pack("{s:s}", "text", text);
     struct publish_attempt attempt = {
         .entry = &entry,
         .content = content,
         .now = FIXED_NOW,
+        .previous_unknown = previous_unknown,
     };
     CURL *easy = NULL;
 
-    snprintf(entry.content_id, sizeof entry.content_id, "post-7");
+    snprintf(entry.content_id, sizeof entry.content_id, "post-%lld",
+             (long long)id);
     snprintf(entry.platform, sizeof entry.platform, "local");
-    snprintf(entry.idempotency_key, sizeof entry.idempotency_key, "key-7");
+    snprintf(entry.idempotency_key, sizeof entry.idempotency_key,
+             "key-%lld", (long long)id);
     attempt.result.hint_ms = -1;
 
     assert_int_equal(
@@ -56,6 +63,20 @@ static struct adapter_result publish(void *state, uint32_t attempt_number)
     assert_null(easy);
     json_decref(content);
     return attempt.result;
+}
+
+static struct adapter_result publish(void *state, uint32_t attempt_number)
+{
+    return publish_entry(state, 7, attempt_number, 0, "line one\nline two");
+}
+
+static size_t count_lines(const char *text)
+{
+    size_t lines = 0;
+
+    for (const char *p = text; *p != '\0'; p++)
+        lines += *p == '\n';
+    return lines;
 }
 
 /* Reads the whole file into a string the caller frees. */
@@ -197,6 +218,61 @@ static void file_directory_path_permanent(void **unused)
     assert_non_null(strstr(result.error, "directory"));
 }
 
+/* After an unknown outcome, a line already written is found, not added. */
+static void file_unknown_finds_line(void **unused)
+{
+    const char *path = test_path(test_tmpdir(), "found.jsonl");
+    char err[256] = "";
+    void *state = file_create(path, err, sizeof err);
+    struct adapter_result first;
+    struct adapter_result again;
+    char *text;
+
+    (void)unused;
+    assert_non_null(state);
+    assert_int_equal(publish_entry(state, 6, 1, 0, "other").outcome,
+                     OUTCOME_SUCCESS);
+    first = publish_entry(state, 7, 1, 0, "mine");
+    assert_int_equal(first.outcome, OUTCOME_SUCCESS);
+
+    again = publish_entry(state, 7, 2, 1, "mine");
+    adapter_find("file")->destroy(state);
+
+    assert_int_equal(again.outcome, OUTCOME_SUCCESS);
+    assert_string_equal(again.post_id, first.post_id);
+    text = read_text(path);
+    assert_int_equal(count_lines(text), 2);
+    free(text);
+}
+
+/*
+ * After an unknown outcome with no line written, the post is appended,
+ * even when another post's text contains the entry's key.
+ */
+static void file_unknown_without_line_posts(void **unused)
+{
+    const char *path = test_path(test_tmpdir(), "absent.jsonl");
+    char err[256] = "";
+    void *state = file_create(path, err, sizeof err);
+    struct adapter_result result;
+    char *text;
+
+    (void)unused;
+    assert_non_null(state);
+    assert_int_equal(
+        publish_entry(state, 6, 1, 0, "\"idempotency_key\":\"key-8\"").outcome,
+        OUTCOME_SUCCESS);
+
+    result = publish_entry(state, 8, 2, 1, "mine");
+    adapter_find("file")->destroy(state);
+
+    assert_int_equal(result.outcome, OUTCOME_SUCCESS);
+    text = read_text(path);
+    assert_int_equal(count_lines(text), 2);
+    assert_non_null(strstr(text, "\"entry_id\":8"));
+    free(text);
+}
+
 static void file_create_rejects(void **unused)
 {
     char err[512];
@@ -215,6 +291,8 @@ int main(void)
         cmocka_unit_test(file_missing_directory_permanent),
         cmocka_unit_test(file_unwritable_permanent),
         cmocka_unit_test(file_directory_path_permanent),
+        cmocka_unit_test(file_unknown_finds_line),
+        cmocka_unit_test(file_unknown_without_line_posts),
         cmocka_unit_test(file_create_rejects),
     };
 

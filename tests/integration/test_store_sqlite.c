@@ -37,7 +37,7 @@ static int setup(void **state)
 
     assert_non_null(f);
     f->path = test_path(test_tmpdir(), "pubq.db");
-    if (store_sqlite_open(f->path, &f->store, err, sizeof err) != STORE_OK)
+    if (store_sqlite_open(f->path, 1, &f->store, err, sizeof err) != STORE_OK)
         fail_msg("open: %s", err);
     if (store_migrate(f->store) != STORE_OK)
         fail_msg("migrate: %s", store_errmsg(f->store));
@@ -162,7 +162,7 @@ static void foreign_file_untouched(void **state)
                      SQLITE_OK);
     sqlite3_close(db);
 
-    if (store_sqlite_open(path, &store, err, sizeof err) != STORE_OK)
+    if (store_sqlite_open(path, 1, &store, err, sizeof err) != STORE_OK)
         fail_msg("open: %s", err);
     assert_int_equal(store_migrate(store), STORE_INVALID);
     assert_non_null(strstr(store_errmsg(store), path));
