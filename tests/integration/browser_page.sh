@@ -103,6 +103,11 @@ base_delay = 200ms
 max_delay = 1h
 max_retries = 3
 
+# Once a year: an hourly sweep during the run would re-queue the failed
+# entries whose retry counts and states the page tests check.
+[sweeper]
+cron = 0 0 1 1 *
+
 [engine]
 shutdown_grace = 1s
 
