@@ -139,14 +139,17 @@ static int run_action(struct cli *cli, const struct entry_action *action,
     if (read_entry(cli, id, &entry) != CLI_OK)
         return CLI_FAILED;
 
-    /* The state machine is the one authority on what is allowed. */
-    if (entry_transition(entry.status, action->event, &next, NULL, 0) != 0)
+    /* The state machine is the one authority on what is allowed, except
+     * where only the store can tell (a cancel of an entry claimed ahead). */
+    if (!entry_store_decides(entry.status, action->event) &&
+        entry_transition(entry.status, action->event, &next, NULL, 0) != 0)
         return reject_state(action, &entry);
 
     cli_agent_name(agent, sizeof agent);
     status = action->apply(cli->store, id, cli_now_ms(), agent);
-    if (status == STORE_CONFLICT) {
-        /* Another writer (a daemon, a second operator) moved it first. */
+    if (status == STORE_CONFLICT || status == STORE_INVALID) {
+        /* Another writer (a daemon, a second operator) moved it first,
+         * or the attempt of an entry claimed ahead has started. */
         if (read_entry(cli, id, &entry) != CLI_OK)
             return CLI_FAILED;
         if (entry_transition(entry.status, action->event, &next, NULL, 0) != 0)

@@ -158,3 +158,8 @@ int entry_transition(enum entry_status from, enum entry_event event,
     *to = event_rules[event].target;
     return 0;
 }
+
+int entry_store_decides(enum entry_status from, enum entry_event event)
+{
+    return from == ENTRY_PUBLISHING && event == ENTRY_EV_CANCEL;
+}

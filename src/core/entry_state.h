@@ -70,6 +70,15 @@ int entry_status_parse(const char *name, enum entry_status *out);
 const char *entry_event_name(enum entry_event event);
 
 /*
+ * Whether only the store can tell if `event` is allowed from `from`: an
+ * entry claimed ahead of its due time is `publishing` before its attempt
+ * starts, and a cancel then still wins (the store puts the claim back).
+ * Callers that check entry_transition before asking the store skip that
+ * check when this returns 1; the store's conditional write decides.
+ */
+int entry_store_decides(enum entry_status from, enum entry_event event);
+
+/*
  * Computes the status that follows `from` on `event`. Returns 0 and sets
  * *to, or -1 when the transition is not allowed (or either value is out of
  * range): *to is then unchanged and err (if not NULL) receives a message

@@ -75,7 +75,8 @@ static void note_lost(struct engine *engine, struct inflight *inflight)
     if (inflight->lease_lost)
         return;
     inflight->lease_lost = 1;
-    log_warn("engine",
+    /* Not started, it was most likely cancelled or rescheduled. */
+    log_at(inflight->started ? LOG_WARN : LOG_INFO, "engine",
              "lease lost entry=%" PRId64 " platform=%s attempt=%u node=%s: "
              "%s",
              inflight->entry.id, inflight->entry.platform,

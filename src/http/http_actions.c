@@ -108,7 +108,9 @@ static void run_action(struct http_request *request,
     if (http_path_id(request, 0, "entry", &id, reply) != 0)
         return;
     store = http_request_store(request, reply);
-    if (store == NULL || read_entry(store, id, &entry, reply) != 0 ||
+    if (store == NULL || read_entry(store, id, &entry, reply) != 0)
+        return;
+    if (!entry_store_decides(entry.status, action->event) &&
         check_allowed(action, &entry, reply) != 0)
         return;
 

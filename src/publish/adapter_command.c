@@ -183,10 +183,12 @@ static int command_create(const struct platform_config *platform, void **state,
         const char *key = platform->options[i].key;
 
         if (strcmp(key, "program") != 0 && strcmp(key, "args") != 0 &&
-            strcmp(key, "timeout") != 0 && strcmp(key, "pass_env") != 0) {
+            strcmp(key, "timeout") != 0 &&
+            strcmp(key, "pass_environment") != 0) {
             snprintf(err, errlen,
                      "unknown option \"%s\" for command platform \"%s\": "
-                     "the options are program, args, timeout and pass_env",
+                     "the options are program, args, timeout and "
+                     "pass_environment",
                      key, platform->name);
             return -1;
         }

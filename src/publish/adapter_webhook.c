@@ -25,6 +25,9 @@
 
 #define WEBHOOK_DEFAULT_TIMEOUT_MS 10000
 #define WEBHOOK_HEADER_PREFIX "header_"
+/* A header value's part after its first space that is this long or
+ * longer is removed from results on its own too (see redact_secrets). */
+#define WEBHOOK_MIN_CREDENTIAL 6
 /* secret_header_NAME = VARIABLE: the header's value comes from VARIABLE. */
 #define WEBHOOK_SECRET_HEADER_PREFIX "secret_header_"
 #define WEBHOOK_SNIPPET_MAX 200
@@ -564,9 +567,18 @@ static void redact_secrets(void *state, struct adapter_result *result)
     /* add_header writes "NAME: VALUE", and a NAME contains no ':'. */
     for (size_t i = 0; i < adapter->header_count; i++) {
         const char *separator = strchr(adapter->headers[i], ':');
+        const char *credential;
 
-        if (separator != NULL)
-            adapter_reply_redact_result(result, separator + 2);
+        if (separator == NULL)
+            continue;
+        adapter_reply_redact_result(result, separator + 2);
+
+        /* "Bearer TOKEN", "Basic BASE64": a receiver may echo only the
+         * credential after the scheme. */
+        credential = strchr(separator + 2, ' ');
+        if (credential != NULL &&
+            strlen(credential + 1) >= WEBHOOK_MIN_CREDENTIAL)
+            adapter_reply_redact_result(result, credential + 1);
     }
 }
 

@@ -50,12 +50,13 @@ static int is_base_name(const char *var)
 }
 
 /*
- * Whether `var` has one of the names in the `pass_env` text, a list
- * separated by spaces, tabs or commas that check_pass_env checked.
+ * Whether `var` has one of the names in `names`, the pass_environment
+ * option's text: a list separated by spaces, tabs or commas, which
+ * check_pass_environment checked.
  */
-static int is_passed_name(const char *var, const char *pass_env)
+static int is_passed_name(const char *var, const char *names)
 {
-    const char *p = pass_env;
+    const char *p = names;
 
     while (p != NULL && *p != '\0') {
         size_t skip = strspn(p, " \t,");
@@ -70,10 +71,11 @@ static int is_passed_name(const char *var, const char *pass_env)
     return 0;
 }
 
-static int check_pass_env(const struct platform_config *platform,
-                          const char *pass_env, char *err, size_t errlen)
+static int check_pass_environment(const struct platform_config *platform,
+                                  const char *names, char *err,
+                                  size_t errlen)
 {
-    const char *p = pass_env;
+    const char *p = names;
     int count = 0;
 
     while (*p != '\0') {
@@ -85,7 +87,7 @@ static int check_pass_env(const struct platform_config *platform,
             break;
         if (!is_env_name(p, len)) {
             snprintf(err, errlen,
-                     "invalid variable name \"%.*s\" in pass_env of "
+                     "invalid variable name \"%.*s\" in pass_environment of "
                      "command platform \"%s\": use letters, digits and "
                      "_, not starting with a digit",
                      (int)len, p, platform->name);
@@ -93,7 +95,7 @@ static int check_pass_env(const struct platform_config *platform,
         }
         if (++count > COMMAND_ENV_MAX_NAMES) {
             snprintf(err, errlen,
-                     "too many names in pass_env of command platform "
+                     "too many names in pass_environment of command platform "
                      "\"%s\": at most %d are supported",
                      platform->name, COMMAND_ENV_MAX_NAMES);
             return -1;
@@ -106,13 +108,13 @@ static int check_pass_env(const struct platform_config *platform,
 int command_env_build(const struct platform_config *platform, char ***env,
                       char *err, size_t errlen)
 {
-    const char *pass_env = platform_config_option(platform, "pass_env");
+    const char *names = platform_config_option(platform, "pass_environment");
     size_t total = 0;
     size_t count = 0;
     char **list;
 
-    if (pass_env != NULL &&
-        check_pass_env(platform, pass_env, err, errlen) != 0)
+    if (names != NULL &&
+        check_pass_environment(platform, names, err, errlen) != 0)
         return -1;
 
     for (char **var = environ; *var != NULL; var++)
@@ -124,7 +126,7 @@ int command_env_build(const struct platform_config *platform, char ***env,
     }
 
     for (char **var = environ; *var != NULL; var++) {
-        if (!is_base_name(*var) && !is_passed_name(*var, pass_env))
+        if (!is_base_name(*var) && !is_passed_name(*var, names))
             continue;
         list[count] = strdup(*var);
         if (list[count] == NULL) {

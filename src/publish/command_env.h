@@ -1,8 +1,8 @@
 /*
  * The environment a `command` platform's program runs with: a few
  * variables every program expects (PATH, HOME, the locale, ...) and the
- * ones the platform's `pass_env` option names, copied from pubq's
- * environment at start-up. Everything else stays out, so the variables
+ * ones the platform's `pass_environment` option names, copied from
+ * pubq's environment at start-up. Everything else stays out, so the variables
  * that hold other platforms' secrets never reach the program.
  *
  *   char **env;
@@ -20,7 +20,8 @@
 
 /*
  * Sets *env to a NULL-terminated array of "NAME=VALUE" strings. Returns
- * 0, or -1 with a message naming the bad `pass_env` name and the fix.
+ * 0, or -1 with a message naming the bad `pass_environment` name and
+ * the fix.
  */
 int command_env_build(const struct platform_config *platform, char ***env,
                       char *err, size_t errlen);

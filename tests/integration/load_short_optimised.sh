@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/integration/load_short.sh on the optimised build, where the RSS
-# bound applies: 200 API clients for 10 s after a 10 s warm-up. make test
+# bound applies: 200 API clients for 10 s after a 20 s warm-up. make test
 # builds ./build and names its binary in PUBQ_OPTIMISED_BIN; without it
 # the test is skipped (exit 77).
 set -euo pipefail
@@ -13,5 +13,5 @@ if [ ! -x "${PUBQ_OPTIMISED_BIN:-}" ]; then
     exit 77
 fi
 
-PUBQ_BIN=$PUBQ_OPTIMISED_BIN LOAD_SECONDS=10 LOAD_WARMUP_SECONDS=10 \
+PUBQ_BIN=$PUBQ_OPTIMISED_BIN LOAD_SECONDS=10 LOAD_WARMUP_SECONDS=20 \
     exec bash "$PUBQ_SOURCE_DIR/tests/soak/load.sh"

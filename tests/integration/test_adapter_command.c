@@ -57,7 +57,7 @@ static const char *script(const char *name, const char *body)
 }
 
 static void *command_create_with(const char *program, const char *args,
-                                 const char *timeout, const char *pass_env,
+                                 const char *timeout, const char *passed,
                                  char *err, size_t errlen)
 {
     struct config_option options[4];
@@ -76,9 +76,9 @@ static void *command_create_with(const char *program, const char *args,
     if (timeout != NULL)
         options[platform.option_count++] =
             (struct config_option){.key = "timeout", .value = (char *)timeout};
-    if (pass_env != NULL)
+    if (passed != NULL)
         options[platform.option_count++] = (struct config_option){
-            .key = "pass_env", .value = (char *)pass_env};
+            .key = "pass_environment", .value = (char *)passed};
 
     if (adapter_find("command")->create(&platform, &state, err, errlen))
         return NULL;
@@ -151,11 +151,11 @@ static struct adapter_result run_with(void *state, json_t *content,
 static struct adapter_result run_options(const char *program,
                                          const char *args,
                                          const char *timeout,
-                                         const char *pass_env,
+                                         const char *passed,
                                          double *seconds)
 {
     char err[512] = "";
-    void *state = command_create_with(program, args, timeout, pass_env, err,
+    void *state = command_create_with(program, args, timeout, passed, err,
                                       sizeof err);
     json_t *content = json_pack("{s:s}", "text", "Hello from pubq");
     struct adapter_result result;
@@ -385,7 +385,7 @@ static void command_env_keeps_secrets_out(void **unused)
     free(env);
 }
 
-static void command_pass_env_passes(void **unused)
+static void command_pass_environment_passes(void **unused)
 {
     const char *program = script(
         "passed.sh", "[ \"$PUBQ_TEST_TOKEN\" = token-1 ] || exit 1\n"
@@ -449,7 +449,7 @@ static void command_create_rejects(void **unused)
     assert_null(command_create_with("/bin/sh", NULL, NULL, "OK 9LIVES", err,
                                     sizeof err));
     assert_non_null(strstr(err, "\"9LIVES\""));
-    assert_non_null(strstr(err, "pass_env"));
+    assert_non_null(strstr(err, "pass_environment"));
 }
 
 int main(void)
@@ -466,7 +466,7 @@ int main(void)
         cmocka_unit_test(command_large_stdin_read),
         cmocka_unit_test(command_no_inherited_fds),
         cmocka_unit_test(command_env_keeps_secrets_out),
-        cmocka_unit_test(command_pass_env_passes),
+        cmocka_unit_test(command_pass_environment_passes),
         cmocka_unit_test(command_sigchld_ignored_ends),
         cmocka_unit_test(command_create_rejects),
     };

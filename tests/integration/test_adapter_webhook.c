@@ -460,7 +460,7 @@ static void webhook_secret_header_sent(void **unused)
                          fake, "/bearer",
                          &(struct fake_response){
                              .status = 403,
-                             .body = "token Bearer tok-7731 is revoked"}),
+                             .body = "token tok-7731 is revoked"}),
                      0);
     run_attempt(state, &entry, &result);
     ops->destroy(state);

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "core/timestamp.h"
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -1283,6 +1285,66 @@ static void post_action(struct fixture *fx, int64_t id, const char *action,
     post(fx, path, NULL, response);
 }
 
+/*
+ * An entry claimed ahead of its due time is publishing, but its attempt
+ * has not started, so a cancel through the API still wins; once an
+ * attempt has started, the cancel gets 409.
+ */
+static void test_cancel_claimed_ahead(void **state)
+{
+    static const char *const platforms[] = {"blog", "notes", "masto"};
+    struct fixture *fx = *state;
+    int64_t now = now_ms();
+    char at[TIMESTAMP_MAX];
+    char body[512];
+    struct response response;
+    struct entry_list list = {0};
+    int64_t ahead;
+    int64_t started;
+
+    if (fx->store->ops->claim_ahead == NULL)
+        skip();
+    assert_int_equal(timestamp_format(now + 30000, at, sizeof at), 0);
+    snprintf(body, sizeof body,
+             "{\"name\":\"publishing.scheduled\",\"data\":{"
+             "\"contentItemId\":\"ahead-1\",\"platforms\":[\"blog\"],"
+             "\"scheduledAt\":\"%s\",\"content\":{\"text\":\"soon\"}}}",
+             at);
+    post(fx, "/v1/events", body, &response);
+    assert_int_equal(response.status, 200);
+    ahead = first_entry(
+        fx, json_integer_value(json_object_get(
+                json_array_get(json_object_get(response.json, "events"), 0),
+                "jobId")));
+    response_clear(&response);
+    assert_int_equal(fx->store->ops->claim_ahead(fx->store, NODE, platforms,
+                                                 3, now, now + 60000, 60000,
+                                                 10, &list),
+                     STORE_OK);
+    assert_int_equal(list.count, 1);
+    assert_int_equal(list.items[0].id, ahead);
+    assert_int_equal(list.items[0].status, ENTRY_PUBLISHING);
+    entry_list_free(&list);
+
+    post_action(fx, ahead, "cancel", &response);
+    assert_int_equal(response.status, 200);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(response.json, "entry"), "status")),
+                        "cancelled");
+    response_clear(&response);
+
+    started = first_entry(fx, schedule(fx, "started-1", "\"blog\""));
+    assert_int_equal(fx->store->ops->claim_due(fx->store, NODE, platforms, 3,
+                                               now_ms(), 60000, 10, &list),
+                     STORE_OK);
+    assert_int_equal(list.count, 1);
+    entry_list_free(&list);
+    post_action(fx, started, "cancel", &response);
+    assert_int_equal(response.status, 409);
+    assert_non_null(strstr(error_message(&response), "it is publishing"));
+    response_clear(&response);
+}
+
 static void test_entry_actions(void **state)
 {
     struct fixture *fx = *state;
@@ -2211,6 +2273,7 @@ int main(void)
         HTTP_TEST(test_inngest_meta),
         HTTP_TEST(test_inngest_seed),
         HTTP_TEST(test_events_cancel_reschedule),
+        HTTP_TEST(test_cancel_claimed_ahead),
         HTTP_TEST(test_events_replay_reschedule),
         HTTP_TEST(test_events_platform_retries),
         HTTP_TEST(test_entries_pages),

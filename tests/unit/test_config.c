@@ -166,6 +166,25 @@ static void config_long_platform_name(void **state)
     config_free(&config);
 }
 
+/* A list of variable names is an adapter option, not one *_env name. */
+static void config_pass_environment_list(void **state)
+{
+    struct pubq_config config;
+    char err[CONFIG_ERR_MAX] = "";
+
+    (void)state;
+    assert_int_equal(load_text("[platform hook]\ntype = command\n"
+                               "program = /bin/true\n"
+                               "pass_environment = FORUM_TOKEN, HTTPS_PROXY\n",
+                               &config, err, sizeof err),
+                     0);
+    assert_string_equal(platform_config_option(
+                            config_find_platform(&config, "hook"),
+                            "pass_environment"),
+                        "FORUM_TOKEN, HTTPS_PROXY");
+    config_free(&config);
+}
+
 struct error_case {
     const char *text;
     const char *where; /* "pubq.conf:LINE: [SECTION] KEY" */
@@ -405,6 +424,7 @@ int main(void)
         cmocka_unit_test(config_defaults),
         cmocka_unit_test(config_values_parsed),
         cmocka_unit_test(config_long_platform_name),
+        cmocka_unit_test(config_pass_environment_list),
         cmocka_unit_test(config_errors_name_line_and_key),
         cmocka_unit_test(config_secrets_rejected),
         cmocka_unit_test(config_escapes_control_chars),
