@@ -658,6 +658,29 @@ static void free_server(struct http_server *server)
     free(server);
 }
 
+/*
+ * Binds the address once and lets it go, so that a port in use fails
+ * the start before anything is created. Another process can still take
+ * the port before http_server_start binds it; that start then fails as
+ * before.
+ */
+static int check_port_free(const char *listen, const struct addrinfo *found,
+                           char *err, size_t errlen)
+{
+    char why[256];
+    int fd = open_listen_socket(found, why, sizeof why);
+
+    if (fd < 0) {
+        snprintf(err, errlen,
+                 "cannot listen on %s: %s; pick a free port or stop the "
+                 "other server",
+                 listen, why);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
 int http_server_check(const struct pubq_config *config, char *err,
                       size_t errlen)
 {
@@ -674,6 +697,8 @@ int http_server_check(const struct pubq_config *config, char *err,
     } else if (!is_loopback(found->ai_addr) && server.token == NULL) {
         refuse_without_token(config->listen, err, errlen);
         result = -1;
+    } else {
+        result = check_port_free(config->listen, found, err, errlen);
     }
 
     if (found != NULL)

@@ -31,9 +31,9 @@ struct http_server;
 
 /*
  * Checks what http_server_start would reject in `config` (the listen
- * address, a non-loopback address without a token, an unset token
- * variable) without binding or opening anything. Returns 0, or -1 with
- * a message in err.
+ * address, a port in use, a non-loopback address without a token, an
+ * unset token variable) without opening the database: the port is
+ * bound and released at once. Returns 0, or -1 with a message in err.
  */
 int http_server_check(const struct pubq_config *config, char *err,
                       size_t errlen);

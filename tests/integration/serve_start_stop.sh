@@ -49,6 +49,20 @@ expect_rejected unknown-option 'platform "out": unknown option "bogus"' \
 expect_rejected webhook-line "webhook-line.conf:3: platform \"site\"" \
     '[platform site]\ntype = webhook\nurl = ftp://127.0.0.1/x\n'
 
+# A port another server holds: python keeps it bound while pubq starts.
+busy_port=$(daemon_free_port)
+python3 -c 'import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+time.sleep(15)' "$busy_port" &
+holder_pid=$!
+sleep 0.5
+expect_rejected port-in-use "cannot listen on 127.0.0.1:$busy_port" \
+    "[server]\nlisten = 127.0.0.1:$busy_port\n"
+kill "$holder_pid" 2>/dev/null || true
+wait "$holder_pid" 2>/dev/null || true
+
 port=$(daemon_free_port)
 url="http://127.0.0.1:$port"
 cat >"$work/pubq.conf" <<CONF
@@ -81,5 +95,5 @@ grep -q "stopped node=" "$work/daemon.log" ||
 if [ "$failures" -gt 0 ]; then
     exit 1
 fi
-echo "serve_start_stop: 5 rejected starts left no database; SIGHUP" \
+echo "serve_start_stop: 6 rejected starts left no database; SIGHUP" \
     "stopped the daemon with status 0"
