@@ -1,4 +1,5 @@
 /* pubq serve: the daemon. pubq sweep: one sweeper run by hand. */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,23 @@ const char cmd_sweep_help[] =
     "  --help           print this help and exit\n";
 
 static struct engine *running_engine;
+
+/*
+ * glibc gives threads up to 8 malloc arenas per core, and the HTTP
+ * server runs a thread per connection. Under 200 clients the arenas
+ * held about 8 MiB more and kept growing for minutes (load.sh, 30 s:
+ * RSS 44 MiB and +10% with the default, 35 MiB and +4.8% with 2), so
+ * the daemon uses 2 unless MALLOC_ARENA_MAX says otherwise.
+ */
+#define SERVE_MALLOC_ARENAS 2
+
+static void limit_malloc_arenas(void)
+{
+    const char *setting = getenv("MALLOC_ARENA_MAX");
+
+    if (setting == NULL || setting[0] == '\0')
+        mallopt(M_ARENA_MAX, SERVE_MALLOC_ARENAS);
+}
 
 static void on_stop_signal(int signo)
 {
@@ -148,6 +166,7 @@ int cmd_serve(struct cli *cli, const struct cli_command *command, int argc,
         return CLI_FAILED;
     }
 
+    limit_malloc_arenas();
     if (cli_open_store(cli) != CLI_OK)
         return CLI_FAILED;
     if (log_level_parse(cli->config.log_level, &level) == 0)

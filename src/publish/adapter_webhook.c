@@ -25,9 +25,9 @@
 
 #define WEBHOOK_DEFAULT_TIMEOUT_MS 10000
 #define WEBHOOK_HEADER_PREFIX "header_"
-/* A header value's part after its first space that is this long or
- * longer is removed from results on its own too (see redact_secrets). */
-#define WEBHOOK_MIN_CREDENTIAL 6
+/* How much of an error body is searched for secrets before the first
+ * WEBHOOK_SNIPPET_MAX bytes of it are kept. */
+#define WEBHOOK_SNIPPET_WINDOW 4096
 /* secret_header_NAME = VARIABLE: the header's value comes from VARIABLE. */
 #define WEBHOOK_SECRET_HEADER_PREFIX "secret_header_"
 #define WEBHOOK_SNIPPET_MAX 200
@@ -446,15 +446,27 @@ static void read_reply_ids(struct http_exchange *ex,
     json_decref(reply);
 }
 
-/* Copies the start of the body with control characters replaced. */
-static void body_snippet(struct http_exchange *ex, char *out, size_t outlen)
+static void redact_text(const struct webhook_adapter *adapter, char *text);
+
+/*
+ * Copies the start of the body with control characters replaced and
+ * the adapter's secrets removed. The secrets go before the text is cut
+ * to outlen, so that a secret across the cut leaves no part behind.
+ */
+static void body_snippet(const struct webhook_adapter *adapter,
+                         struct http_exchange *ex, char *out, size_t outlen)
 {
+    char window[WEBHOOK_SNIPPET_WINDOW + 1];
     size_t len = 0;
     const char *body = http_exchange_body(ex, &len);
-    size_t n = len < outlen - 1 ? len : outlen - 1;
+    size_t n = len < sizeof window - 1 ? len : sizeof window - 1;
 
     for (size_t i = 0; i < n; i++)
-        out[i] = (unsigned char)body[i] < 0x20 ? ' ' : body[i];
+        window[i] = (unsigned char)body[i] < 0x20 ? ' ' : body[i];
+    window[n] = '\0';
+    redact_text(adapter, window);
+    n = strlen(window) < outlen - 1 ? strlen(window) : outlen - 1;
+    memcpy(out, window, n);
     out[n] = '\0';
 }
 
@@ -490,7 +502,8 @@ static void pause_platform(struct adapter_result *result, const char *why)
     snprintf(result->pause_reason, sizeof result->pause_reason, "%s", why);
 }
 
-static void classify_status(struct http_exchange *ex,
+static void classify_status(const struct webhook_adapter *adapter,
+                            struct http_exchange *ex,
                             struct publish_attempt *attempt)
 {
     struct adapter_result *result = &attempt->result;
@@ -507,7 +520,7 @@ static void classify_status(struct http_exchange *ex,
     }
 
     read_retry_after(ex, attempt, note, sizeof note);
-    body_snippet(ex, snippet, sizeof snippet);
+    body_snippet(adapter, ex, snippet, sizeof snippet);
     adapter_result_fail(result, result->outcome,
                         "webhook %s returned HTTP %ld (%s): %s%s",
                         http_exchange_host(ex), status,
@@ -531,11 +544,10 @@ static enum adapter_step handle_response(void *state,
     code = http_exchange_result(ex, code);
     char reason[STORE_TEXT_MAX / 2];
 
-    (void)state;
     (void)easy;
     (void)next;
     if (code == CURLE_OK) {
-        classify_status(ex, attempt);
+        classify_status(state, ex, attempt);
         return ADAPTER_DONE;
     }
 
@@ -543,7 +555,7 @@ static enum adapter_step handle_response(void *state,
     if (http_exchange_truncated(ex) && status != 0 &&
         outcome_from_http_status(status) != OUTCOME_SUCCESS) {
         /* The status alone classifies a failure; the body only adds detail. */
-        classify_status(ex, attempt);
+        classify_status(state, ex, attempt);
         return ADAPTER_DONE;
     }
     adapter_result_fail(
@@ -560,10 +572,55 @@ static enum adapter_step handle_response(void *state,
  */
 static void redact_secrets(void *state, struct adapter_result *result)
 {
-    const struct webhook_adapter *adapter = state;
+    redact_text(state, result->error);
+    redact_text(state, result->pause_reason);
+    redact_text(state, result->post_id);
+    redact_text(state, result->post_url);
+}
 
-    adapter_reply_redact_result(result, adapter->secret);
-    adapter_reply_redact_result(result, adapter->url);
+/*
+ * Removes `secret` from text as written, as a JSON string writes it
+ * ("/" as "\/") and percent-encoded, the forms in which receivers echo
+ * a value they were sent.
+ */
+static void redact_forms(char *text, const char *secret)
+{
+    char escaped[STORE_TEXT_MAX];
+    char encoded[STORE_TEXT_MAX];
+    size_t e = 0;
+    size_t u = 0;
+
+    adapter_reply_redact(text, secret);
+    for (const char *p = secret; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+
+        if (e + 3 >= sizeof escaped || u + 4 >= sizeof encoded)
+            return;
+        if (c == '/')
+            escaped[e++] = '\\';
+        escaped[e++] = (char)c;
+        if (isalnum(c) || strchr("-._~", c) != NULL)
+            encoded[u++] = (char)c;
+        else
+            u += (size_t)snprintf(encoded + u, sizeof encoded - u, "%%%02X",
+                                  c);
+    }
+    escaped[e] = '\0';
+    encoded[u] = '\0';
+    adapter_reply_redact(text, escaped);
+    adapter_reply_redact(text, encoded);
+}
+
+/*
+ * Removes the signing key, the URL (whose path or query may hold a
+ * token) and the values of the extra headers (often credentials) from
+ * `text`: a receiver may echo any of them. Values shorter than 8 bytes
+ * are left, because they would match ordinary words.
+ */
+static void redact_text(const struct webhook_adapter *adapter, char *text)
+{
+    adapter_reply_redact(text, adapter->secret);
+    adapter_reply_redact(text, adapter->url);
     /* add_header writes "NAME: VALUE", and a NAME contains no ':'. */
     for (size_t i = 0; i < adapter->header_count; i++) {
         const char *separator = strchr(adapter->headers[i], ':');
@@ -571,14 +628,13 @@ static void redact_secrets(void *state, struct adapter_result *result)
 
         if (separator == NULL)
             continue;
-        adapter_reply_redact_result(result, separator + 2);
+        redact_forms(text, separator + 2);
 
         /* "Bearer TOKEN", "Basic BASE64": a receiver may echo only the
          * credential after the scheme. */
         credential = strchr(separator + 2, ' ');
-        if (credential != NULL &&
-            strlen(credential + 1) >= WEBHOOK_MIN_CREDENTIAL)
-            adapter_reply_redact_result(result, credential + 1);
+        if (credential != NULL)
+            redact_forms(text, credential + 1);
     }
 }
 

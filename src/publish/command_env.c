@@ -16,10 +16,18 @@ extern char **environ;
 #define COMMAND_ENV_MAX_NAMES 64
 #define COMMAND_ENV_NAME_MAX 128
 
-/* Passed to every program: what a shell and its tools expect to find. */
+/*
+ * Passed to every program: what a shell and its tools expect to find,
+ * with the locale categories of POSIX and glibc by name, so that a
+ * secret in a variable such as LC_TOKEN is not passed.
+ */
 static const char *const base_names[] = {
-    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE",
-    "TZ",   "TMPDIR", NULL,
+    "PATH",        "HOME",           "USER",       "LOGNAME",
+    "SHELL",       "LANG",           "LANGUAGE",   "TZ",
+    "TMPDIR",      "LC_ALL",         "LC_COLLATE", "LC_CTYPE",
+    "LC_MESSAGES", "LC_MONETARY",    "LC_NUMERIC", "LC_TIME",
+    "LC_ADDRESS",  "LC_IDENTIFICATION", "LC_MEASUREMENT", "LC_NAME",
+    "LC_PAPER",    "LC_TELEPHONE",   NULL,
 };
 
 static int is_env_name(const char *name, size_t len)
@@ -44,9 +52,7 @@ static int is_base_name(const char *var)
     for (size_t i = 0; base_names[i] != NULL; i++)
         if (has_name(var, base_names[i], strlen(base_names[i])))
             return 1;
-
-    /* LC_ALL, LC_CTYPE, LC_TIME, ...: the locale categories. */
-    return strncmp(var, "LC_", 3) == 0;
+    return 0;
 }
 
 /*

@@ -374,14 +374,20 @@ static void command_env_keeps_secrets_out(void **unused)
     (void)unused;
     /* As a webhook platform's secret_env would name it. */
     assert_int_equal(setenv("PUBQ_TEST_HOOK_SECRET", "s3cret-value", 1), 0);
+    assert_int_equal(setenv("LC_PUBQ_TOKEN", "lc-secret", 1), 0);
+    assert_int_equal(setenv("LC_TIME", "C", 1), 0);
     result = run_options(program, saved, NULL, NULL, NULL);
     assert_int_equal(unsetenv("PUBQ_TEST_HOOK_SECRET"), 0);
+    assert_int_equal(unsetenv("LC_PUBQ_TOKEN"), 0);
+    assert_int_equal(unsetenv("LC_TIME"), 0);
 
     assert_int_equal(result.outcome, OUTCOME_SUCCESS);
     env = test_read_file(saved);
     assert_null(strstr(env, "PUBQ_TEST_HOOK_SECRET"));
     assert_null(strstr(env, "s3cret-value"));
+    assert_null(strstr(env, "lc-secret"));
     assert_non_null(strstr(env, "PATH="));
+    assert_non_null(strstr(env, "LC_TIME=C"));
     free(env);
 }
 

@@ -436,6 +436,7 @@ static void webhook_echoed_secret_removed(void **unused)
 static void webhook_secret_header_sent(void **unused)
 {
     const struct adapter_ops *ops = adapter_find("webhook");
+    char body[256];
     size_t before = fake_platform_request_count(fake);
     struct entry entry = test_entry(1);
     const struct fake_request *request;
@@ -463,7 +464,6 @@ static void webhook_secret_header_sent(void **unused)
                              .body = "token tok-7731 is revoked"}),
                      0);
     run_attempt(state, &entry, &result);
-    ops->destroy(state);
 
     request = fake_platform_request(fake, before);
     assert_non_null(request);
@@ -472,6 +472,59 @@ static void webhook_secret_header_sent(void **unused)
     assert_int_equal(result.outcome, OUTCOME_PERMANENT);
     assert_null(strstr(result.error, "tok-7731"));
     assert_non_null(strstr(result.error, "[secret]"));
+
+    /* Echoed across the 200-byte cut of the error text: no part stays. */
+    memset(body, 'x', 195);
+    snprintf(body + 195, sizeof body - 195, "tok-7731 rejected");
+    assert_int_equal(fake_platform_push_response(
+                         fake, "/bearer",
+                         &(struct fake_response){.status = 403, .body = body}),
+                     0);
+    run_attempt(state, &entry, &result);
+    assert_null(strstr(result.error, "xtok"));
+    assert_null(strstr(result.error, "tok-"));
+    ops->destroy(state);
+}
+
+/* A token echoed JSON-escaped or percent-encoded is removed as well. */
+static void webhook_secret_header_encoded(void **unused)
+{
+    const struct adapter_ops *ops = adapter_find("webhook");
+    static const char *const bodies[] = {
+        "{\"error\":\"bad token ab\\/cd+ef==XY12\"}",
+        "token=ab%2Fcd%2Bef%3D%3DXY12",
+    };
+    struct entry entry = test_entry(1);
+    struct adapter_result result;
+    struct test_platform platform;
+    char url[256];
+    char err[512] = "";
+    void *state = NULL;
+
+    (void)unused;
+    assert_int_equal(setenv("PUBQ_TEST_HOOK_TOKEN", "Bearer ab/cd+ef==XY12", 1),
+                     0);
+    snprintf(url, sizeof url, "%s/encoded", fake_platform_url(fake));
+    platform_init(&platform);
+    platform_set(&platform, "url", url);
+    platform_set(&platform, "secret_header_Authorization",
+                 "PUBQ_TEST_HOOK_TOKEN");
+    assert_int_equal(ops->create(&platform.config, &state, err, sizeof err),
+                     0);
+    assert_int_equal(unsetenv("PUBQ_TEST_HOOK_TOKEN"), 0);
+
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        assert_int_equal(fake_platform_push_response(
+                             fake, "/encoded",
+                             &(struct fake_response){.status = 400,
+                                                     .body = bodies[i]}),
+                         0);
+        run_attempt(state, &entry, &result);
+        if (strstr(result.error, "XY12") != NULL)
+            fail_msg("body %zu leaked into: %s", i, result.error);
+        assert_non_null(strstr(result.error, "[secret]"));
+    }
+    ops->destroy(state);
 }
 
 static void webhook_connection_refused(void **unused)
@@ -717,6 +770,7 @@ int main(void)
         cmocka_unit_test(webhook_401_pauses),
         cmocka_unit_test(webhook_echoed_secret_removed),
         cmocka_unit_test(webhook_secret_header_sent),
+        cmocka_unit_test(webhook_secret_header_encoded),
         cmocka_unit_test(webhook_secret_header_unset),
         cmocka_unit_test(webhook_connection_refused),
         cmocka_unit_test(webhook_no_answer_unknown),
