@@ -204,10 +204,10 @@ static uint32_t collect_open_platforms(struct engine *engine)
 }
 
 /*
- * A claim returns no entry of a platform paused in the store, so an
- * entry claimed for a platform this node still believes paused means
- * the pause was lifted elsewhere: by an operator's resume through the
- * API or the CLI, or by another node.
+ * Ends this node's copy of a platform's pause when a claim returns an
+ * entry of that platform. A claim skips platforms paused in the store,
+ * so the pause was lifted elsewhere: by a resume through the API or the
+ * CLI, or by another node.
  */
 static void resume_if_claimed(struct engine *engine, const char *name)
 {
@@ -216,7 +216,7 @@ static void resume_if_claimed(struct engine *engine, const char *name)
     if (platform == NULL || platform->paused_until <= engine_wall_ms())
         return;
     platform->paused_until = 0;
-    log_info("engine", "platform %s resumed: the store holds no pause",
+    log_info("engine", "platform %s resumed: the store has no pause for it",
              name);
 }
 

@@ -2,9 +2,9 @@
  * Lease renewal. Every attempt the engine holds, from its claim until
  * its result is stored (waiting for a slot, claimed ahead, or running),
  * is on engine->held_list. A third of a lease after the last renewal,
- * one store call extends all their leases, so that an attempt longer
- * than the lease (a command may run for hours) is not recovered and run
- * a second time by this node or another.
+ * one store call extends all their leases. An attempt longer than the
+ * lease (a command may run for hours) is then not recovered and run a
+ * second time by this node or another.
  *
  * A lease the store no longer gives this node (another node recovered
  * the entry after a stall, an operator cancelled it) is marked lost: a
@@ -90,8 +90,8 @@ static void note_lost(struct engine *engine, struct inflight *inflight)
 void engine_renew_leases(struct engine *engine, int64_t now)
 {
     struct lease_renewal *leases;
-    struct inflight **held;
-    size_t count = 0;
+    struct inflight **attempts;
+    size_t count;
     size_t renewed = 0;
     size_t i = 0;
 
@@ -99,12 +99,12 @@ void engine_renew_leases(struct engine *engine, int64_t now)
         return;
     engine->next_renewal_ms = now + renewal_interval_ms(engine);
 
-    for (struct inflight *it = engine->held_list; it != NULL;
-         it = it->held_next)
-        count++;
+    /* engine_hold_inflight and engine_unhold_inflight keep held equal to
+     * the length of held_list. */
+    count = engine->held;
     leases = calloc(count, sizeof *leases);
-    held = calloc(count, sizeof *held);
-    if (leases == NULL || held == NULL) {
+    attempts = calloc(count, sizeof *attempts);
+    if (leases == NULL || attempts == NULL) {
         log_error("engine", "out of memory renewing %zu leases", count);
         goto done;
     }
@@ -112,7 +112,7 @@ void engine_renew_leases(struct engine *engine, int64_t now)
          it = it->held_next) {
         leases[i].entry_id = it->entry.id;
         leases[i].attempt_number = it->entry.attempt_count;
-        held[i++] = it;
+        attempts[i++] = it;
     }
 
     if (engine->store->ops->renew_leases(engine->store, engine->node_id,
@@ -130,16 +130,16 @@ void engine_renew_leases(struct engine *engine, int64_t now)
         int64_t expires_at = now + engine->config->lease_ms;
 
         if (!leases[i].renewed) {
-            note_lost(engine, held[i]);
+            note_lost(engine, attempts[i]);
             continue;
         }
-        if (held[i]->entry.lease_expires_at < expires_at)
-            held[i]->entry.lease_expires_at = expires_at;
+        if (attempts[i]->entry.lease_expires_at < expires_at)
+            attempts[i]->entry.lease_expires_at = expires_at;
     }
     log_debug("engine", "renewed %zu of %zu leases node=%s", renewed, count,
               engine->node_id);
 
 done:
     free(leases);
-    free(held);
+    free(attempts);
 }

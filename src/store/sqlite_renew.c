@@ -37,7 +37,7 @@ int sqlite_renew_leases(struct store *store, const char *node,
                         int64_t now, int64_t lease_ms, size_t *renewed)
 {
     struct sqlite_store *s = sqlite_store_of(store);
-    size_t won = 0;
+    size_t renewed_count = 0;
     int result;
 
     if (renewed != NULL)
@@ -57,7 +57,7 @@ int sqlite_renew_leases(struct store *store, const char *node,
 
     result = sqlite_begin(s, "renew leases");
     for (size_t i = 0; result == STORE_OK && i < count; i++)
-        result = renew_one(s, node, &leases[i], now + lease_ms, &won);
+        result = renew_one(s, node, &leases[i], now + lease_ms, &renewed_count);
     if (result == STORE_OK)
         result = sqlite_commit(s, "renew leases");
     else
@@ -66,6 +66,6 @@ int sqlite_renew_leases(struct store *store, const char *node,
         leases[i].renewed = 0;
 
     if (renewed != NULL)
-        *renewed = result == STORE_OK ? won : 0;
+        *renewed = result == STORE_OK ? renewed_count : 0;
     return result;
 }

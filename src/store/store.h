@@ -578,7 +578,7 @@ struct store_ops {
 
     /*
      * Optional: keeps this handle's cache of database pages small
-     * (STORE_SMALL_CACHE_KIB), for a process that holds many handles.
+     * (STORE_SMALL_CACHE_KIB), for a process that opens many handles.
      * NULL in a back end that caches no pages in the client
      * (PostgreSQL).
      */
@@ -612,10 +612,10 @@ int store_open_existing(const char *url, struct store **store, char *err,
                         size_t errlen);
 
 /*
- * Returns STORE_OK while the store can serve, for a health check: for
- * SQLite, while the database path still names the file the handle has
- * open. Without such a check in the back end (PostgreSQL, where a
- * failed query tells the same), STORE_OK.
+ * Returns STORE_OK while the store can serve, for a health check. For
+ * SQLite that means the database path still names the file the handle
+ * has open. A back end without such a check (PostgreSQL, where a failed
+ * query shows the same) always returns STORE_OK.
  */
 static inline int store_check_health(struct store *store)
 {

@@ -1287,7 +1287,7 @@ static void post_action(struct fixture *fx, int64_t id, const char *action,
 
 /*
  * An entry claimed ahead of its due time is publishing, but its attempt
- * has not started, so a cancel through the API still wins; once an
+ * has not started, so a cancel through the API still wins. Once an
  * attempt has started, the cancel gets 409.
  */
 static void test_cancel_claimed_ahead(void **state)
