@@ -29,7 +29,8 @@ void engine_hold_inflight(struct engine *engine, struct inflight *inflight)
 {
     /* The first lease held runs from now, so renew a third of it later. */
     if (engine->held_list == NULL)
-        engine->next_renewal_ms = engine_wall_ms() + renewal_interval_ms(engine);
+        engine->next_renewal_ms =
+            engine_wall_ms() + renewal_interval_ms(engine);
 
     inflight->held_prev = NULL;
     inflight->held_next = engine->held_list;
