@@ -6,90 +6,18 @@
 # post per entry.
 set -euo pipefail
 
-# shellcheck source=../support/daemon.sh
-. "$PUBQ_SOURCE_DIR/tests/support/daemon.sh"
-
-: "${PUBQ_BIN:?set PUBQ_BIN to the pubq binary}"
-: "${PUBQ_SOURCE_DIR:?set PUBQ_SOURCE_DIR to the source tree}"
-
 ENTRIES=50
 IN_FLIGHT_AT_KILL=30
 
-work=$(mktemp -d)
-sink_pid=""
-daemon_pid=""
-
-cleanup() {
-    if [ -n "$daemon_pid" ]; then
-        kill -9 "$daemon_pid" 2>/dev/null || true
-        wait "$daemon_pid" 2>/dev/null || true
-    fi
-    if [ -n "$sink_pid" ]; then
-        kill "$sink_pid" 2>/dev/null || true
-        wait "$sink_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-die() {
-    echo "FAIL: $*" >&2
-    for log in "$work"/serve*.log; do
-        [ -f "$log" ] || continue
-        echo "--- last lines of $log" >&2
-        tail -n 20 "$log" >&2
-    done
-    exit 1
-}
-
-pubq() {
-    "$PUBQ_BIN" --config "$work/pubq.conf" "$@" </dev/null
-}
-
-# wait_for SECONDS COMMAND...: polls every 0.1 s until COMMAND succeeds.
-wait_for() {
-    local tries=$(($1 * 10))
-    shift
-    for ((i = 0; i < tries; i++)); do
-        if "$@"; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    return 1
-}
-
-# Runs the binary itself in the background, not the pubq function: $!
-# must be the daemon's pid for kill -9 to reach it.
-start_daemon() {
-    "$PUBQ_BIN" --config "$work/pubq.conf" serve </dev/null \
-        2>"$work/serve$1.log" &
-    daemon_pid=$!
-}
-
-# Prints "STATUS COUNT" lines for every entry of the queue.
-status_counts() {
-    pubq list --json --limit 1000 | python3 -c '
-import collections, json, sys
-counts = collections.Counter(e["status"] for e in json.load(sys.stdin))
-for status, count in sorted(counts.items()):
-    print(status, count)'
-}
-
-all_published() {
-    [ "$(status_counts)" = "published $ENTRIES" ]
-}
+# shellcheck source=../support/kill9.sh
+. "$PUBQ_SOURCE_DIR/tests/support/kill9.sh"
 
 enough_in_flight() {
     [ -f "$work/sink/in_progress" ] &&
         [ "$(cat "$work/sink/in_progress")" -ge "$IN_FLIGHT_AT_KILL" ]
 }
 
-mkdir "$work/sink"
-python3 "$PUBQ_SOURCE_DIR/tests/support/slow_sink.py" "$work/sink" 2 &
-sink_pid=$!
-wait_for 20 test -s "$work/sink/port" || die "the sink did not start"
-port=$(cat "$work/sink/port")
+kill9_start_sink 2
 
 cat >"$work/pubq.conf" <<EOF
 [server]
@@ -120,16 +48,14 @@ for ((n = 1; n <= ENTRIES; n++)); do
         --id "crash-$n" >/dev/null
 done
 
-start_daemon 1
+kill9_start_daemon 1
 wait_for 30 enough_in_flight ||
     die "fewer than $IN_FLIGHT_AT_KILL posts in flight after 30 s"
-kill -9 "$daemon_pid"
-wait "$daemon_pid" 2>/dev/null || true
-daemon_pid=""
+kill9_kill
 echo "killed the daemon with $(cat "$work/sink/in_progress") posts in flight"
 
-start_daemon 2
-wait_for 60 all_published ||
+kill9_start_daemon 2
+wait_for 60 all_in_state published ||
     die "not every entry was published 60 s after the restart:" \
         "$(status_counts | tr '\n' ' ')"
 

@@ -5,84 +5,13 @@
 # its first attempt: the crash used no retry and left no attempt behind.
 set -euo pipefail
 
-# shellcheck source=../support/daemon.sh
-. "$PUBQ_SOURCE_DIR/tests/support/daemon.sh"
-
-: "${PUBQ_BIN:?set PUBQ_BIN to the pubq binary}"
-: "${PUBQ_SOURCE_DIR:?set PUBQ_SOURCE_DIR to the source tree}"
-
 ENTRIES=20
 LEAD_S=8
 
-work=$(mktemp -d)
-sink_pid=""
-daemon_pid=""
+# shellcheck source=../support/kill9.sh
+. "$PUBQ_SOURCE_DIR/tests/support/kill9.sh"
 
-cleanup() {
-    if [ -n "$daemon_pid" ]; then
-        kill -9 "$daemon_pid" 2>/dev/null || true
-        wait "$daemon_pid" 2>/dev/null || true
-    fi
-    if [ -n "$sink_pid" ]; then
-        kill "$sink_pid" 2>/dev/null || true
-        wait "$sink_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-die() {
-    echo "FAIL: $*" >&2
-    for log in "$work"/serve*.log; do
-        [ -f "$log" ] || continue
-        echo "--- last lines of $log" >&2
-        tail -n 20 "$log" >&2
-    done
-    exit 1
-}
-
-pubq() {
-    "$PUBQ_BIN" --config "$work/pubq.conf" "$@" </dev/null
-}
-
-# wait_for SECONDS COMMAND...: polls every 0.1 s until COMMAND succeeds.
-wait_for() {
-    local tries=$(($1 * 10))
-    shift
-    for ((i = 0; i < tries; i++)); do
-        if "$@"; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    return 1
-}
-
-# Runs the binary itself in the background: $! must be the daemon's pid
-# for kill -9 to reach it.
-start_daemon() {
-    "$PUBQ_BIN" --config "$work/pubq.conf" serve </dev/null \
-        2>"$work/serve$1.log" &
-    daemon_pid=$!
-}
-
-status_counts() {
-    pubq list --json --limit 1000 | python3 -c '
-import collections, json, sys
-counts = collections.Counter(e["status"] for e in json.load(sys.stdin))
-for status, count in sorted(counts.items()):
-    print(status, count)'
-}
-
-all_in_state() {
-    [ "$(status_counts)" = "$1 $ENTRIES" ]
-}
-
-mkdir "$work/sink"
-python3 "$PUBQ_SOURCE_DIR/tests/support/slow_sink.py" "$work/sink" 0 &
-sink_pid=$!
-wait_for 20 test -s "$work/sink/port" || die "the sink did not start"
-port=$(cat "$work/sink/port")
+kill9_start_sink 0
 
 cat >"$work/pubq.conf" <<EOF
 [server]
@@ -113,17 +42,15 @@ for ((n = 1; n <= ENTRIES; n++)); do
         --id "ahead-$n" >/dev/null
 done
 
-start_daemon 1
+kill9_start_daemon 1
 wait_for "$LEAD_S" all_in_state publishing ||
     die "the entries were not all claimed ahead before their due time:" \
         "$(status_counts | tr '\n' ' ')"
-kill -9 "$daemon_pid"
-wait "$daemon_pid" 2>/dev/null || true
-daemon_pid=""
+kill9_kill
 [ ! -s "$work/sink/requests.log" ] ||
     die "a request reached the sink before the due time"
 
-start_daemon 2
+kill9_start_daemon 2
 wait_for 60 all_in_state published ||
     die "not every entry was published 60 s after the restart:" \
         "$(status_counts | tr '\n' ' ')"
