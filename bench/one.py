@@ -4,11 +4,17 @@ does not use it.
 
     bench/one.py BUILD_DIR WORKLOAD [N] [RUNS]
 
-WORKLOAD is BACKEND-KIND, BACKEND sqlite or postgres, KIND one of
-publish (webhook adapter to nginx), noop (file adapter), import
-(pubq import of a JSON Lines file), http1 (one event per request over
-16 connections) and http100 (arrays of 100 events over 4). postgres
-needs PUBQ_TEST_PG_URL, as scripts/test-postgres run sets it:
+WORKLOAD is BACKEND-KIND, where BACKEND is sqlite or postgres. KIND
+is one of:
+
+    publish   the webhook adapter posting to nginx
+    noop      the file adapter
+    import    pubq import of a JSON Lines file
+    http1     one event per request over 16 connections
+    http100   arrays of 100 events over 4 connections
+
+A postgres workload needs PUBQ_TEST_PG_URL, as scripts/test-postgres
+run sets it:
 
     scripts/test-postgres run python3 bench/one.py build postgres-import
 """
@@ -51,6 +57,7 @@ def main():
         print(f"one.py: invalid workload {sys.argv[2]!r}; expected "
               "sqlite-KIND or postgres-KIND", file=sys.stderr)
         return 2
+
     n = int(sys.argv[3]) if len(sys.argv) > 3 else DEFAULT_N[kind]
     runs = int(sys.argv[4]) if len(sys.argv) > 4 else 3
     work = tempfile.mkdtemp(prefix="pubq-one.")
@@ -58,6 +65,7 @@ def main():
     bench = Bench(top, os.path.abspath(sys.argv[1]), work)
     sink = Nginx(work)
     sink.start()
+
     try:
         for run in range(1, runs + 1):
             bench.run = run
@@ -68,6 +76,7 @@ def main():
         with open(os.path.join(work, "results.jsonl")) as results:
             values = [json.loads(line).get("value") for line in results]
         shutil.rmtree(work, ignore_errors=True)
+
     figures = sorted(v for v in values if v is not None)
     if figures:
         print(f"{sys.argv[2]} N={n}: median {figures[len(figures) // 2]:,.0f}"

@@ -357,20 +357,20 @@ def latency(bench, sink, backend, n):
 
 
 def pubq_round(bench, sink, backend, http_intake):
-    """pubq's workloads on one back end. PostgreSQL runs the N = 10,000
-    ones only, and HTTP intake runs at N = 10,000 (arrays) and 5,000
-    (single events), so that three runs of everything fit the budget."""
+    """pubq's workloads on one back end, at the peers' sizes: import and
+    HTTP intake (arrays of 100 and single events), publishing through
+    the webhook adapter, the file adapter (SQLite), due-time latency."""
     sizes = bench.sizes
-    if backend != "sqlite" and not bench.full:
-        sizes = {mode: [min(ns)] for mode, ns in sizes.items()}
     for n in sizes["enqueue-batch"]:
         bench.measure(f"pubq {backend} import N={n}", cli_import, bench,
                       backend, n)
     if http_intake:
-        bench.measure(f"pubq {backend} HTTP batch N=10000", http_intake_run,
-                      bench, backend, 10000, 100)
-        bench.measure(f"pubq {backend} HTTP single N=5000",
-                      http_intake_run, bench, backend, 5000, 1)
+        for n in sizes["enqueue-batch"]:
+            bench.measure(f"pubq {backend} HTTP batch N={n}",
+                          http_intake_run, bench, backend, n, 100)
+        for n in sizes["enqueue-single"]:
+            bench.measure(f"pubq {backend} HTTP single N={n}",
+                          http_intake_run, bench, backend, n, 1)
     for n in sizes["http"]:
         bench.measure(f"pubq {backend} webhook N={n}", publish, bench, sink,
                       backend, "webhook", n)
