@@ -70,8 +70,10 @@ int sqlite_audit_insert(struct sqlite_store *s,
 static const char sql_audit_list[] = AUDIT_COLUMNS AUDIT_FILTERS;
 static const char sql_audit_list_by_job[] =
     AUDIT_COLUMNS " job_id = ?1 AND" AUDIT_FILTERS;
+/* audit_platform leaves out records without a platform (migration 8),
+ * and the term platform <> '' lets SQLite use it. */
 static const char sql_audit_list_by_platform[] =
-    AUDIT_COLUMNS " platform = ?3 AND" AUDIT_FILTERS;
+    AUDIT_COLUMNS " platform = ?3 AND platform <> '' AND" AUDIT_FILTERS;
 static const char sql_audit_list_by_action[] =
     AUDIT_COLUMNS " action = ?2 AND" AUDIT_FILTERS;
 
@@ -81,7 +83,8 @@ static sqlite3_stmt *audit_list_statement(struct sqlite_store *s,
     if (f->job_id != NULL)
         return sqlite_stmt(s, STMT_AUDIT_LIST_BY_JOB, sql_audit_list_by_job,
                            "list audit");
-    if (f->platform != NULL)
+    /* An empty platform selects records without one: no index has them. */
+    if (f->platform != NULL && f->platform[0] != '\0')
         return sqlite_stmt(s, STMT_AUDIT_LIST_BY_PLATFORM,
                            sql_audit_list_by_platform, "list audit");
     if (f->action != NULL)
