@@ -92,6 +92,9 @@ static size_t utf8_length(const unsigned char *p)
  */
 static void append_string(struct payload_text *t, const char *value)
 {
+    static const char short_escape[32] = {
+        ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r',
+    };
     const unsigned char *p = (const unsigned char *)value;
     size_t start = 0;
     size_t i = 0;
@@ -109,18 +112,12 @@ static void append_string(struct payload_text *t, const char *value)
             i += len;
             continue;
         }
-        switch (p[i]) {
-        case '"': memcpy(escaped, "\\\"", 3); break;
-        case '\\': memcpy(escaped, "\\\\", 3); break;
-        case '\b': memcpy(escaped, "\\b", 3); break;
-        case '\f': memcpy(escaped, "\\f", 3); break;
-        case '\n': memcpy(escaped, "\\n", 3); break;
-        case '\r': memcpy(escaped, "\\r", 3); break;
-        case '\t': memcpy(escaped, "\\t", 3); break;
-        default:
+        if (p[i] == '"' || p[i] == '\\')
+            snprintf(escaped, sizeof escaped, "\\%c", p[i]);
+        else if (short_escape[p[i]] != 0)
+            snprintf(escaped, sizeof escaped, "\\%c", short_escape[p[i]]);
+        else
             snprintf(escaped, sizeof escaped, "\\u%04X", p[i]);
-            break;
-        }
         append(t, value + start, i - start);
         append_literal(t, escaped);
         i++;

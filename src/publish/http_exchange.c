@@ -18,7 +18,7 @@ struct http_header {
 
 struct http_exchange {
     CURL *easy;
-    struct http_easy_pool *pool; /* where easy goes back; NULL: cleanup */
+    struct http_easy_pool *pool;       /* where easy goes back; NULL: cleanup */
     char host[HTTP_EXCHANGE_HOST_MAX]; /* for messages: never the path */
     int64_t timeout_ms;
     struct curl_slist *request_headers;

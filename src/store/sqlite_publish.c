@@ -101,10 +101,10 @@ static void text_add_string(struct json_text *t, const char *value)
 /* The first round of a job's entries, read in id order. */
 struct round {
     char content_id[STORE_ID_MAX];
-    int unfinished;  /* entries whose first round is still open */
-    int attempted;   /* entries with at least one attempt */
-    int counted;     /* entries not cancelled before their first round */
-    int published;   /* entries whose first round published */
+    int unfinished; /* entries whose first round is still open */
+    int attempted;  /* entries with at least one attempt */
+    int counted;    /* entries not cancelled before their first round */
+    int published;  /* entries whose first round published */
     struct json_text platforms;
     struct json_text results;
 };

@@ -89,10 +89,11 @@ static void payload_escaped_strings(void **unused)
 static void payload_unicode_kept(void **unused)
 {
     /* Two-, three- and four-byte characters, and U+2028. */
-    struct entry entry = sample_entry("caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x98\x80"
-                                      "-\xe2\x80\xa8",
-                                      "h\xc3\xbc"
-                                      "b");
+    struct entry entry =
+        sample_entry("caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x98\x80"
+                     "-\xe2\x80\xa8",
+                     "h\xc3\xbc"
+                     "b");
 
     (void)unused;
     expect_same_as_jansson(&entry,

@@ -664,8 +664,7 @@ static void entries_rebuild_keeps_rows(void **state)
 }
 
 /* The query plan of the store's cached statement `id`, joined by "|". */
-static char *cached_plan(struct fixture *f, sqlite3 *db,
-                         enum sqlite_stmt_id id)
+static char *cached_plan(struct fixture *f, sqlite3 *db, enum sqlite_stmt_id id)
 {
     sqlite3_stmt *cached = sqlite_store_of(f->store)->stmts[id];
     sqlite3_stmt *stmt = NULL;
@@ -675,8 +674,7 @@ static char *cached_plan(struct fixture *f, sqlite3 *db,
 
     assert_non_null(cached);
     assert_non_null(plan);
-    snprintf(query, sizeof query, "EXPLAIN QUERY PLAN %s",
-             sqlite3_sql(cached));
+    snprintf(query, sizeof query, "EXPLAIN QUERY PLAN %s", sqlite3_sql(cached));
     if (sqlite3_prepare_v2(db, query, -1, &stmt, NULL) != SQLITE_OK)
         fail_msg("%s: %s", query, sqlite3_errmsg(db));
     while (sqlite3_step(stmt) == SQLITE_ROW && used < 4000)
@@ -693,8 +691,7 @@ static void append_entry_ids(struct store *store,
 {
     struct entry_list list = {0};
 
-    assert_int_equal(store->ops->list_entries(store, filter, &list),
-                     STORE_OK);
+    assert_int_equal(store->ops->list_entries(store, filter, &list), STORE_OK);
     for (size_t i = 0; i < list.count; i++)
         snprintf(text + strlen(text), size - strlen(text), "%lld,",
                  (long long)list.items[i].id);
@@ -703,9 +700,8 @@ static void append_entry_ids(struct store *store,
 }
 
 /* Appends the ids and actions of the audit records `filter` lists. */
-static void append_audit(struct store *store,
-                         const struct audit_filter *filter, char *text,
-                         size_t size)
+static void append_audit(struct store *store, const struct audit_filter *filter,
+                         char *text, size_t size)
 {
     struct audit_list list = {0};
 
@@ -731,8 +727,7 @@ static void read_indexed_views(struct store *store, char *text, size_t size)
 
         append_entry_ids(store, &filter, text, size);
     }
-    assert_int_equal(store->ops->count_entries(store, NULL, &counts),
-                     STORE_OK);
+    assert_int_equal(store->ops->count_entries(store, NULL, &counts), STORE_OK);
     for (int status = 0; status < ENTRY_STATUS_COUNT; status++)
         snprintf(text + strlen(text), size - strlen(text), "%lld,",
                  (long long)counts.by_status[status]);
@@ -757,11 +752,18 @@ static void partial_indexes_keep_results(void **state)
     const char *platforms[] = {"alpha", "beta", "gamma"};
     const char *later[] = {"alpha"};
     struct job_request reqs[] = {
-        {.content_id = "post-1", .content_json = "{}", .scheduled_at = NOW,
-         .platforms = platforms, .platform_count = 3, .max_retries = 2},
-        {.content_id = "post-2", .content_json = "{}",
-         .scheduled_at = NOW + HOUR, .platforms = later,
-         .platform_count = 1, .max_retries = 2},
+        {.content_id = "post-1",
+         .content_json = "{}",
+         .scheduled_at = NOW,
+         .platforms = platforms,
+         .platform_count = 3,
+         .max_retries = 2},
+        {.content_id = "post-2",
+         .content_json = "{}",
+         .scheduled_at = NOW + HOUR,
+         .platforms = later,
+         .platform_count = 1,
+         .max_retries = 2},
     };
     struct submit_result results[2];
     struct entry_list claimed = {0};
@@ -773,8 +775,8 @@ static void partial_indexes_keep_results(void **state)
         f->store->ops->submit_jobs(f->store, reqs, 2, NOW, results), STORE_OK);
     complete_due(f->store, "alpha", ENTRY_PUBLISHED);
     complete_due(f->store, "beta", ENTRY_FAILED);
-    assert_int_equal(f->store->ops->claim_due(f->store, "n1", &platforms[2],
-                                              1, NOW, 60000, 10, &claimed),
+    assert_int_equal(f->store->ops->claim_due(f->store, "n1", &platforms[2], 1,
+                                              NOW, 60000, 10, &claimed),
                      STORE_OK);
     assert_int_equal(claimed.count, 1);
     entry_list_free(&claimed);
@@ -784,15 +786,15 @@ static void partial_indexes_keep_results(void **state)
                      STORE_OK);
 
     sqlite3 *db = open_raw(f->path);
-    assert_int_equal(
-        exec_raw(db, "BEGIN;"
-                     "DROP INDEX entries_status;"
-                     "CREATE INDEX entries_status ON entries(status);"
-                     "DROP INDEX audit_platform;"
-                     "CREATE INDEX audit_platform ON audit(platform);"
-                     "DELETE FROM schema_migrations WHERE version = 8;"
-                     "COMMIT"),
-        SQLITE_OK);
+    assert_int_equal(exec_raw(db,
+                              "BEGIN;"
+                              "DROP INDEX entries_status;"
+                              "CREATE INDEX entries_status ON entries(status);"
+                              "DROP INDEX audit_platform;"
+                              "CREATE INDEX audit_platform ON audit(platform);"
+                              "DELETE FROM schema_migrations WHERE version = 8;"
+                              "COMMIT"),
+                     SQLITE_OK);
     read_indexed_views(f->store, before, sizeof before);
 
     assert_int_equal(store_migrate(f->store), STORE_OK);
@@ -802,9 +804,9 @@ static void partial_indexes_keep_results(void **state)
     assert_non_null(strstr(before, ";1,1,1,0,1,0,"));
     assert_non_null(strstr(before, "platform_paused"));
     assert_non_null(strstr(before, "accepted"));
-    assert_int_equal(f->store->ops->sweep(f->store, NOW + 1, NOW, "sweeper",
-                                          &swept),
-                     STORE_OK);
+    assert_int_equal(
+        f->store->ops->sweep(f->store, NOW + 1, NOW, "sweeper", &swept),
+        STORE_OK);
     assert_int_equal(swept.requeued, 1);
 
     char *status_index = query_text(
