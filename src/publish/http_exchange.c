@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "publish/http_easy_pool.h"
 #include "util/banned.h"
 
 #define HTTP_EXCHANGE_USER_AGENT "pubq/0.1"
@@ -17,6 +18,7 @@ struct http_header {
 
 struct http_exchange {
     CURL *easy;
+    struct http_easy_pool *pool;       /* where easy goes back; NULL: cleanup */
     char host[HTTP_EXCHANGE_HOST_MAX]; /* for messages: never the path */
     int64_t timeout_ms;
     struct curl_slist *request_headers;
@@ -284,25 +286,47 @@ static int configure_easy(struct http_exchange *ex, const char *url)
     return failed ? -1 : 0;
 }
 
-struct http_exchange *http_exchange_new(const char *url, int64_t timeout_ms,
-                                        char *err, size_t errlen)
+static int check_new(const char *url, int64_t timeout_ms, char *err,
+                     size_t errlen)
 {
-    struct http_exchange *ex;
-
     if (url == NULL || has_control_char(url)) {
         snprintf(err, errlen,
                  "invalid URL: it contains a control character such as CR "
                  "or LF; remove it");
-        return NULL;
+        return -1;
     }
     if (timeout_ms <= 0 || timeout_ms > 24LL * 3600 * 1000) {
         snprintf(err, errlen,
                  "invalid HTTP timeout %lld ms: use a value from 1 ms to "
                  "24 h",
                  (long long)timeout_ms);
-        return NULL;
+        return -1;
     }
+    return 0;
+}
 
+/* Takes the easy handle from `pool`, or a new one when pool is NULL. */
+static int attach_easy(struct http_exchange *ex, const char *url,
+                       struct http_easy_pool *pool, char *err, size_t errlen)
+{
+    ex->easy = pool != NULL ? http_easy_pool_take(pool) : curl_easy_init();
+    if (ex->easy != NULL)
+        ex->pool = pool;
+    if (ex->easy == NULL || configure_easy(ex, url) != 0) {
+        snprintf(err, errlen, "failed to set up an HTTP request to %s",
+                 ex->host);
+        return -1;
+    }
+    return 0;
+}
+
+struct http_exchange *http_exchange_new(const char *url, int64_t timeout_ms,
+                                        char *err, size_t errlen)
+{
+    struct http_exchange *ex;
+
+    if (check_new(url, timeout_ms, err, errlen) != 0)
+        return NULL;
     ex = calloc(1, sizeof *ex);
     if (ex == NULL) {
         snprintf(err, errlen, "out of memory creating an HTTP request");
@@ -314,10 +338,32 @@ struct http_exchange *http_exchange_new(const char *url, int64_t timeout_ms,
     }
 
     ex->timeout_ms = timeout_ms;
-    ex->easy = curl_easy_init();
-    if (ex->easy == NULL || configure_easy(ex, url) != 0) {
-        snprintf(err, errlen, "failed to set up an HTTP request to %s",
-                 ex->host);
+    if (attach_easy(ex, url, NULL, err, errlen) != 0) {
+        http_exchange_free(ex);
+        return NULL;
+    }
+    return ex;
+}
+
+struct http_exchange *http_exchange_new_pooled(struct http_easy_pool *pool,
+                                               const char *url,
+                                               const char *host,
+                                               int64_t timeout_ms, char *err,
+                                               size_t errlen)
+{
+    struct http_exchange *ex;
+
+    if (check_new(url, timeout_ms, err, errlen) != 0)
+        return NULL;
+    ex = calloc(1, sizeof *ex);
+    if (ex == NULL) {
+        snprintf(err, errlen, "out of memory creating an HTTP request");
+        return NULL;
+    }
+    snprintf(ex->host, sizeof ex->host, "%s", host);
+
+    ex->timeout_ms = timeout_ms;
+    if (attach_easy(ex, url, pool, err, errlen) != 0) {
         http_exchange_free(ex);
         return NULL;
     }
@@ -546,7 +592,9 @@ void http_exchange_free(struct http_exchange *ex)
     if (ex == NULL)
         return;
 
-    if (ex->easy != NULL)
+    if (ex->easy != NULL && ex->pool != NULL)
+        http_easy_pool_give(ex->pool, ex->easy);
+    else if (ex->easy != NULL)
         curl_easy_cleanup(ex->easy);
     curl_slist_free_all(ex->request_headers);
     free(ex->request_body);

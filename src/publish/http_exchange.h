@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "core/outcome.h"
+#include "publish/http_easy_pool.h"
 
 /* Responses larger than this are cut off and the attempt fails. */
 #define HTTP_EXCHANGE_MAX_BODY (1024 * 1024)
@@ -37,6 +38,19 @@ struct http_exchange;
  */
 struct http_exchange *http_exchange_new(const char *url, int64_t timeout_ms,
                                         char *err, size_t errlen);
+
+/*
+ * Creates an exchange like http_exchange_new, for a URL that an earlier
+ * http_exchange_new accepted, with the host that http_exchange_host
+ * returned for it, so the URL is not parsed again. The easy handle
+ * comes from `pool` and goes back to it in http_exchange_free, so the
+ * handle must then be out of any multi handle.
+ */
+struct http_exchange *http_exchange_new_pooled(struct http_easy_pool *pool,
+                                               const char *url,
+                                               const char *host,
+                                               int64_t timeout_ms, char *err,
+                                               size_t errlen);
 
 /*
  * Checks that `url` is an http or https URL with a host written after

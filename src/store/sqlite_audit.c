@@ -51,105 +51,6 @@ int sqlite_audit_insert(struct sqlite_store *s,
     return result;
 }
 
-/* Marks the job audited when its first round is over; 1 when it did. */
-static int mark_job_done(struct sqlite_store *s, int64_t job_id, int *done)
-{
-    static const char sql[] = "UPDATE jobs SET publish_audited = 1"
-                              " WHERE id = ?1 AND publish_audited = 0"
-                              " AND NOT EXISTS (SELECT 1 FROM entries"
-                              "   WHERE job_id = ?1 AND first_round_done = 0)"
-                              " AND EXISTS (SELECT 1 FROM entries"
-                              "   WHERE job_id = ?1 AND attempt_count > 0)";
-    sqlite3_stmt *stmt =
-        sqlite_stmt(s, STMT_PUBLISH_MARK, sql, "check publish round");
-
-    *done = 0;
-    if (stmt == NULL)
-        return sqlite_stmt_error(s);
-    sqlite3_bind_int64(stmt, 1, job_id);
-
-    /* Not RETURNING: SQLite 3.40 buffers its rows in a temporary
-     * B-tree, opened for every call. */
-    int result = sqlite_exec_stmt(s, stmt, "check publish round");
-    if (result == STORE_OK)
-        *done = sqlite3_changes(s->db) > 0;
-    return result;
-}
-
-/*
- * Builds the record's job, status and metadata, {"job", "platforms":
- * [...], "results": [{"platform", "status"}]}, from the first-round
- * status of each entry in id order. The status is success, partial or
- * failed, and entries cancelled before their first attempt count as
- * neither. SQLite builds the JSON text, so no row travels through C.
- * NOTE: SQLite 3.40 has no ORDER BY inside an aggregate. The arrays
- * follow the subquery's id order because the aggregate reads it in that
- * order, which SQLite does but does not document; publish_record_text in
- * test_store_sqlite checks it.
- */
-static const char sql_publish_summary[] =
-    "SELECT (SELECT content_id FROM jobs WHERE id = ?1),"
-    " CASE WHEN sum(first <> 'cancelled') > 0"
-    "   AND sum(first = 'published') = sum(first <> 'cancelled')"
-    "   THEN 'success'"
-    "   WHEN sum(first = 'published') > 0 THEN 'partial'"
-    "   ELSE 'failed' END,"
-    " json_object('job', ?1, 'platforms', json_group_array(platform),"
-    "   'results', json_group_array(json_object('platform', platform,"
-    "     'status', first)))"
-    " FROM (SELECT platform, coalesce(first_round_status, status) AS first"
-    "   FROM entries WHERE job_id = ?1 ORDER BY id)";
-
-/*
- * A single-row INSERT, not INSERT ... SELECT, because inside a
- * transaction SQLite 3.40 opens a statement journal for a statement
- * that may write several rows. That cost about 15,000 instructions per
- * record (callgrind, bench_store publish).
- */
-static const char sql_publish_insert[] =
-    "INSERT INTO audit (at, agent_name, action, job_id, status, metadata)"
-    " VALUES (?1, 'queue-manager', 'publish', ?2, ?3, ?4)";
-
-/* Inserts the record from the summary row that `summary` is on. */
-static int insert_publish_record(struct sqlite_store *s,
-                                 sqlite3_stmt *summary, int64_t now)
-{
-    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_PUBLISH_AUDIT, sql_publish_insert,
-                                     "write publish record");
-
-    if (stmt == NULL)
-        return sqlite_stmt_error(s);
-    sqlite3_bind_int64(stmt, 1, now);
-    for (int column = 0; column < 3; column++)
-        sqlite3_bind_value(stmt, column + 2,
-                           sqlite3_column_value(summary, column));
-    return sqlite_exec_stmt(s, stmt, "write publish record");
-}
-
-int sqlite_publish_check(struct sqlite_store *s, int64_t job_id, int64_t now)
-{
-    int done = 0;
-    int result = mark_job_done(s, job_id, &done);
-
-    if (result != STORE_OK || !done)
-        return result;
-
-    sqlite3_stmt *summary =
-        sqlite_stmt(s, STMT_PUBLISH_SUMMARY, sql_publish_summary,
-                    "write publish record");
-    if (summary == NULL)
-        return sqlite_stmt_error(s);
-    sqlite3_bind_int64(summary, 1, job_id);
-
-    int rc = sqlite3_step(summary);
-    if (rc == SQLITE_ROW)
-        result = insert_publish_record(s, summary, now);
-    else
-        result = sqlite_fail(s, rc, "build publish record");
-    sqlite_done(summary);
-    return result;
-}
-
 /*
  * Audit lists, newest first. As with entry lists, each variant leads
  * with an equality on one indexed column so SQLite walks that index in
@@ -169,8 +70,10 @@ int sqlite_publish_check(struct sqlite_store *s, int64_t job_id, int64_t now)
 static const char sql_audit_list[] = AUDIT_COLUMNS AUDIT_FILTERS;
 static const char sql_audit_list_by_job[] =
     AUDIT_COLUMNS " job_id = ?1 AND" AUDIT_FILTERS;
+/* audit_platform leaves out records without a platform (migration 8),
+ * and the term platform <> '' lets SQLite use it. */
 static const char sql_audit_list_by_platform[] =
-    AUDIT_COLUMNS " platform = ?3 AND" AUDIT_FILTERS;
+    AUDIT_COLUMNS " platform = ?3 AND platform <> '' AND" AUDIT_FILTERS;
 static const char sql_audit_list_by_action[] =
     AUDIT_COLUMNS " action = ?2 AND" AUDIT_FILTERS;
 
@@ -180,7 +83,8 @@ static sqlite3_stmt *audit_list_statement(struct sqlite_store *s,
     if (f->job_id != NULL)
         return sqlite_stmt(s, STMT_AUDIT_LIST_BY_JOB, sql_audit_list_by_job,
                            "list audit");
-    if (f->platform != NULL)
+    /* An empty platform selects records without one: no index has them. */
+    if (f->platform != NULL && f->platform[0] != '\0')
         return sqlite_stmt(s, STMT_AUDIT_LIST_BY_PLATFORM,
                            sql_audit_list_by_platform, "list audit");
     if (f->action != NULL)

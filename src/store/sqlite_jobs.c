@@ -143,9 +143,18 @@ static const char sql_entry_list_by_job[] =
 static const char sql_entry_list_by_content[] =
     "SELECT " SQLITE_ENTRY_COLUMNS " FROM entries"
     " WHERE content_id = ?3 AND" ENTRY_LIST_FILTERS;
+/*
+ * entries_status leaves out publishing entries (migration 8), so the
+ * term status <> 'publishing' lets SQLite use it, and publishing
+ * entries are read from entries_lease, which contains only them. They
+ * are as many as the attempts in flight, so sorting them is cheap.
+ */
 static const char sql_entry_list_by_status[] =
     "SELECT " SQLITE_ENTRY_COLUMNS " FROM entries"
-    " WHERE status = ?1 AND" ENTRY_LIST_FILTERS;
+    " WHERE status = ?1 AND status <> 'publishing' AND" ENTRY_LIST_FILTERS;
+static const char sql_entry_list_publishing[] =
+    "SELECT " SQLITE_ENTRY_COLUMNS " FROM entries INDEXED BY entries_lease"
+    " WHERE status = 'publishing' AND" ENTRY_LIST_FILTERS;
 static const char sql_entry_list_by_platform[] =
     "SELECT " SQLITE_ENTRY_COLUMNS " FROM entries"
     " WHERE platform = ?2 AND" ENTRY_LIST_FILTERS;
@@ -194,6 +203,9 @@ static sqlite3_stmt *entry_list_statement(struct sqlite_store *s,
     if (f->content_id != NULL)
         return sqlite_stmt(s, STMT_ENTRY_LIST_BY_CONTENT,
                            sql_entry_list_by_content, "list entries");
+    if (f->has_status && f->status == ENTRY_PUBLISHING)
+        return sqlite_stmt(s, STMT_ENTRY_LIST_PUBLISHING,
+                           sql_entry_list_publishing, "list entries");
     if (f->has_status)
         return sqlite_stmt(s, STMT_ENTRY_LIST_BY_STATUS,
                            sql_entry_list_by_status, "list entries");
@@ -318,9 +330,15 @@ int sqlite_list_attempts(struct store *store, int64_t entry_id,
 int sqlite_count_entries(struct store *store, const char *platform,
                          struct status_counts *counts)
 {
+    /* Publishing entries are counted apart: entries_status leaves them
+     * out (see sql_entry_list_by_status). */
     static const char sql[] =
         "SELECT status, count(*) FROM entries"
-        " WHERE (?1 IS NULL OR platform = ?1) GROUP BY status";
+        " WHERE status <> 'publishing' AND (?1 IS NULL OR platform = ?1)"
+        " GROUP BY status"
+        " UNION ALL SELECT 'publishing', count(*)"
+        " FROM entries INDEXED BY entries_lease"
+        " WHERE status = 'publishing' AND (?1 IS NULL OR platform = ?1)";
     struct sqlite_store *s = sqlite_store_of(store);
     sqlite3_stmt *stmt = sqlite_stmt(s, STMT_ENTRY_COUNT, sql, "count entries");
     int rc;

@@ -316,12 +316,15 @@ int sqlite_release_leases(struct store *store, const char *node, int64_t now,
 
 /*
  * Entries that failed as "expired" or "outcome unknown" wait for an
- * operator: re-posting them could post late or twice.
+ * operator: re-posting them could post late or twice. The term status
+ * <> 'publishing' lets SQLite 3.40 read the partial index
+ * entries_status, which it cannot infer from status = 'failed'.
  */
 static const char sql_sweep_requeue[] =
     "UPDATE entries SET status = 'pending', retry_count = retry_count + 1,"
     " fail_reason = '', due_at = ?1, updated_at = ?1"
-    " WHERE status = 'failed' AND retry_count < max_retries"
+    " WHERE status = 'failed' AND status <> 'publishing'"
+    " AND retry_count < max_retries"
     " AND fail_reason NOT IN ('expired', 'outcome unknown')"
     " RETURNING id";
 

@@ -170,15 +170,20 @@ int sqlite_bind_text_max(sqlite3_stmt *stmt, int index, const char *text,
     return sqlite3_bind_text(stmt, index, text, (int)len, SQLITE_STATIC);
 }
 
+/* memcpy, not snprintf: a claim copies ten columns per entry, and
+ * snprintf's format parsing was 1 % of `bench_store publish`. */
 void sqlite_copy_column(sqlite3_stmt *stmt, int col, char *dst, size_t size)
 {
     const unsigned char *text = sqlite3_column_text(stmt, col);
+    size_t len;
 
     if (text == NULL) {
         dst[0] = '\0';
         return;
     }
-    snprintf(dst, size, "%s", (const char *)text);
+    len = strnlen((const char *)text, size - 1);
+    memcpy(dst, text, len);
+    dst[len] = '\0';
 }
 
 void sqlite_read_entry(sqlite3_stmt *stmt, int col, struct entry *e)

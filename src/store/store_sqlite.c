@@ -1,6 +1,7 @@
 /* Opening and closing the SQLite store, and its table of operations. */
 #include "store/store_sqlite.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +247,23 @@ static int note_file(struct sqlite_store *s, const char *path)
     return 0;
 }
 
+/*
+ * Turns off SQLite's memory statistics, which pubq never reads. With
+ * them on, every allocation takes a global mutex; Debian's SQLite 3.40
+ * is built without lookaside memory, so a statement allocates on almost
+ * every step. Off, `bench_store publish` of 2,048 entries ran 8 % fewer
+ * instructions (callgrind). sqlite3_config works only before SQLite is
+ * initialised, so it runs once, before the first open. When another
+ * part of the process initialised SQLite first, it fails and changes
+ * nothing.
+ */
+static void configure_library(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+static pthread_once_t library_configured = PTHREAD_ONCE_INIT;
+
 static int open_file(const char *path, const char *synchronous, int create,
                      struct store **out, char *err, size_t errlen)
 {
@@ -259,6 +277,7 @@ static int open_file(const char *path, const char *synchronous, int create,
         return STORE_ERROR;
     }
     s->wake_fd = SQLITE_WAKE_UNOPENED;
+    pthread_once(&library_configured, configure_library);
 
     if (!create && strcmp(path, ":memory:") != 0 && stat(path, &info) != 0) {
         snprintf(err, errlen,

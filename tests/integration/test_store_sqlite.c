@@ -663,6 +663,180 @@ static void entries_rebuild_keeps_rows(void **state)
     free(orphans);
 }
 
+/* The query plan of the store's cached statement `id`, joined by "|". */
+static char *cached_plan(struct fixture *f, sqlite3 *db, enum sqlite_stmt_id id)
+{
+    sqlite3_stmt *cached = sqlite_store_of(f->store)->stmts[id];
+    sqlite3_stmt *stmt = NULL;
+    char query[8192];
+    char *plan = calloc(1, 4096);
+    size_t used = 0;
+
+    assert_non_null(cached);
+    assert_non_null(plan);
+    snprintf(query, sizeof query, "EXPLAIN QUERY PLAN %s", sqlite3_sql(cached));
+    if (sqlite3_prepare_v2(db, query, -1, &stmt, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", query, sqlite3_errmsg(db));
+    while (sqlite3_step(stmt) == SQLITE_ROW && used < 4000)
+        used += (size_t)snprintf(plan + used, 4096 - used, "%s|",
+                                 (const char *)sqlite3_column_text(stmt, 3));
+    sqlite3_finalize(stmt);
+    return plan;
+}
+
+/* Appends the ids of the entries that `filter` lists to text. */
+static void append_entry_ids(struct store *store,
+                             const struct entry_filter *filter, char *text,
+                             size_t size)
+{
+    struct entry_list list = {0};
+
+    assert_int_equal(store->ops->list_entries(store, filter, &list), STORE_OK);
+    for (size_t i = 0; i < list.count; i++)
+        snprintf(text + strlen(text), size - strlen(text), "%lld,",
+                 (long long)list.items[i].id);
+    snprintf(text + strlen(text), size - strlen(text), ";");
+    entry_list_free(&list);
+}
+
+/* Appends the ids and actions of the audit records `filter` lists. */
+static void append_audit(struct store *store, const struct audit_filter *filter,
+                         char *text, size_t size)
+{
+    struct audit_list list = {0};
+
+    assert_int_equal(store->ops->list_audit(store, filter, &list), STORE_OK);
+    for (size_t i = 0; i < list.count; i++)
+        snprintf(text + strlen(text), size - strlen(text), "%lld %s,",
+                 (long long)list.items[i].id, list.items[i].action);
+    snprintf(text + strlen(text), size - strlen(text), ";");
+    audit_list_free(&list);
+}
+
+/* What the lists and counts that read the partial indexes return. */
+static void read_indexed_views(struct store *store, char *text, size_t size)
+{
+    struct status_counts counts;
+    struct audit_filter alpha = {.platform = "alpha"};
+    struct audit_filter no_platform = {.platform = ""};
+
+    text[0] = '\0';
+    for (int status = 0; status < ENTRY_STATUS_COUNT; status++) {
+        struct entry_filter filter = {.has_status = 1,
+                                      .status = (enum entry_status)status};
+
+        append_entry_ids(store, &filter, text, size);
+    }
+    assert_int_equal(store->ops->count_entries(store, NULL, &counts), STORE_OK);
+    for (int status = 0; status < ENTRY_STATUS_COUNT; status++)
+        snprintf(text + strlen(text), size - strlen(text), "%lld,",
+                 (long long)counts.by_status[status]);
+    assert_int_equal(store->ops->count_entries(store, "gamma", &counts),
+                     STORE_OK);
+    for (int status = 0; status < ENTRY_STATUS_COUNT; status++)
+        snprintf(text + strlen(text), size - strlen(text), "%lld,",
+                 (long long)counts.by_status[status]);
+    append_audit(store, &alpha, text, size);
+    append_audit(store, &no_platform, text, size);
+}
+
+/*
+ * Migration 8 makes entries_status leave out publishing entries and
+ * audit_platform records without a platform. Run again on a database
+ * with the full indexes of version 7, it keeps what every list and
+ * count returns, and those statements read the new indexes.
+ */
+static void partial_indexes_keep_results(void **state)
+{
+    struct fixture *f = *state;
+    const char *platforms[] = {"alpha", "beta", "gamma"};
+    const char *later[] = {"alpha"};
+    struct job_request reqs[] = {
+        {.content_id = "post-1",
+         .content_json = "{}",
+         .scheduled_at = NOW,
+         .platforms = platforms,
+         .platform_count = 3,
+         .max_retries = 2},
+        {.content_id = "post-2",
+         .content_json = "{}",
+         .scheduled_at = NOW + HOUR,
+         .platforms = later,
+         .platform_count = 1,
+         .max_retries = 2},
+    };
+    struct submit_result results[2];
+    struct entry_list claimed = {0};
+    struct sweep_result swept = {0};
+    char before[4096];
+    char after[4096];
+
+    assert_int_equal(
+        f->store->ops->submit_jobs(f->store, reqs, 2, NOW, results), STORE_OK);
+    complete_due(f->store, "alpha", ENTRY_PUBLISHED);
+    complete_due(f->store, "beta", ENTRY_FAILED);
+    assert_int_equal(f->store->ops->claim_due(f->store, "n1", &platforms[2], 1,
+                                              NOW, 60000, 10, &claimed),
+                     STORE_OK);
+    assert_int_equal(claimed.count, 1);
+    entry_list_free(&claimed);
+    assert_int_equal(f->store->ops->pause_platform(f->store, "alpha",
+                                                   NOW + HOUR, "test", NOW,
+                                                   "operator"),
+                     STORE_OK);
+
+    sqlite3 *db = open_raw(f->path);
+    assert_int_equal(exec_raw(db,
+                              "BEGIN;"
+                              "DROP INDEX entries_status;"
+                              "CREATE INDEX entries_status ON entries(status);"
+                              "DROP INDEX audit_platform;"
+                              "CREATE INDEX audit_platform ON audit(platform);"
+                              "DELETE FROM schema_migrations WHERE version = 8;"
+                              "COMMIT"),
+                     SQLITE_OK);
+    read_indexed_views(f->store, before, sizeof before);
+
+    assert_int_equal(store_migrate(f->store), STORE_OK);
+    read_indexed_views(f->store, after, sizeof after);
+    assert_string_equal(after, before);
+    /* Pending, publishing, published, retrying, failed, cancelled. */
+    assert_non_null(strstr(before, ";1,1,1,0,1,0,"));
+    assert_non_null(strstr(before, "platform_paused"));
+    assert_non_null(strstr(before, "accepted"));
+    assert_int_equal(
+        f->store->ops->sweep(f->store, NOW + 1, NOW, "sweeper", &swept),
+        STORE_OK);
+    assert_int_equal(swept.requeued, 1);
+
+    char *status_index = query_text(
+        db, "SELECT sql FROM sqlite_master WHERE name = 'entries_status'");
+    char *platform_index = query_text(
+        db, "SELECT sql FROM sqlite_master WHERE name = 'audit_platform'");
+    char *by_status = cached_plan(f, db, STMT_ENTRY_LIST_BY_STATUS);
+    char *publishing = cached_plan(f, db, STMT_ENTRY_LIST_PUBLISHING);
+    char *count = cached_plan(f, db, STMT_ENTRY_COUNT);
+    char *by_platform = cached_plan(f, db, STMT_AUDIT_LIST_BY_PLATFORM);
+    char *requeue = cached_plan(f, db, STMT_SWEEP_REQUEUE);
+
+    assert_non_null(strstr(status_index, "WHERE status <> 'publishing'"));
+    assert_non_null(strstr(platform_index, "WHERE platform <> ''"));
+    assert_non_null(strstr(by_status, "INDEX entries_status (status=?"));
+    assert_non_null(strstr(publishing, "INDEX entries_lease"));
+    assert_non_null(strstr(count, "INDEX entries_status"));
+    assert_non_null(strstr(count, "INDEX entries_lease"));
+    assert_non_null(strstr(by_platform, "INDEX audit_platform (platform=?"));
+    assert_non_null(strstr(requeue, "INDEX entries_status (status=?"));
+    sqlite3_close(db);
+    free(status_index);
+    free(platform_index);
+    free(by_status);
+    free(publishing);
+    free(count);
+    free(by_platform);
+    free(requeue);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -683,6 +857,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(publish_record_text, setup, teardown),
         cmocka_unit_test_setup_teardown(entries_rebuild_keeps_rows, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(partial_indexes_keep_results, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(submit_groups_store_failure, setup,
                                         teardown),
