@@ -216,6 +216,31 @@ json_t *pg_json_text_max(const char *text, size_t max);
 /* Takes a heap string (json_dumps output), freed by pg_params_clear. */
 void pg_param_owned(struct pg_params *p, char *text);
 
+/*
+ * An array literal under construction (pg_array.c). Adding never fails
+ * outright: out of memory sets `failed`, and pg_array_finish then
+ * returns NULL.
+ */
+struct pg_array {
+    char *text;
+    size_t length;
+    size_t room;
+    size_t count; /* elements added */
+    int failed;
+};
+
+void pg_array_init(struct pg_array *array);
+void pg_array_clear(struct pg_array *array);
+void pg_array_add_int(struct pg_array *array, int64_t value);
+/* Adds text as a quoted element, or NULL for a NULL element. */
+void pg_array_add_text(struct pg_array *array, const char *text);
+/*
+ * Returns the literal as a heap string the caller frees (for
+ * pg_param_owned), or NULL when out of memory, and leaves the array
+ * empty.
+ */
+char *pg_array_finish(struct pg_array *array);
+
 /* ---- results (pg_util.c) ---- */
 
 int64_t pg_get_int(const PGresult *res, int row, int col);
@@ -480,12 +505,30 @@ struct pg_submit_ids {
     PGresult *res;     /* contains the text of the seen event ids */
 };
 
-/* The JSON rows that one write statement inserts. */
+/* The columns of the rows that one write statement inserts. */
+enum pg_submit_column {
+    PG_COL_JOB_ID,
+    PG_COL_JOB_CONTENT_ID,
+    PG_COL_JOB_CONTENT,
+    PG_COL_JOB_EVENT_ID,
+    PG_COL_JOB_SCHEDULED_AT,
+    PG_COL_JOB_ACCEPTED, /* metadata of the job's "accepted" record */
+    PG_COL_ENTRY_ID,
+    PG_COL_ENTRY_JOB_ID,
+    PG_COL_ENTRY_CONTENT_ID,
+    PG_COL_ENTRY_PLATFORM,
+    PG_COL_ENTRY_KEY,
+    PG_COL_ENTRY_MAX_RETRIES,
+    PG_COL_ENTRY_SCHEDULED_AT,
+    PG_COL_ENTRY_DUE_AT,
+    PG_SUBMIT_COLUMNS,
+};
+
+/* The rows that one write statement inserts, one array per column. */
 struct pg_submit_rows {
-    json_t *jobs;
-    json_t *entries;
-    json_t *audit;
+    struct pg_array columns[PG_SUBMIT_COLUMNS];
     size_t created; /* jobs in the rows */
+    size_t entries; /* entries in the rows */
 };
 
 /*
@@ -519,7 +562,7 @@ void pg_submit_remember(struct pg_submit_ids *ids,
  * Adds the rows of the requests that are no duplicates. STORE_INVALID
  * when a text is not UTF-8, and the rows are then incomplete.
  */
-int pg_submit_rows_init(struct pg_store *s, struct pg_submit_rows *rows);
+void pg_submit_rows_init(struct pg_submit_rows *rows);
 int pg_submit_rows_add(struct pg_store *s, struct pg_submit_rows *rows,
                        const struct job_request *reqs, size_t count,
                        const struct submit_result *results, int64_t now);
@@ -528,12 +571,13 @@ void pg_submit_rows_clear(struct pg_submit_rows *rows);
 /*
  * Writes the rows in one statement, which wakes daemons (NOTIFY) and
  * commits whole or not at all: on its own, or inside the caller's
- * transaction in a savepoint of its own with `savepoint` set. Sets
+ * transaction in a savepoint of its own with `savepoint` set. Empties
+ * the arrays of the rows but keeps their counts. Sets
  * *analyzed to the entries counted at the last analysis (-1: never).
  * A unique violation on an event id, which another process submitted at
  * the same time, fails as a serialization failure (STORE_BUSY).
  */
-int pg_submit_write(struct pg_store *s, const struct pg_submit_rows *rows,
+int pg_submit_write(struct pg_store *s, struct pg_submit_rows *rows,
                     int64_t now, int savepoint, double *analyzed);
 
 /*

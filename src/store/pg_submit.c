@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include "store/store_check.h"
 #include "util/log.h"
 #include "util/banned.h"
@@ -44,20 +46,21 @@ static const char sql_submit_ids[] =
     " WHERE event_id IN (SELECT json_array_elements_text($3::json))";
 
 /*
- * $1 audit records, $2 jobs and $3 entries as JSON arrays, $4 now.
- * Content items take the content of the last job that names them. The
- * foreign keys are checked at the end of the statement, after every row
- * exists.
+ * $1 now, then the columns of the jobs ($2 to $7) and of the entries
+ * ($8 to $15) as arrays, in the order of enum pg_submit_column. Content
+ * items take the content of the last job that names them, and the
+ * "accepted" records follow the order of the jobs. The foreign keys are
+ * checked at the end of the statement, after every row exists.
  */
 static const char sql_submit_write[] =
     "WITH job_rows AS ("
-    "  SELECT * FROM json_to_recordset($2::json) AS r(ord integer,"
-    "  id bigint, content_id text, content text, event_id text,"
-    "  scheduled_at bigint)),"
+    "  SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[],"
+    "  $5::text[], $6::bigint[], $7::text[]) WITH ORDINALITY"
+    "  AS r(id, content_id, content, event_id, scheduled_at, accepted, ord)),"
     " content AS ("
     "  INSERT INTO content_items (id, content_json, created_at, updated_at)"
     "  SELECT DISTINCT ON (content_id) content_id, content::json,"
-    "  $4::bigint, $4::bigint FROM job_rows ORDER BY content_id, ord DESC"
+    "  $1::bigint, $1::bigint FROM job_rows ORDER BY content_id, ord DESC"
     "  ON CONFLICT (id) DO UPDATE SET"
     "  content_json = excluded.content_json,"
     "  updated_at = excluded.updated_at),"
@@ -65,21 +68,25 @@ static const char sql_submit_write[] =
     "  INSERT INTO jobs (id, content_id, event_id, content_json,"
     "  scheduled_at, created_at)"
     "  SELECT id, content_id, event_id, content::json, scheduled_at,"
-    "  $4::bigint FROM job_rows ORDER BY ord),"
+    "  $1::bigint FROM job_rows ORDER BY ord),"
     " new_events AS ("
     "  INSERT INTO seen_events (event_id, job_id, at)"
-    "  SELECT event_id, id, $4::bigint FROM job_rows"
+    "  SELECT event_id, id, $1::bigint FROM job_rows"
     "  WHERE event_id IS NOT NULL ORDER BY ord),"
     " new_entries AS ("
     "  INSERT INTO entries (id, job_id, content_id, platform, status,"
     "  max_retries, scheduled_at, due_at, idempotency_key, created_at,"
     "  updated_at)"
     "  SELECT id, job_id, content_id, platform, 'pending', max_retries,"
-    "  scheduled_at, due_at, key, $4::bigint, $4::bigint"
-    "  FROM json_to_recordset($3::json) AS n(id bigint, job_id bigint,"
-    "  content_id text, platform text, key text, max_retries integer,"
-    "  scheduled_at bigint, due_at bigint)),"
-    " new_audit AS (" PG_AUDIT_ROWS_INSERT ")"
+    "  scheduled_at, due_at, key, $1::bigint, $1::bigint"
+    "  FROM unnest($8::bigint[], $9::bigint[], $10::text[], $11::text[],"
+    "  $12::text[], $13::integer[], $14::bigint[], $15::bigint[])"
+    "  AS n(id, job_id, content_id, platform, key, max_retries,"
+    "  scheduled_at, due_at)),"
+    " new_audit AS ("
+    "  INSERT INTO audit (at, agent_name, action, job_id, status, metadata)"
+    "  SELECT $1::bigint, 'intake', 'accepted', content_id, 'accepted',"
+    "  accepted::json FROM job_rows ORDER BY ord)"
     " SELECT pg_notify('pubq_wake', ''),"
     " (SELECT reltuples FROM pg_class WHERE oid = 'entries'::regclass)";
 
@@ -277,22 +284,77 @@ static int64_t scheduled_time(const struct job_request *req, int64_t now)
     return req->scheduled_at > 0 ? req->scheduled_at : now;
 }
 
-static int add_job_row(json_t *jobs, size_t index,
-                       const struct job_request *req, int64_t job_id,
-                       int64_t now)
+static int is_utf8(const char *text)
 {
-    json_t *row =
-        json_pack("{s:I, s:I, s:s, s:s, s:s?, s:I}", "ord", (json_int_t)index,
-                  "id", (json_int_t)job_id, "content_id", req->content_id,
-                  "content", req->content_json, "event_id", req->event_id,
-                  "scheduled_at", (json_int_t)scheduled_time(req, now));
+    const utf8proc_uint8_t *bytes = (const utf8proc_uint8_t *)text;
+    size_t length = text != NULL ? strlen(text) : 0;
 
-    return json_array_append_new(jobs, row);
+    for (size_t i = 0; i < length;) {
+        utf8proc_int32_t codepoint;
+        utf8proc_ssize_t n = utf8proc_iterate(
+            bytes + i, (utf8proc_ssize_t)(length - i), &codepoint);
+
+        if (n <= 0)
+            return 0;
+        i += (size_t)n;
+    }
+    return 1;
 }
 
-static int add_entry_rows(json_t *entries, const struct job_request *req,
-                          const struct submit_result *result, int64_t now)
+/* The texts of a request that PostgreSQL takes only as UTF-8. */
+static int texts_are_utf8(const struct job_request *req)
 {
+    int valid = is_utf8(req->content_id) && is_utf8(req->event_id) &&
+                is_utf8(req->source);
+
+    for (size_t i = 0; valid && i < req->platform_count; i++)
+        valid = is_utf8(req->platforms[i]);
+    return valid;
+}
+
+/* The metadata of the job's "accepted" record, as JSON text. */
+static char *accepted_metadata(const struct job_request *req, int64_t job_id,
+                               int64_t now)
+{
+    json_t *platforms = json_array();
+    json_t *metadata;
+    char *text = NULL;
+
+    for (size_t i = 0; platforms != NULL && i < req->platform_count; i++)
+        json_array_append_new(platforms, json_string(req->platforms[i]));
+    metadata =
+        json_pack("{s:I, s:o, s:I, s:s, s:s?}", "job", (json_int_t)job_id,
+                  "platforms", platforms, "scheduled_at",
+                  (json_int_t)scheduled_time(req, now), "source",
+                  req->source != NULL ? req->source : "unknown", "event_id",
+                  req->event_id);
+    if (metadata != NULL)
+        text = json_dumps(metadata, JSON_COMPACT);
+    json_decref(metadata);
+    return text;
+}
+
+static void add_job_row(struct pg_submit_rows *rows,
+                        const struct job_request *req, int64_t job_id,
+                        const char *accepted, int64_t now)
+{
+    struct pg_array *columns = rows->columns;
+
+    pg_array_add_int(&columns[PG_COL_JOB_ID], job_id);
+    pg_array_add_text(&columns[PG_COL_JOB_CONTENT_ID], req->content_id);
+    pg_array_add_text(&columns[PG_COL_JOB_CONTENT], req->content_json);
+    pg_array_add_text(&columns[PG_COL_JOB_EVENT_ID], req->event_id);
+    pg_array_add_int(&columns[PG_COL_JOB_SCHEDULED_AT],
+                     scheduled_time(req, now));
+    pg_array_add_text(&columns[PG_COL_JOB_ACCEPTED], accepted);
+    rows->created++;
+}
+
+static void add_entry_rows(struct pg_submit_rows *rows,
+                           const struct job_request *req,
+                           const struct submit_result *result, int64_t now)
+{
+    struct pg_array *columns = rows->columns;
     int64_t scheduled_at = scheduled_time(req, now);
     int64_t due_at = scheduled_at > now ? scheduled_at : now;
 
@@ -305,94 +367,57 @@ static int add_entry_rows(json_t *entries, const struct job_request *req,
 
         store_key_make(key, sizeof key, id, req->content_id, req->platforms[i],
                        result->job_id);
-        if (json_array_append_new(
-                entries,
-                json_pack("{s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:I}", "id",
-                          (json_int_t)id, "job_id", (json_int_t)result->job_id,
-                          "content_id", req->content_id, "platform",
-                          req->platforms[i], "key", key, "max_retries",
-                          (json_int_t)max_retries, "scheduled_at",
-                          (json_int_t)scheduled_at, "due_at",
-                          (json_int_t)due_at)) != 0)
-            return -1;
+        pg_array_add_int(&columns[PG_COL_ENTRY_ID], id);
+        pg_array_add_int(&columns[PG_COL_ENTRY_JOB_ID], result->job_id);
+        pg_array_add_text(&columns[PG_COL_ENTRY_CONTENT_ID], req->content_id);
+        pg_array_add_text(&columns[PG_COL_ENTRY_PLATFORM], req->platforms[i]);
+        pg_array_add_text(&columns[PG_COL_ENTRY_KEY], key);
+        pg_array_add_int(&columns[PG_COL_ENTRY_MAX_RETRIES], max_retries);
+        pg_array_add_int(&columns[PG_COL_ENTRY_SCHEDULED_AT], scheduled_at);
+        pg_array_add_int(&columns[PG_COL_ENTRY_DUE_AT], due_at);
+        rows->entries++;
     }
-    return 0;
 }
 
-static json_t *accepted_metadata(const struct job_request *req, int64_t job_id,
-                                 int64_t now)
+void pg_submit_rows_init(struct pg_submit_rows *rows)
 {
-    json_t *platforms = json_array();
-
-    for (size_t i = 0; platforms != NULL && i < req->platform_count; i++)
-        json_array_append_new(platforms, json_string(req->platforms[i]));
-    return json_pack("{s:I, s:o, s:I, s:s, s:s?}", "job", (json_int_t)job_id,
-                     "platforms", platforms, "scheduled_at",
-                     (json_int_t)scheduled_time(req, now), "source",
-                     req->source != NULL ? req->source : "unknown", "event_id",
-                     req->event_id);
-}
-
-static int add_audit_row(json_t *audit, const struct job_request *req,
-                         int64_t job_id, int64_t now)
-{
-    json_t *metadata = accepted_metadata(req, job_id, now);
-    struct pg_audit record = {
-        .at = now,
-        .agent = "intake",
-        .action = "accepted",
-        .content_id = req->content_id,
-        .status = "accepted",
-        .metadata = metadata,
-    };
-    int failed = metadata == NULL ||
-                 json_array_append_new(audit, pg_audit_row(&record)) != 0;
-
-    json_decref(metadata);
-    return failed ? -1 : 0;
-}
-
-int pg_submit_rows_init(struct pg_store *s, struct pg_submit_rows *rows)
-{
-    *rows = (struct pg_submit_rows){json_array(), json_array(), json_array(),
-                                    0};
-    if (rows->jobs != NULL && rows->entries != NULL && rows->audit != NULL)
-        return STORE_OK;
-    return pg_error(s, STORE_ERROR, "out of memory submitting jobs");
+    for (int i = 0; i < PG_SUBMIT_COLUMNS; i++)
+        pg_array_init(&rows->columns[i]);
+    rows->created = 0;
+    rows->entries = 0;
 }
 
 void pg_submit_rows_clear(struct pg_submit_rows *rows)
 {
-    json_decref(rows->jobs);
-    json_decref(rows->entries);
-    json_decref(rows->audit);
-    memset(rows, 0, sizeof *rows);
+    for (int i = 0; i < PG_SUBMIT_COLUMNS; i++)
+        pg_array_clear(&rows->columns[i]);
+    pg_submit_rows_init(rows);
 }
 
-/*
- * jansson takes only valid UTF-8, and content JSON was checked already,
- * so a failure here means an id or a platform name that is not UTF-8
- * (or no memory left).
- */
 int pg_submit_rows_add(struct pg_store *s, struct pg_submit_rows *rows,
                        const struct job_request *reqs, size_t count,
                        const struct submit_result *results, int64_t now)
 {
     for (size_t i = 0; i < count; i++) {
         const struct job_request *req = &reqs[i];
-        int64_t job_id = results[i].job_id;
+        char *accepted;
 
         if (results[i].duplicate)
             continue;
-        if (add_job_row(rows->jobs, rows->created, req, job_id, now) != 0 ||
-            add_entry_rows(rows->entries, req, &results[i], now) != 0 ||
-            add_audit_row(rows->audit, req, job_id, now) != 0)
+        /* Content JSON was checked already, so only these texts can
+         * fail to be UTF-8. */
+        if (!texts_are_utf8(req))
             return pg_error(s, STORE_INVALID,
-                            "invalid job %zu: its content item id, event id "
-                            "or a platform name is not valid UTF-8; send "
-                            "UTF-8 text",
+                            "invalid job %zu: its content item id, event id, "
+                            "source or a platform name is not valid UTF-8; "
+                            "send UTF-8 text",
                             i);
-        rows->created++;
+        accepted = accepted_metadata(req, results[i].job_id, now);
+        if (accepted == NULL)
+            return pg_error(s, STORE_ERROR, "out of memory submitting jobs");
+        add_job_row(rows, req, results[i].job_id, accepted, now);
+        add_entry_rows(rows, req, &results[i], now);
+        free(accepted);
     }
     return STORE_OK;
 }
@@ -409,7 +434,7 @@ static int map_event_race(struct pg_store *s, int result)
                     "process at the same time");
 }
 
-int pg_submit_write(struct pg_store *s, const struct pg_submit_rows *rows,
+int pg_submit_write(struct pg_store *s, struct pg_submit_rows *rows,
                     int64_t now, int savepoint, double *analyzed)
 {
     struct pg_params p;
@@ -419,10 +444,9 @@ int pg_submit_write(struct pg_store *s, const struct pg_submit_rows *rows,
     int result;
 
     pg_params_init(&p);
-    pg_param_owned(&p, json_dumps(rows->audit, JSON_COMPACT));
-    pg_param_owned(&p, json_dumps(rows->jobs, JSON_COMPACT));
-    pg_param_owned(&p, json_dumps(rows->entries, JSON_COMPACT));
     pg_param_int(&p, now);
+    for (int i = 0; i < PG_SUBMIT_COLUMNS; i++)
+        pg_param_owned(&p, pg_array_finish(&rows->columns[i]));
 
     if (savepoint)
         calls[count++] =
@@ -441,10 +465,6 @@ int pg_submit_write(struct pg_store *s, const struct pg_submit_rows *rows,
     return STORE_OK;
 }
 
-/*
- * Undoes the failed write of pg_submit_write with `savepoint` set and
- * ends its savepoint, keeping errmsg, sqlstate and constraint.
- */
 int pg_submit_undo(struct pg_store *s)
 {
     char errmsg[STORE_ERR_MAX];
@@ -498,11 +518,8 @@ static int submit_body(struct pg_store *s, void *arg)
 
     memset(a->results, 0, a->count * sizeof *a->results);
     a->entries = 0;
-    result = pg_submit_rows_init(s, &rows);
-    if (result == STORE_OK)
-        result = pg_submit_reserve(s, a->reqs, a->count, &ids);
-    else
-        memset(&ids, 0, sizeof ids);
+    pg_submit_rows_init(&rows);
+    result = pg_submit_reserve(s, a->reqs, a->count, &ids);
     if (result == STORE_OK)
         result =
             pg_submit_assign(s, &ids, a->reqs, a->count, 0, a->results);
@@ -517,7 +534,7 @@ static int submit_body(struct pg_store *s, void *arg)
         result = pg_submit_write(s, &rows, a->now, 0, &a->analyzed);
     }
     if (result == STORE_OK)
-        a->entries = json_array_size(rows.entries);
+        a->entries = rows.entries;
     pg_submit_rows_clear(&rows);
     pg_submit_ids_clear(&ids);
     return result;

@@ -115,10 +115,10 @@ static int write_group(struct pg_store *s, struct groups_args *a,
 {
     struct pg_submit_rows rows;
     double analyzed = -1;
-    int result = pg_submit_rows_init(s, &rows);
+    int result;
 
-    if (result == STORE_OK)
-        result = pg_submit_assign(s, ids, group->reqs, group->count, first,
+    pg_submit_rows_init(&rows);
+    result = pg_submit_assign(s, ids, group->reqs, group->count, first,
                                   group->results);
     if (result == STORE_OK)
         result = pg_submit_rows_add(s, &rows, group->reqs, group->count,
@@ -132,7 +132,7 @@ static int write_group(struct pg_store *s, struct groups_args *a,
             group_fail(group, result, s->base.errmsg);
             result = pg_submit_undo(s);
         } else if (result == STORE_OK) {
-            a->entries += json_array_size(rows.entries);
+            a->entries += rows.entries;
             a->analyzed = analyzed;
         }
     }
@@ -184,10 +184,10 @@ static int write_together(struct pg_store *s, struct groups_args *a,
                           struct pg_submit_ids *ids)
 {
     struct pg_submit_rows rows;
-    int result = pg_submit_rows_init(s, &rows);
+    int result;
 
-    if (result == STORE_OK)
-        result = pg_submit_assign(s, ids, a->reqs, a->jobs, 0, a->results);
+    pg_submit_rows_init(&rows);
+    result = pg_submit_assign(s, ids, a->reqs, a->jobs, 0, a->results);
     if (result == STORE_OK)
         result = pg_submit_rows_add(s, &rows, a->reqs, a->jobs, a->results,
                                     a->now);
@@ -196,7 +196,7 @@ static int write_together(struct pg_store *s, struct groups_args *a,
         result = pg_submit_write(s, &rows, a->now, 0, &a->analyzed);
     }
     if (result == STORE_OK) {
-        a->entries = json_array_size(rows.entries);
+        a->entries = rows.entries;
         copy_results(a);
     }
     pg_submit_rows_clear(&rows);
