@@ -650,6 +650,51 @@ static void submit_groups_store_failure(void **state)
                    "evt-1,evt-2");
 }
 
+/*
+ * Texts with the characters that quoting must keep ("", \, braces,
+ * commas, the word NULL, spaces, non-ASCII) come back as sent.
+ */
+static void submit_keeps_special_text(void **state)
+{
+    struct store *store = store_of(state);
+    const char *content_id = "post \"1\" \\ {a,b} NULL caf\xc3\xa9";
+    const char *const platforms[] = {"al\"pha", "NULL"};
+    struct job_request req = request(content_id, platforms, 2, NOW);
+    struct submit_result result;
+    struct job job;
+
+    req.content_json = "{\"text\":\"say \\\"hi\\\" \\\\ {x,y}\"}";
+    req.event_id = "evt \"q\" \\ NULL";
+    check_ok(store, store->ops->submit_jobs(store, &req, 1, NOW, &result));
+
+    check_ok(store, store->ops->get_job(store, result.job_id, &job));
+    assert_string_equal(job.content_id, content_id);
+    assert_string_equal(job.content_json, req.content_json);
+    assert_string_equal(job.event_id, req.event_id);
+    job_clear(&job);
+
+    struct entry_list list = entries_of_job(store, result.job_id);
+    assert_int_equal(list.count, 2);
+    /* The list is newest first. */
+    assert_string_equal(list.items[1].platform, "al\"pha");
+    assert_string_equal(list.items[0].platform, "NULL");
+    assert_string_equal(list.items[0].content_id, content_id);
+    entry_list_free(&list);
+
+    struct audit_list audit = audit_of(store, content_id, "accepted");
+    assert_int_equal(audit.count, 1);
+    json_t *metadata = json_loads(audit.items[0].metadata_json, 0, NULL);
+    assert_non_null(metadata);
+    assert_string_equal(
+        json_string_value(json_object_get(metadata, "event_id")),
+        req.event_id);
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(metadata, "platforms"), 0)),
+                        "al\"pha");
+    json_decref(metadata);
+    audit_list_free(&audit);
+}
+
 static void submit_batch_mixed_duplicates(void **state)
 {
     struct store *store = store_of(state);
@@ -3148,6 +3193,7 @@ int main(void)
         STORE_TEST(submit_duplicates_in_large_batch),
         STORE_TEST(submit_groups_apart),
         STORE_TEST(submit_groups_store_failure),
+        STORE_TEST(submit_keeps_special_text),
         STORE_TEST(submit_batch_mixed_duplicates),
         STORE_TEST(submit_batch_same_content_id),
         STORE_TEST(get_job_after_claim),
