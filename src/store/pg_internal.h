@@ -348,7 +348,9 @@ enum pg_op_kind {
     /* Statements that commit one by one, of which only the last writes,
      * so it commits whole or not at all. The body sets s->write_sent
      * just before it sends that statement; run again after a lost
-     * connection unless it was sent. */
+     * connection unless it was sent. A body may instead end with a
+     * transaction of its own (submit_groups after a failed write): it
+     * sets s->write_sent just before COMMIT, and rolls back itself. */
     PG_OP_SINGLE_WRITE,
 };
 
