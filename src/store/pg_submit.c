@@ -468,7 +468,7 @@ int pg_submit_write(struct pg_store *s, struct pg_submit_rows *rows,
 int pg_submit_undo(struct pg_store *s)
 {
     char errmsg[STORE_ERR_MAX];
-    char sqlstate[sizeof s->sqlstate];
+    char error_state[sizeof s->sqlstate];
     char constraint[sizeof s->constraint];
     const struct pg_call calls[] = {
         {PG_SUBMIT_ROLLBACK_TO, sql_rollback_to, NULL},
@@ -477,13 +477,13 @@ int pg_submit_undo(struct pg_store *s)
     int result;
 
     snprintf(errmsg, sizeof errmsg, "%s", s->base.errmsg);
-    memcpy(sqlstate, s->sqlstate, sizeof sqlstate);
+    memcpy(error_state, s->sqlstate, sizeof error_state);
     memcpy(constraint, s->constraint, sizeof constraint);
     PQclear(pg_pipeline(s, calls, 2, -1, "undo a failed submit", &result));
     if (result != STORE_OK)
         return result;
     snprintf(s->base.errmsg, sizeof s->base.errmsg, "%s", errmsg);
-    memcpy(s->sqlstate, sqlstate, sizeof sqlstate);
+    snprintf(s->sqlstate, sizeof s->sqlstate, "%s", error_state);
     memcpy(s->constraint, constraint, sizeof constraint);
     return STORE_OK;
 }
