@@ -124,6 +124,28 @@ static int by_event(const void *x, const void *y)
                   ((const struct pg_event_ref *)y)->event_id);
 }
 
+static int is_utf8(const char *text)
+{
+    const utf8proc_uint8_t *bytes = (const utf8proc_uint8_t *)text;
+    size_t length = text != NULL ? strlen(text) : 0;
+
+    for (size_t i = 0; i < length;) {
+        utf8proc_int32_t codepoint;
+        utf8proc_ssize_t n = utf8proc_iterate(
+            bytes + i, (utf8proc_ssize_t)(length - i), &codepoint);
+
+        if (n <= 0)
+            return 0;
+        i += (size_t)n;
+    }
+    return 1;
+}
+
+/*
+ * The batch's event ids as a JSON array. An id that is not UTF-8 cannot
+ * have been stored, so it is left out, and its request fails alone
+ * when its rows are built.
+ */
 static char *event_ids_json(const struct job_request *reqs, size_t count)
 {
     json_t *ids = json_array();
@@ -131,7 +153,7 @@ static char *event_ids_json(const struct job_request *reqs, size_t count)
     size_t i = 0;
 
     while (ids != NULL && i < count &&
-           (reqs[i].event_id == NULL ||
+           (reqs[i].event_id == NULL || !is_utf8(reqs[i].event_id) ||
             json_array_append_new(ids, json_string(reqs[i].event_id)) == 0))
         i++;
     if (ids != NULL && i == count)
@@ -282,23 +304,6 @@ void pg_submit_remember(struct pg_submit_ids *ids,
 static int64_t scheduled_time(const struct job_request *req, int64_t now)
 {
     return req->scheduled_at > 0 ? req->scheduled_at : now;
-}
-
-static int is_utf8(const char *text)
-{
-    const utf8proc_uint8_t *bytes = (const utf8proc_uint8_t *)text;
-    size_t length = text != NULL ? strlen(text) : 0;
-
-    for (size_t i = 0; i < length;) {
-        utf8proc_int32_t codepoint;
-        utf8proc_ssize_t n = utf8proc_iterate(
-            bytes + i, (utf8proc_ssize_t)(length - i), &codepoint);
-
-        if (n <= 0)
-            return 0;
-        i += (size_t)n;
-    }
-    return 1;
 }
 
 /* The texts of a request that PostgreSQL takes only as UTF-8. */

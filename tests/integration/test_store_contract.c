@@ -651,6 +651,48 @@ static void submit_groups_store_failure(void **state)
 }
 
 /*
+ * PostgreSQL takes only UTF-8 text, so there a group whose event id or
+ * content item id is not UTF-8 fails alone as invalid, and the groups
+ * around it are stored. SQLite stores any bytes.
+ */
+static void submit_groups_invalid_utf8(void **state)
+{
+    struct fixture *f = *state;
+    struct store *store = f->store;
+    struct job_request first = request("post-1", two, 2, NOW);
+    struct job_request bad_event = request("post-2", two, 2, NOW);
+    struct job_request bad_content = request("post-\xff", one_alpha, 1, NOW);
+    struct job_request last = request("post-4", one_alpha, 1, NOW);
+    struct submit_result results[4];
+    struct submit_group groups[4] = {
+        {.reqs = &first, .count = 1, .results = &results[0]},
+        {.reqs = &bad_event, .count = 1, .results = &results[1]},
+        {.reqs = &bad_content, .count = 1, .results = &results[2]},
+        {.reqs = &last, .count = 1, .results = &results[3]},
+    };
+
+    if (f->schemas[0][0] == '\0')
+        skip();
+    first.event_id = "evt-1";
+    bad_event.event_id = "evt-\xc3";
+    last.event_id = "evt-4";
+    check_ok(store, store_submit_groups(store, groups, 4, NOW));
+
+    assert_int_equal(groups[0].result, STORE_OK);
+    assert_int_equal(groups[1].result, STORE_INVALID);
+    assert_non_null(strstr(groups[1].errmsg, "UTF-8"));
+    assert_int_equal(groups[2].result, STORE_INVALID);
+    assert_non_null(strstr(groups[2].errmsg, "UTF-8"));
+    assert_int_equal(groups[3].result, STORE_OK);
+    check_entry_ids(store, results[0].job_id, results[0].first_entry_id, 2);
+    check_entry_ids(store, results[3].job_id, results[3].first_entry_id, 1);
+    check_pg_value(f->url,
+                   "SELECT string_agg(content_id, ',' ORDER BY id) FROM jobs",
+                   "post-1,post-4");
+    check_pg_value(f->url, "SELECT count(*) FROM audit", "2");
+}
+
+/*
  * Texts with the characters that quoting must keep ("", \, braces,
  * commas, the word NULL, spaces, non-ASCII) come back as sent.
  */
@@ -3193,6 +3235,7 @@ int main(void)
         STORE_TEST(submit_duplicates_in_large_batch),
         STORE_TEST(submit_groups_apart),
         STORE_TEST(submit_groups_store_failure),
+        STORE_TEST(submit_groups_invalid_utf8),
         STORE_TEST(submit_keeps_special_text),
         STORE_TEST(submit_batch_mixed_duplicates),
         STORE_TEST(submit_batch_same_content_id),
