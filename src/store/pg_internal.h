@@ -503,8 +503,8 @@ struct pg_submit_ids {
     size_t *entry_offsets;     /* one per request */
     struct pg_event_ref *seen; /* seen_count items, sorted by event id */
     size_t seen_count;
-    size_t seen_room;  /* seen has room for the batch's event ids too */
-    PGresult *res;     /* contains the text of the seen event ids */
+    size_t seen_room; /* seen has room for the batch's event ids too */
+    PGresult *res;    /* contains the text of the seen event ids */
 };
 
 /* The columns of the rows that one write statement inserts. */
@@ -549,8 +549,8 @@ void pg_submit_ids_clear(struct pg_submit_ids *ids);
  * them. Returns a store result (STORE_ERROR when out of memory).
  */
 int pg_submit_assign(struct pg_store *s, const struct pg_submit_ids *ids,
-                     const struct job_request *reqs, size_t count,
-                     size_t first, struct submit_result *results);
+                     const struct job_request *reqs, size_t count, size_t first,
+                     struct submit_result *results);
 
 /*
  * Adds the event ids that the requests created to ids->seen, so that

@@ -204,8 +204,7 @@ static int read_reserved(struct pg_store *s, struct pg_submit_ids *ids,
     qsort(ids->seen, ids->seen_count, sizeof *ids->seen, by_event);
     if (firsts == 1 && ids->first_job_id > 0 && ids->first_entry_id > 0)
         return STORE_OK;
-    return pg_error(s, STORE_ERROR, "reserving ids returned %d blocks",
-                    firsts);
+    return pg_error(s, STORE_ERROR, "reserving ids returned %d blocks", firsts);
 }
 
 int pg_submit_reserve(struct pg_store *s, const struct job_request *reqs,
@@ -243,8 +242,8 @@ int pg_submit_reserve(struct pg_store *s, const struct job_request *reqs,
 }
 
 int pg_submit_assign(struct pg_store *s, const struct pg_submit_ids *ids,
-                     const struct job_request *reqs, size_t count,
-                     size_t first, struct submit_result *results)
+                     const struct job_request *reqs, size_t count, size_t first,
+                     struct submit_result *results)
 {
     struct pg_event_ref *requested = calloc(count + 1, sizeof *requested);
     size_t requested_count = 0;
@@ -327,12 +326,11 @@ static char *accepted_metadata(const struct job_request *req, int64_t job_id,
 
     for (size_t i = 0; platforms != NULL && i < req->platform_count; i++)
         json_array_append_new(platforms, json_string(req->platforms[i]));
-    metadata =
-        json_pack("{s:I, s:o, s:I, s:s, s:s?}", "job", (json_int_t)job_id,
-                  "platforms", platforms, "scheduled_at",
-                  (json_int_t)scheduled_time(req, now), "source",
-                  req->source != NULL ? req->source : "unknown", "event_id",
-                  req->event_id);
+    metadata = json_pack(
+        "{s:I, s:o, s:I, s:s, s:s?}", "job", (json_int_t)job_id, "platforms",
+        platforms, "scheduled_at", (json_int_t)scheduled_time(req, now),
+        "source", req->source != NULL ? req->source : "unknown", "event_id",
+        req->event_id);
     if (metadata != NULL)
         text = json_dumps(metadata, JSON_COMPACT);
     json_decref(metadata);
@@ -526,11 +524,10 @@ static int submit_body(struct pg_store *s, void *arg)
     pg_submit_rows_init(&rows);
     result = pg_submit_reserve(s, a->reqs, a->count, &ids);
     if (result == STORE_OK)
-        result =
-            pg_submit_assign(s, &ids, a->reqs, a->count, 0, a->results);
+        result = pg_submit_assign(s, &ids, a->reqs, a->count, 0, a->results);
     if (result == STORE_OK)
-        result = pg_submit_rows_add(s, &rows, a->reqs, a->count, a->results,
-                                    a->now);
+        result =
+            pg_submit_rows_add(s, &rows, a->reqs, a->count, a->results, a->now);
 
     if (result == STORE_OK && rows.created > 0) {
         /* The statement commits on its own, so from here on a broken

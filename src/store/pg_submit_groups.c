@@ -119,7 +119,7 @@ static int write_group(struct pg_store *s, struct groups_args *a,
 
     pg_submit_rows_init(&rows);
     result = pg_submit_assign(s, ids, group->reqs, group->count, first,
-                                  group->results);
+                              group->results);
     if (result == STORE_OK)
         result = pg_submit_rows_add(s, &rows, group->reqs, group->count,
                                     group->results, a->now);
@@ -189,8 +189,8 @@ static int write_together(struct pg_store *s, struct groups_args *a,
     pg_submit_rows_init(&rows);
     result = pg_submit_assign(s, ids, a->reqs, a->jobs, 0, a->results);
     if (result == STORE_OK)
-        result = pg_submit_rows_add(s, &rows, a->reqs, a->jobs, a->results,
-                                    a->now);
+        result =
+            pg_submit_rows_add(s, &rows, a->reqs, a->jobs, a->results, a->now);
     if (result == STORE_OK && rows.created > 0) {
         s->write_sent = 1;
         result = pg_submit_write(s, &rows, a->now, 0, &a->analyzed);
@@ -254,8 +254,8 @@ int pg_submit_groups(struct store *store, struct submit_group *groups,
     args.reqs = calloc(args.jobs, sizeof *args.reqs);
     args.results = calloc(args.jobs, sizeof *args.results);
     if (args.reqs == NULL || args.results == NULL) {
-        result = pg_error(s, STORE_ERROR, "out of memory for %zu jobs",
-                          args.jobs);
+        result =
+            pg_error(s, STORE_ERROR, "out of memory for %zu jobs", args.jobs);
         fail_valid_groups(s, &args, result);
         goto done;
     }
