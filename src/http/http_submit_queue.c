@@ -5,6 +5,9 @@
  * the requests that arrive during one commit queue up here, and the
  * next leader stores all of them in one transaction: the cost of a
  * sync is shared by as many requests as arrived while the last one ran.
+ * PostgreSQL gains too: one reservation and one write statement serve
+ * the whole group, where each request would pay two round trips and a
+ * commit of its own.
  *
  * A request joins the queue and waits. When no leader is active, it
  * becomes the leader: it takes every queued group, stores them with
@@ -160,7 +163,7 @@ void http_submit_queue_run(struct http_submit_queue *queue, struct store *store,
 
     /* A back end without submit_groups would store the queued groups
      * one transaction after another, one leader at a time, where the
-     * requests' own handles can commit side by side (PostgreSQL). */
+     * requests' own handles can commit side by side. */
     if (store->ops->submit_groups == NULL) {
         store_submit_groups(store, &waiter->group, 1, waiter->now);
         waiter->done = 1;

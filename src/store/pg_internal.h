@@ -40,12 +40,18 @@ enum pg_stmt_id {
     PG_AUDIT_LIST,
     PG_SEEN_EVENT_GET,
     PG_SEEN_EVENT_INSERT,
+    PG_SUBMIT_LOCK,
     PG_SUBMIT_IDS,
     PG_SUBMIT_WRITE,
+    PG_SUBMIT_SAVEPOINT,
+    PG_SUBMIT_RELEASE,
+    PG_SUBMIT_ROLLBACK_TO,
     PG_ANALYZE,
     PG_JOB_GET,
     PG_ENTRY_GET,
     PG_ENTRY_LIST,
+    PG_ENTRY_LIST_JOB,
+    PG_ENTRY_LIST_CONTENT,
     PG_ENTRY_LIST_UPDATED,
     PG_ATTEMPT_STATS,
     PG_ENTRY_COUNT,
@@ -212,6 +218,31 @@ json_t *pg_json_text_max(const char *text, size_t max);
 /* Takes a heap string (json_dumps output), freed by pg_params_clear. */
 void pg_param_owned(struct pg_params *p, char *text);
 
+/*
+ * An array literal under construction (pg_array.c). Adding never fails
+ * outright: out of memory sets `failed`, and pg_array_finish then
+ * returns NULL.
+ */
+struct pg_array {
+    char *text;
+    size_t length;
+    size_t room;
+    size_t count; /* elements added */
+    int failed;
+};
+
+void pg_array_init(struct pg_array *array);
+void pg_array_clear(struct pg_array *array);
+void pg_array_add_int(struct pg_array *array, int64_t value);
+/* Adds text as a quoted element, or NULL for a NULL element. */
+void pg_array_add_text(struct pg_array *array, const char *text);
+/*
+ * Returns the literal as a heap string the caller frees (for
+ * pg_param_owned), or NULL when out of memory, and leaves the array
+ * empty.
+ */
+char *pg_array_finish(struct pg_array *array);
+
 /* ---- results (pg_util.c) ---- */
 
 int64_t pg_get_int(const PGresult *res, int row, int col);
@@ -319,7 +350,9 @@ enum pg_op_kind {
     /* Statements that commit one by one, of which only the last writes,
      * so it commits whole or not at all. The body sets s->write_sent
      * just before it sends that statement; run again after a lost
-     * connection unless it was sent. */
+     * connection unless it was sent. A body may instead end with a
+     * transaction of its own (submit_groups after a failed write): it
+     * sets s->write_sent just before COMMIT, and rolls back itself. */
     PG_OP_SINGLE_WRITE,
 };
 
@@ -450,6 +483,117 @@ int pg_job_cache_get(struct pg_store *s, int64_t job_id, struct job *job);
 
 void pg_job_cache_clear(struct pg_store *s);
 
+/* ---- submitting jobs (pg_submit.c) ---- */
+
+/* An event id seen before or created, or a request that carries one. */
+struct pg_event_ref {
+    const char *event_id;
+    int64_t job_id; /* its job, or 0 for a cancel or reschedule */
+    size_t index;   /* request: its index in the batch */
+};
+
+/*
+ * The ids reserved for a batch of requests, and the event ids that were
+ * seen before. Request i gets job id first_job_id + i and the entry ids
+ * from first_entry_id + entry_offsets[i] on, one per platform, whether
+ * or not it turns out to be a duplicate: a duplicate leaves its ids
+ * unused.
+ */
+struct pg_submit_ids {
+    int64_t first_job_id;
+    int64_t first_entry_id;
+    size_t *entry_offsets;     /* one per request */
+    struct pg_event_ref *seen; /* seen_count items, sorted by event id */
+    size_t seen_count;
+    size_t seen_room; /* seen has room for the batch's event ids too */
+    PGresult *res;    /* contains the text of the seen event ids */
+};
+
+/* The columns of the rows that one write statement inserts. */
+enum pg_submit_column {
+    PG_COL_JOB_ID,
+    PG_COL_JOB_CONTENT_ID,
+    PG_COL_JOB_CONTENT,
+    PG_COL_JOB_EVENT_ID,
+    PG_COL_JOB_SCHEDULED_AT,
+    PG_COL_JOB_ACCEPTED, /* metadata of the job's "accepted" record */
+    PG_COL_ENTRY_ID,
+    PG_COL_ENTRY_JOB_ID,
+    PG_COL_ENTRY_CONTENT_ID,
+    PG_COL_ENTRY_PLATFORM,
+    PG_COL_ENTRY_KEY,
+    PG_COL_ENTRY_MAX_RETRIES,
+    PG_COL_ENTRY_SCHEDULED_AT,
+    PG_COL_ENTRY_DUE_AT,
+    PG_SUBMIT_COLUMNS,
+};
+
+/* The rows that one write statement inserts, one array per column. */
+struct pg_submit_rows {
+    struct pg_array columns[PG_SUBMIT_COLUMNS];
+    size_t created; /* jobs in the rows */
+    size_t entries; /* entries in the rows */
+};
+
+/*
+ * Reserves the ids of `count` requests and reads which of their event
+ * ids were seen before, in one round trip of its own transaction.
+ * pg_submit_ids_clear frees *ids, also after a failure.
+ */
+int pg_submit_reserve(struct pg_store *s, const struct job_request *reqs,
+                      size_t count, struct pg_submit_ids *ids);
+void pg_submit_ids_clear(struct pg_submit_ids *ids);
+
+/*
+ * Fills the results of reqs[0 .. count - 1], which are requests
+ * `first` on of the reserved batch: their ids, and which of them are
+ * duplicates of an event id in ids->seen or of an earlier request among
+ * them. Returns a store result (STORE_ERROR when out of memory).
+ */
+int pg_submit_assign(struct pg_store *s, const struct pg_submit_ids *ids,
+                     const struct job_request *reqs, size_t count, size_t first,
+                     struct submit_result *results);
+
+/*
+ * Adds the event ids that the requests created to ids->seen, so that
+ * later requests of the batch find them as duplicates.
+ */
+void pg_submit_remember(struct pg_submit_ids *ids,
+                        const struct job_request *reqs, size_t count,
+                        const struct submit_result *results);
+
+/*
+ * Adds the rows of the requests that are no duplicates. STORE_INVALID
+ * when a text is not UTF-8, and the rows are then incomplete.
+ */
+void pg_submit_rows_init(struct pg_submit_rows *rows);
+int pg_submit_rows_add(struct pg_store *s, struct pg_submit_rows *rows,
+                       const struct job_request *reqs, size_t count,
+                       const struct submit_result *results, int64_t now);
+void pg_submit_rows_clear(struct pg_submit_rows *rows);
+
+/*
+ * Writes the rows in one statement, which wakes daemons (NOTIFY) and
+ * commits whole or not at all: on its own, or inside the caller's
+ * transaction in a savepoint of its own with `savepoint` set. Empties
+ * the arrays of the rows but keeps their counts. Sets
+ * *analyzed to the entries counted at the last analysis (-1: never).
+ * A unique violation on an event id, which another process submitted at
+ * the same time, fails as a serialization failure (STORE_BUSY).
+ */
+int pg_submit_write(struct pg_store *s, struct pg_submit_rows *rows,
+                    int64_t now, int savepoint, double *analyzed);
+
+/*
+ * Undoes the failed write of pg_submit_write with `savepoint` set and
+ * ends its savepoint, keeping errmsg, sqlstate and constraint of the
+ * failure. Returns a store result.
+ */
+int pg_submit_undo(struct pg_store *s);
+
+/* Analyzes entries after a bulk submit of `entries` (see pg_submit.c). */
+void pg_submit_analyze(struct pg_store *s, size_t entries, double analyzed);
+
 /* pg_schema.c: the version of the newest schema migration. */
 int pg_schema_latest(void);
 
@@ -459,6 +603,8 @@ int pg_migrate(struct store *store);
 int pg_schema_version(struct store *store, int *version);
 int pg_submit_jobs(struct store *store, const struct job_request *reqs,
                    size_t count, int64_t now, struct submit_result *results);
+int pg_submit_groups(struct store *store, struct submit_group *groups,
+                     size_t count, int64_t now);
 int pg_get_job(struct store *store, int64_t job_id, struct job *job);
 int pg_get_entry(struct store *store, int64_t entry_id, struct entry *entry);
 int pg_list_entries(struct store *store, const struct entry_filter *filter,

@@ -163,6 +163,32 @@ static const char sql_entry_list[] =
     " AND scheduled_at >= $5::bigint AND scheduled_at < $6::bigint"
     " AND id < $7::bigint ORDER BY id DESC LIMIT $8::bigint";
 
+/*
+ * The same list for one job, and for one content item. PostgreSQL plans
+ * a prepared statement once for any parameters after five runs, and for
+ * the statement above that generic plan walks the primary key and
+ * filters every row: 4.2 ms for a job's entry among 5,000 (PostgreSQL
+ * 15). With the job or content item in a plain condition, the generic
+ * plan reads entries_job or entries_content: 0.08 ms.
+ */
+static const char sql_entry_list_job[] =
+    "SELECT " PG_ENTRY_COLUMNS " FROM entries"
+    " WHERE job_id = $4::bigint"
+    " AND ($1::text IS NULL OR status = $1::text)"
+    " AND ($2::text IS NULL OR platform = $2::text)"
+    " AND ($3::text IS NULL OR content_id = $3::text)"
+    " AND scheduled_at >= $5::bigint AND scheduled_at < $6::bigint"
+    " AND id < $7::bigint ORDER BY id DESC LIMIT $8::bigint";
+
+static const char sql_entry_list_content[] =
+    "SELECT " PG_ENTRY_COLUMNS " FROM entries"
+    " WHERE content_id = $3::text"
+    " AND ($1::text IS NULL OR status = $1::text)"
+    " AND ($2::text IS NULL OR platform = $2::text)"
+    " AND ($4::bigint = 0 OR job_id = $4::bigint)"
+    " AND scheduled_at >= $5::bigint AND scheduled_at < $6::bigint"
+    " AND id < $7::bigint ORDER BY id DESC LIMIT $8::bigint";
+
 /* The change feed: the same filters, oldest change first. */
 static const char sql_entry_list_updated[] =
     "SELECT " PG_ENTRY_COLUMNS " FROM entries"
@@ -202,11 +228,18 @@ static int list_entries_body(struct pg_store *s, void *arg)
         pg_param_int(&p, f->updated_after_id);
     }
 
-    PGresult *res =
-        f->updated_since != 0
-            ? pg_query(s, PG_ENTRY_LIST_UPDATED, sql_entry_list_updated, &p,
-                       "list entries", &result)
-            : pg_query(s, PG_ENTRY_LIST, sql_entry_list, &p, "list entries",
+    PGresult *res;
+    if (f->updated_since != 0)
+        res = pg_query(s, PG_ENTRY_LIST_UPDATED, sql_entry_list_updated, &p,
+                       "list entries", &result);
+    else if (f->job_id != 0)
+        res = pg_query(s, PG_ENTRY_LIST_JOB, sql_entry_list_job, &p,
+                       "list entries", &result);
+    else if (f->content_id != NULL)
+        res = pg_query(s, PG_ENTRY_LIST_CONTENT, sql_entry_list_content, &p,
+                       "list entries", &result);
+    else
+        res = pg_query(s, PG_ENTRY_LIST, sql_entry_list, &p, "list entries",
                        &result);
     if (res == NULL)
         return result;

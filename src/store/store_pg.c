@@ -25,6 +25,7 @@ static const struct store_ops pg_ops = {
     .migrate = pg_migrate,
     .schema_version = pg_schema_version,
     .submit_jobs = pg_submit_jobs,
+    .submit_groups = pg_submit_groups,
     .get_job = pg_get_job,
     .get_entry = pg_get_entry,
     .list_entries = pg_list_entries,

@@ -510,10 +510,9 @@ static void submit_first_entry_id(void **state)
 
     check_ok(store, store->ops->submit_jobs(store, reqs, 3, NOW, results));
     for (size_t i = 0; i < 3; i++) {
-        /* 0 means the back end does not report it. */
-        if (results[i].first_entry_id != 0)
-            check_entry_ids(store, results[i].job_id,
-                            results[i].first_entry_id, reqs[i].platform_count);
+        assert_true(results[i].first_entry_id > 0);
+        check_entry_ids(store, results[i].job_id, results[i].first_entry_id,
+                        reqs[i].platform_count);
     }
 }
 
@@ -554,9 +553,188 @@ static void submit_groups_apart(void **state)
     assert_int_equal(audit_count(store, "post-b", NULL), 0);
     assert_int_equal(audit_count(store, "post-c", "accepted"), 1);
     assert_int_equal(audit_count(store, "post-d", "accepted"), 1);
-    if (results[4].first_entry_id != 0)
-        check_entry_ids(store, results[4].job_id, results[4].first_entry_id,
-                        1);
+    assert_int_equal(results[2].first_entry_id, 0);
+    check_entry_ids(store, results[0].job_id, results[0].first_entry_id, 2);
+    check_entry_ids(store, results[3].job_id, results[3].first_entry_id, 2);
+    check_entry_ids(store, results[4].job_id, results[4].first_entry_id, 1);
+}
+
+/* Runs a query on a connection of its own; returns its one value. */
+static char *pg_value(const char *url, const char *sql)
+{
+    PGconn *conn = PQconnectdb(url);
+    PGresult *res = PQexec(conn, sql);
+    char *value = NULL;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+        fail_msg("\"%s\": %s", sql, PQerrorMessage(conn));
+    value = strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    PQfinish(conn);
+    assert_non_null(value);
+    return value;
+}
+
+static void check_pg_value(const char *url, const char *sql,
+                           const char *expected)
+{
+    char *value = pg_value(url, sql);
+
+    assert_string_equal(value, expected);
+    free(value);
+}
+
+/*
+ * A group that fails in the database (here a trigger that raises) on
+ * PostgreSQL leaves nothing behind, the groups around it are stored,
+ * and an event id repeated after it still finds the first group's job.
+ * SQLite has its own test of the same case.
+ */
+static void submit_groups_store_failure(void **state)
+{
+    struct fixture *f = *state;
+    struct store *store = f->store;
+    struct job_request first = request("post-1", two, 2, NOW);
+    struct job_request failing[2] = {request("post-2", two, 2, NOW),
+                                     request("explode", one_alpha, 1, NOW)};
+    struct job_request again = request("post-3", two, 2, NOW);
+    struct job_request last = request("post-4", one_alpha, 1, NOW);
+    struct submit_result results[5];
+    struct submit_group groups[4] = {
+        {.reqs = &first, .count = 1, .results = &results[0]},
+        {.reqs = failing, .count = 2, .results = &results[1]},
+        {.reqs = &again, .count = 1, .results = &results[3]},
+        {.reqs = &last, .count = 1, .results = &results[4]},
+    };
+
+    if (f->schemas[0][0] == '\0')
+        skip();
+    pg_admin(f->url, "CREATE FUNCTION explode() RETURNS trigger"
+                     " LANGUAGE plpgsql AS $$ BEGIN"
+                     " RAISE EXCEPTION 'test failure'; END $$");
+    pg_admin(f->url, "CREATE TRIGGER explode BEFORE INSERT ON jobs"
+                     " FOR EACH ROW WHEN (NEW.content_id = 'explode')"
+                     " EXECUTE FUNCTION explode()");
+    first.event_id = "evt-1";
+    failing[0].event_id = "evt-2";
+    again.event_id = "evt-1";
+    last.event_id = "evt-2";
+    check_ok(store, store_submit_groups(store, groups, 4, NOW));
+
+    assert_int_equal(groups[0].result, STORE_OK);
+    assert_int_not_equal(groups[1].result, STORE_OK);
+    assert_non_null(strstr(groups[1].errmsg, "test failure"));
+    assert_int_equal(results[1].job_id, 0);
+    assert_int_equal(results[2].job_id, 0);
+    assert_int_equal(groups[2].result, STORE_OK);
+    assert_int_equal(results[3].duplicate, 1);
+    assert_int_equal(results[3].job_id, results[0].job_id);
+    /* The failed group's event id was never stored. */
+    assert_int_equal(groups[3].result, STORE_OK);
+    assert_int_equal(results[4].duplicate, 0);
+    check_entry_ids(store, results[0].job_id, results[0].first_entry_id, 2);
+    check_entry_ids(store, results[4].job_id, results[4].first_entry_id, 1);
+
+    check_pg_value(f->url,
+                   "SELECT string_agg(content_id, ',' ORDER BY id) FROM jobs",
+                   "post-1,post-4");
+    check_pg_value(f->url, "SELECT count(*) FROM entries", "3");
+    check_pg_value(f->url, "SELECT count(*) FROM content_items", "2");
+    check_pg_value(f->url,
+                   "SELECT string_agg(job_id, ',' ORDER BY id) FROM audit"
+                   " WHERE action = 'accepted'",
+                   "post-1,post-4");
+    check_pg_value(f->url,
+                   "SELECT string_agg(event_id, ',' ORDER BY event_id)"
+                   " FROM seen_events",
+                   "evt-1,evt-2");
+}
+
+/*
+ * PostgreSQL takes only UTF-8 text, so there a group whose event id or
+ * content item id is not UTF-8 fails alone as invalid, and the groups
+ * around it are stored. SQLite stores any bytes.
+ */
+static void submit_groups_invalid_utf8(void **state)
+{
+    struct fixture *f = *state;
+    struct store *store = f->store;
+    struct job_request first = request("post-1", two, 2, NOW);
+    struct job_request bad_event = request("post-2", two, 2, NOW);
+    struct job_request bad_content = request("post-\xff", one_alpha, 1, NOW);
+    struct job_request last = request("post-4", one_alpha, 1, NOW);
+    struct submit_result results[4];
+    struct submit_group groups[4] = {
+        {.reqs = &first, .count = 1, .results = &results[0]},
+        {.reqs = &bad_event, .count = 1, .results = &results[1]},
+        {.reqs = &bad_content, .count = 1, .results = &results[2]},
+        {.reqs = &last, .count = 1, .results = &results[3]},
+    };
+
+    if (f->schemas[0][0] == '\0')
+        skip();
+    first.event_id = "evt-1";
+    bad_event.event_id = "evt-\xc3";
+    last.event_id = "evt-4";
+    check_ok(store, store_submit_groups(store, groups, 4, NOW));
+
+    assert_int_equal(groups[0].result, STORE_OK);
+    assert_int_equal(groups[1].result, STORE_INVALID);
+    assert_non_null(strstr(groups[1].errmsg, "UTF-8"));
+    assert_int_equal(groups[2].result, STORE_INVALID);
+    assert_non_null(strstr(groups[2].errmsg, "UTF-8"));
+    assert_int_equal(groups[3].result, STORE_OK);
+    check_entry_ids(store, results[0].job_id, results[0].first_entry_id, 2);
+    check_entry_ids(store, results[3].job_id, results[3].first_entry_id, 1);
+    check_pg_value(f->url,
+                   "SELECT string_agg(content_id, ',' ORDER BY id) FROM jobs",
+                   "post-1,post-4");
+    check_pg_value(f->url, "SELECT count(*) FROM audit", "2");
+}
+
+/*
+ * Texts with the characters that quoting must keep ("", \, braces,
+ * commas, the word NULL, spaces, non-ASCII) come back as sent.
+ */
+static void submit_keeps_special_text(void **state)
+{
+    struct store *store = store_of(state);
+    const char *content_id = "post \"1\" \\ {a,b} NULL caf\xc3\xa9";
+    const char *const platforms[] = {"al\"pha", "NULL"};
+    struct job_request req = request(content_id, platforms, 2, NOW);
+    struct submit_result result;
+    struct job job;
+
+    req.content_json = "{\"text\":\"say \\\"hi\\\" \\\\ {x,y}\"}";
+    req.event_id = "evt \"q\" \\ NULL";
+    check_ok(store, store->ops->submit_jobs(store, &req, 1, NOW, &result));
+
+    check_ok(store, store->ops->get_job(store, result.job_id, &job));
+    assert_string_equal(job.content_id, content_id);
+    assert_string_equal(job.content_json, req.content_json);
+    assert_string_equal(job.event_id, req.event_id);
+    job_clear(&job);
+
+    struct entry_list list = entries_of_job(store, result.job_id);
+    assert_int_equal(list.count, 2);
+    /* The list is newest first. */
+    assert_string_equal(list.items[1].platform, "al\"pha");
+    assert_string_equal(list.items[0].platform, "NULL");
+    assert_string_equal(list.items[0].content_id, content_id);
+    entry_list_free(&list);
+
+    struct audit_list audit = audit_of(store, content_id, "accepted");
+    assert_int_equal(audit.count, 1);
+    json_t *metadata = json_loads(audit.items[0].metadata_json, 0, NULL);
+    assert_non_null(metadata);
+    assert_string_equal(
+        json_string_value(json_object_get(metadata, "event_id")),
+        req.event_id);
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(metadata, "platforms"), 0)),
+                        "al\"pha");
+    json_decref(metadata);
+    audit_list_free(&audit);
 }
 
 static void submit_batch_mixed_duplicates(void **state)
@@ -3056,6 +3234,9 @@ int main(void)
         STORE_TEST(submit_first_entry_id),
         STORE_TEST(submit_duplicates_in_large_batch),
         STORE_TEST(submit_groups_apart),
+        STORE_TEST(submit_groups_store_failure),
+        STORE_TEST(submit_groups_invalid_utf8),
+        STORE_TEST(submit_keeps_special_text),
         STORE_TEST(submit_batch_mixed_duplicates),
         STORE_TEST(submit_batch_same_content_id),
         STORE_TEST(get_job_after_claim),
