@@ -105,10 +105,17 @@ fail:
     return NULL;
 }
 
+int engine_start_writer(struct engine *engine, const char *url, char *err,
+                        size_t errlen)
+{
+    return engine_writer_start(engine, url, err, errlen);
+}
+
 void engine_free(struct engine *engine)
 {
     if (engine == NULL)
         return;
+    engine_writer_stop(engine);
     engine_platforms_free(engine);
     engine_sweeper_free(engine);
     if (engine->multi != NULL)
@@ -147,12 +154,19 @@ void engine_stop(struct engine *engine)
     errno = saved;
 }
 
-static void drain_wake_pipe(struct engine *engine)
+/* Empties the wake-up pipe; returns 1 when a byte came from other than
+ * the store writer. */
+static int drain_wake_pipe(struct engine *engine)
 {
     char buf[256];
+    ssize_t got;
+    int woken = 0;
 
-    while (read(engine->wake_pipe[0], buf, sizeof buf) > 0) {
+    while ((got = read(engine->wake_pipe[0], buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < got; i++)
+            woken |= buf[i] != ENGINE_WAKE_WRITER;
     }
+    return woken;
 }
 
 /* Attempt slots of one platform not taken by running or waiting ones. */
@@ -218,6 +232,16 @@ static void resume_if_claimed(struct engine *engine, const char *name)
     platform->paused_until = 0;
     log_info("engine", "platform %s resumed: the store has no pause for it",
              name);
+}
+
+void engine_accept_loaded(struct engine *engine, struct engine_claim *claim)
+{
+    struct inflight *inflight;
+
+    resume_if_claimed(engine, claim->entry.platform);
+    inflight = engine_prepare_loaded(engine, claim);
+    if (inflight != NULL)
+        engine_admit(engine, inflight);
 }
 
 /* Claims as many due entries as there is room for. */
@@ -314,9 +338,11 @@ static int next_wait_ms(struct engine *engine)
 
     /*
      * Only entries this node could start now count. With no room,
-     * finishing attempts wake the loop, not due times.
+     * finishing attempts wake the loop, not due times, and so does the
+     * store writer when it finishes a work item.
      */
-    if (engine->held < engine->config->max_in_flight &&
+    if (!engine_writer_busy(engine) &&
+        engine->held < engine->config->max_in_flight &&
         collect_open_platforms(engine) > 0 &&
         engine->store->ops->next_due_at(engine->store,
                                         engine->open_platforms,
@@ -335,8 +361,11 @@ static int next_wait_ms(struct engine *engine)
         wait = engine->next_recovery_ms - now;
     if (engine_next_renewal(engine) - now < wait)
         wait = engine_next_renewal(engine) - now;
-    if (engine->finished_count > 0)
-        wait = 0;
+    if (engine->finished_count > 0 && !engine_writer_busy(engine)) {
+        int64_t retry = engine->flush_retry_ms - engine_mono_ms();
+
+        wait = retry > 0 && retry < wait ? retry : 0;
+    }
 
     /*
      * Linux lets poll() wake late by 0.1% of its timeout (up to 100 ms)
@@ -357,7 +386,10 @@ static int next_wait_ms(struct engine *engine)
  */
 static int pending_wakeups(struct engine *engine)
 {
-    return store_consume_wakeups(engine->store) > 0;
+    if (store_consume_wakeups(engine->store) == 0)
+        return 0;
+    engine->claim_events++;
+    return 1;
 }
 
 static void wait_for_events(struct engine *engine, int wait_ms)
@@ -368,11 +400,15 @@ static void wait_for_events(struct engine *engine, int wait_ms)
     };
     unsigned int count = wake[1].fd >= 0 ? 2 : 1;
     int running = 0;
+    int events = 0;
 
-    curl_multi_poll(engine->multi, wake, count, wait_ms, NULL);
-    drain_wake_pipe(engine);
-    if (count == 2 && wake[1].revents != 0)
-        store_consume_wakeups(engine->store);
+    curl_multi_poll(engine->multi, wake, count, wait_ms, &events);
+    /* A timeout can be a due time or a pause's end: claim again. */
+    if (events == 0 || drain_wake_pipe(engine))
+        engine->claim_events++;
+    if (count == 2 && wake[1].revents != 0 &&
+        store_consume_wakeups(engine->store) > 0)
+        engine->claim_events++;
     curl_multi_perform(engine->multi, &running);
 }
 
@@ -398,13 +434,54 @@ static void run_periodic(struct engine *engine, int64_t now)
                                                &recovered) != STORE_OK)
             log_error("engine", "lease recovery failed: %s",
                       store_errmsg(engine->store));
-        else if (recovered > 0)
+        else if (recovered > 0) {
             log_warn("engine", "recovered %zu entries with expired leases",
                      recovered);
+            engine->claim_events++;
+        }
         engine->next_recovery_ms = now + recovery_interval_ms(engine);
     }
     engine_renew_leases(engine, now);
+    if (now >= engine->next_sweep_ms)
+        engine->claim_events++;
     engine_sweeper_tick(engine, now);
+}
+
+/*
+ * Stores finished results, on this thread or through the store writer.
+ * The writer also claims due entries, while claims are wanted and the
+ * engine is not stopping, and returns them to the next loop.
+ */
+static void store_results(struct engine *engine, int stopping)
+{
+    uint32_t room = 0;
+    uint32_t slots = 0;
+
+    if (engine->writer == NULL) {
+        engine_flush_results(engine);
+        return;
+    }
+    engine_writer_collect(engine);
+    if (stopping)
+        engine_drop_waiting(engine);
+    else if (engine->claim_events != engine->claim_checked) {
+        room = engine->config->max_in_flight - engine->held;
+        slots = room > 0 ? collect_open_platforms(engine) : 0;
+    }
+    engine_writer_submit(engine, room, slots);
+}
+
+/*
+ * 1 when claim_ahead may run now. With a store writer it runs between
+ * work items, once a claim found nothing more due now, so that entries
+ * due later never take the room of entries due already.
+ */
+static int may_claim_ahead(const struct engine *engine)
+{
+    if (engine->writer == NULL)
+        return 1;
+    return engine->claim_events == engine->claim_checked &&
+           !engine_writer_busy(engine);
 }
 
 static void finish_shutdown(struct engine *engine)
@@ -412,6 +489,13 @@ static void finish_shutdown(struct engine *engine)
     size_t released = 0;
 
     engine_abort_all(engine);
+    /* The store writer's last claims go back, and what it could not
+     * store is stored here with the rest. */
+    if (engine->writer != NULL) {
+        engine_writer_wait(engine);
+        engine_drop_waiting(engine);
+        engine_writer_stop(engine);
+    }
     engine_flush_results(engine);
     if (engine->store->ops->release_leases(engine->store, engine->node_id,
                                            engine_wall_ms(),
@@ -452,11 +536,17 @@ int engine_run(struct engine *engine)
             engine_start_due_ahead(engine);
             engine_start_waiting(engine);
             run_periodic(engine, now);
-            claim_due(engine);
-            claim_ahead(engine);
+            if (engine->writer != NULL) {
+                engine_writer_collect(engine);
+                engine_start_waiting(engine);
+            } else {
+                claim_due(engine);
+            }
+            if (may_claim_ahead(engine))
+                claim_ahead(engine);
             engine_start_waiting(engine);
         }
-        engine_flush_results(engine);
+        store_results(engine, stop_deadline != 0);
 
         wait_for_events(engine, stop_deadline != 0
                                     ? 100
@@ -465,7 +555,7 @@ int engine_run(struct engine *engine)
                                           : next_wait_ms(engine));
         engine_handle_transfers(engine);
         engine_handle_async(engine);
-        engine_flush_results(engine);
+        store_results(engine, stop_deadline != 0);
     }
 
     finish_shutdown(engine);

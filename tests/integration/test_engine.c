@@ -136,6 +136,9 @@ static void engine_start(struct harness *h)
     h->engine = engine_new(&h->config, h->store, err, sizeof err);
     if (h->engine == NULL)
         fail_msg("engine_new failed: %s", err);
+    if (engine_start_writer(h->engine, h->config.database, err,
+                            sizeof err) != 0)
+        fail_msg("engine_start_writer failed: %s", err);
     assert_int_equal(pthread_create(&h->thread, NULL, engine_thread, h), 0);
     h->running = 1;
 }
