@@ -482,6 +482,25 @@ int pg_next_due_at(struct store *store, const char *const *platforms,
 int pg_complete_attempts(struct store *store,
                          const struct attempt_completion *completions,
                          size_t count, int *applied);
+int pg_complete_and_claim(struct store *store,
+                          const struct attempt_completion *completions,
+                          size_t count, int *applied,
+                          const struct claim_request *claim,
+                          struct entry_list *list);
+/*
+ * The claim statement of pg_claim_due, over a platform set as a JSON
+ * array; replaces *list. Commits on its own outside a transaction.
+ */
+int pg_claim_statement(struct pg_store *s, const char *node,
+                       const char *platform_set, int64_t now,
+                       int64_t lease_ms, size_t max, struct entry_list *list);
+/*
+ * The statements of pg_complete_attempts, for a PG_OP_TRANSACTION body:
+ * the last one commits, so the body runs nothing after them.
+ */
+int pg_complete_statements(struct pg_store *s,
+                           const struct attempt_completion *completions,
+                           size_t count, int *applied);
 int pg_renew_leases(struct store *store, const char *node,
                     struct lease_renewal *leases, size_t count,
                     int64_t now, int64_t lease_ms, size_t *renewed);
