@@ -169,6 +169,24 @@ static int drain_wake_pipe(struct engine *engine)
     return woken;
 }
 
+/*
+ * Room for more attempts under max_in_flight. With a store writer,
+ * attempts that finished and wait for their results to be stored take
+ * none, so that transfers go on while the writer stores a batch: the
+ * engine then holds at most about twice max_in_flight attempts, since
+ * each work item stores every result that finished before it.
+ */
+static uint32_t in_flight_room(const struct engine *engine)
+{
+    uint32_t busy = engine->held;
+
+    if (engine->writer != NULL)
+        busy -= engine->unstored;
+    return busy < engine->config->max_in_flight
+               ? engine->config->max_in_flight - busy
+               : 0;
+}
+
 /* Attempt slots of one platform not taken by running or waiting ones. */
 static uint32_t platform_free_slots(const struct platform_runtime *platform)
 {
@@ -296,7 +314,7 @@ static int claim_due(struct engine *engine)
  */
 static int claim_ahead(struct engine *engine)
 {
-    uint32_t room = engine->config->max_in_flight - engine->held;
+    uint32_t room = in_flight_room(engine);
     uint32_t slots;
 
     if (room == 0)
@@ -342,8 +360,7 @@ static int next_wait_ms(struct engine *engine)
      * store writer when it finishes a work item.
      */
     if (!engine_writer_busy(engine) &&
-        engine->held < engine->config->max_in_flight &&
-        collect_open_platforms(engine) > 0 &&
+        in_flight_room(engine) > 0 && collect_open_platforms(engine) > 0 &&
         engine->store->ops->next_due_at(engine->store,
                                         engine->open_platforms,
                                         engine->open_platform_count,
@@ -465,7 +482,7 @@ static void store_results(struct engine *engine, int stopping)
     if (stopping)
         engine_drop_waiting(engine);
     else if (engine->claim_events != engine->claim_checked) {
-        room = engine->config->max_in_flight - engine->held;
+        room = in_flight_room(engine);
         slots = room > 0 ? collect_open_platforms(engine) : 0;
     }
     engine_writer_submit(engine, room, slots);

@@ -28,6 +28,7 @@ static void push_finished(struct engine *engine, struct inflight *inflight)
     inflight->next = engine->finished;
     engine->finished = inflight;
     engine->finished_count++;
+    engine->unstored++;
     /* Its slot is free, so a claim may find more for its platform. */
     engine->claim_events++;
 }
@@ -648,6 +649,7 @@ void engine_results_stored(struct engine *engine, struct inflight *list,
     while (list != NULL) {
         struct inflight *next = list->next;
 
+        engine->unstored--;
         engine_release_inflight(engine, list);
         list = next;
     }

@@ -76,6 +76,10 @@ struct engine {
     const char **open_platforms;
     size_t open_platform_count;
     uint32_t held; /* claimed and not yet stored, over all platforms */
+    /* Of the held, those finished whose results wait for the store: in
+     * `finished` or with the store writer. They run no more, so with a
+     * writer they take no place of max_in_flight. */
+    uint32_t unstored;
     struct inflight *held_list; /* the `held` attempts, for lease renewal */
     int64_t next_renewal_ms;    /* wall ms */
 

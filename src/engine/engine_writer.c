@@ -41,8 +41,7 @@ struct writer_item {
     int *applied;
     size_t completion_capacity;
 
-    /* Claim: at most claim_room entries of these platforms, plus one
-     * for each completion stored, since its attempt frees its place. */
+    /* Claim: at most claim_room entries, claim_slots of these platforms. */
     size_t claim_room;
     size_t claim_slots; /* the open platforms' free slots */
     const char **platforms;
@@ -52,7 +51,7 @@ struct writer_item {
     int claim_result;
     char complete_error[STORE_ERR_MAX];
     char claim_error[STORE_ERR_MAX];
-    size_t claim_asked;
+    size_t claim_requested;
     uint64_t claim_events; /* engine->claim_events at the hand-over */
     struct engine_claim *claimed;
     size_t claimed_count;
@@ -114,20 +113,40 @@ static int keep_claimed(struct engine_writer *writer,
     return 0;
 }
 
+/* The entries to claim: the room, within the open platforms' slots. */
+static size_t claim_max(const struct writer_item *item)
+{
+    if (item->platform_count == 0)
+        return 0;
+    return item->claim_room < item->claim_slots ? item->claim_room
+                                                : item->claim_slots;
+}
+
+static void note_claim_failure(struct engine_writer *writer,
+                               struct writer_item *item, int result)
+{
+    item->claim_result = result;
+    snprintf(item->claim_error, sizeof item->claim_error, "%s",
+             store_errmsg(writer->store));
+}
+
+/* The entries stay claimed in the store, and lease recovery frees them. */
+static int fail_keeping(struct engine_writer *writer, size_t count)
+{
+    snprintf(writer->store->errmsg, sizeof writer->store->errmsg,
+             "out of memory keeping %zu claimed entries", count);
+    return STORE_ERROR;
+}
+
 /* Claims in batches of claim_batch, as engine.c's claim_due does. */
 static void claim_entries(struct engine_writer *writer,
                           struct writer_item *item)
 {
     const struct pubq_config *config = writer->engine->config;
-    size_t room = item->claim_room;
+    size_t room = claim_max(item);
 
     item->claim_result = STORE_OK;
-    if (item->complete_result == STORE_OK)
-        room += item->finished_count;
-    if (room > item->claim_slots)
-        room = item->claim_slots;
-
-    while (room > 0 && item->platform_count > 0) {
+    while (room > 0) {
         struct entry_list list = {0};
         size_t want = room < config->claim_batch ? room : config->claim_batch;
         int rc = writer->store->ops->claim_due(
@@ -135,28 +154,69 @@ static void claim_entries(struct engine_writer *writer,
             item->platform_count, engine_wall_ms(), config->lease_ms, want,
             &list);
 
-        item->claim_asked += want;
-        if (rc == STORE_OK && keep_claimed(writer, item, &list) != 0) {
-            /* The entries stay claimed, and lease recovery frees them. */
-            rc = STORE_ERROR;
-            snprintf(writer->store->errmsg, sizeof writer->store->errmsg,
-                     "out of memory keeping %zu claimed entries",
-                     list.count);
-        }
-        if (rc != STORE_OK) {
-            item->claim_result = rc;
-            snprintf(item->claim_error, sizeof item->claim_error, "%s",
-                     store_errmsg(writer->store));
-            entry_list_free(&list);
-            return;
-        }
-        room -= list.count;
-        if (list.count < want) {
-            entry_list_free(&list);
-            return;
-        }
+        item->claim_requested += want;
+        if (rc == STORE_OK && keep_claimed(writer, item, &list) != 0)
+            rc = fail_keeping(writer, list.count);
         entry_list_free(&list);
+        if (rc != STORE_OK) {
+            note_claim_failure(writer, item, rc);
+            return;
+        }
+        if (item->claimed_count < item->claim_requested)
+            return;
+        room -= want;
     }
+}
+
+/*
+ * Stores the item's results and claims in one transaction, with the
+ * back end's complete_and_claim. Returns 0 when the back end has none
+ * or there is not both to do.
+ */
+static int complete_and_claim(struct engine_writer *writer,
+                              struct writer_item *item)
+{
+    const struct pubq_config *config = writer->engine->config;
+    struct claim_request claim = {
+        .node = writer->engine->node_id,
+        .platforms = item->platforms,
+        .platform_count = item->platform_count,
+        .now = engine_wall_ms(),
+        .lease_ms = config->lease_ms,
+        .max = claim_max(item),
+        .batch = config->claim_batch,
+    };
+    struct entry_list list = {0};
+    int rc;
+
+    if (writer->store->ops->complete_and_claim == NULL ||
+        item->finished_count == 0 || claim.max == 0)
+        return 0;
+    rc = writer->store->ops->complete_and_claim(
+        writer->store, item->completions, item->finished_count,
+        item->applied, &claim, &list);
+    item->claim_requested = claim.max;
+    item->complete_result = rc;
+    item->claim_result = STORE_OK;
+    if (rc != STORE_OK) {
+        snprintf(item->complete_error, sizeof item->complete_error, "%s",
+                 store_errmsg(writer->store));
+        note_claim_failure(writer, item, rc);
+    } else if (keep_claimed(writer, item, &list) != 0) {
+        note_claim_failure(writer, item, fail_keeping(writer, list.count));
+    }
+    entry_list_free(&list);
+    return 1;
+}
+
+/* Runs one work item: results, then claims, in one transaction when the
+ * back end can. */
+static void run_item(struct engine_writer *writer, struct writer_item *item)
+{
+    if (complete_and_claim(writer, item))
+        return;
+    store_completions(writer, item);
+    claim_entries(writer, item);
 }
 
 static void *writer_main(void *arg)
@@ -171,8 +231,7 @@ static void *writer_main(void *arg)
             break;
         pthread_mutex_unlock(&writer->lock);
 
-        store_completions(writer, &writer->item);
-        claim_entries(writer, &writer->item);
+        run_item(writer, &writer->item);
 
         pthread_mutex_lock(&writer->lock);
         writer->state = ITEM_DONE;
@@ -298,10 +357,10 @@ static void collect_claims(struct engine *engine, struct writer_item *item)
      * one is tried again after the next event or idle poll, so that a
      * broken store does not keep the writer busy.
      */
-    if (item->claim_asked > 0 && item->claim_result == STORE_OK &&
-        item->claimed_count >= item->claim_asked)
+    if (item->claim_requested > 0 && item->claim_result == STORE_OK &&
+        item->claimed_count >= item->claim_requested)
         engine->claim_events++;
-    else if (item->claim_asked > 0)
+    else if (item->claim_requested > 0)
         engine->claim_checked = item->claim_events;
     if (item->claimed_count > 0)
         log_info("engine", "claimed %zu entries node=%s",
@@ -309,7 +368,7 @@ static void collect_claims(struct engine *engine, struct writer_item *item)
     for (size_t i = 0; i < item->claimed_count; i++)
         engine_accept_loaded(engine, &item->claimed[i]);
     item->claimed_count = 0;
-    item->claim_asked = 0;
+    item->claim_requested = 0;
 }
 
 void engine_writer_collect(struct engine *engine)
