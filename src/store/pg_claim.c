@@ -54,7 +54,8 @@ struct claim_args {
 
 int pg_claim_statement(struct pg_store *s, const char *node,
                        const char *platform_set, int64_t now,
-                       int64_t lease_ms, size_t max, struct entry_list *list)
+                       int64_t lease_ms, size_t max, int add_to_cache,
+                       struct entry_list *list)
 {
     struct pg_params p;
     int result;
@@ -72,7 +73,9 @@ int pg_claim_statement(struct pg_store *s, const char *node,
     if (res == NULL)
         return result;
     result = pg_read_entries(s, res, list);
-    if (result == STORE_OK)
+    if (result == STORE_OK && add_to_cache)
+        pg_job_cache_add(s, res, CLAIM_JOB_ID_COL, CLAIM_JOB_COL);
+    else if (result == STORE_OK)
         pg_job_cache_fill(s, res, CLAIM_JOB_ID_COL, CLAIM_JOB_COL);
     PQclear(res);
     return result;
@@ -83,7 +86,7 @@ static int claim_body(struct pg_store *s, void *arg)
     struct claim_args *a = arg;
 
     return pg_claim_statement(s, a->node, a->platform_set, a->now,
-                              a->lease_ms, a->max, a->list);
+                              a->lease_ms, a->max, 0, a->list);
 }
 
 int pg_claim_due(struct store *store, const char *node,

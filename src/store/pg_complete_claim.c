@@ -30,9 +30,10 @@ static int claim_all(struct pg_store *s, struct round_args *a)
     while (left > 0 && claim->platform_count > 0) {
         struct entry_list part = {0};
         size_t want = left < claim->batch ? left : claim->batch;
+        /* Every job of the round stays cached for the engine's get_job. */
         int result = pg_claim_statement(s, claim->node, a->platform_set,
                                         claim->now, claim->lease_ms, want,
-                                        &part);
+                                        left < claim->max, &part);
 
         if (result == STORE_OK && entry_list_append(a->list, &part) != 0)
             result = pg_error(s, STORE_ERROR,
