@@ -570,6 +570,12 @@ int engine_run(struct engine *engine)
                                     : pending_wakeups(engine)
                                           ? 0
                                           : next_wait_ms(engine));
+        /* Attempts due now start before the store writer gets work,
+         * which would hold SQLite's write lock that they need. */
+        if (stop_deadline == 0) {
+            engine_start_due_ahead(engine);
+            engine_start_waiting(engine);
+        }
         engine_handle_transfers(engine);
         engine_handle_async(engine);
         store_results(engine, stop_deadline != 0);
