@@ -116,6 +116,7 @@ void engine_free(struct engine *engine)
     if (engine == NULL)
         return;
     engine_writer_stop(engine);
+    engine_free_spares(engine);
     engine_platforms_free(engine);
     engine_sweeper_free(engine);
     if (engine->multi != NULL)

@@ -89,6 +89,10 @@ struct engine {
     struct inflight *ahead_tail;
     int64_t ahead_retry_at; /* wall ms; after a failed start_claimed */
 
+    /* Freed attempts kept for reuse, linked by `next`. */
+    struct inflight *spare;
+    uint32_t spare_count;
+
     /* Attempts with an HTTP step on the multi handle. */
     struct inflight *active;
 
@@ -161,6 +165,8 @@ struct inflight *engine_prepare_claimed(struct engine *engine,
 void engine_admit(struct engine *engine, struct inflight *inflight);
 /* Frees an attempt the engine held: the end of every inflight. */
 void engine_release_inflight(struct engine *engine, struct inflight *inflight);
+/* Frees the attempts kept for reuse. */
+void engine_free_spares(struct engine *engine);
 /*
  * Builds the request of an attempt claimed ahead now, when its adapter
  * allows it (start_builds_only), so that only the hand-over to libcurl

@@ -120,6 +120,13 @@ int entry_list_append(struct entry_list *to, struct entry_list *from)
 
     if (from->count == 0)
         return 0;
+    if (to->count == 0) {
+        entry_list_free(to);
+        *to = *from;
+        from->items = NULL;
+        from->count = 0;
+        return 0;
+    }
     items = realloc(to->items, (to->count + from->count) * sizeof *items);
     if (items == NULL)
         return -1;
