@@ -514,6 +514,8 @@ static void finish_shutdown(struct engine *engine)
         engine_drop_waiting(engine);
         engine_writer_stop(engine);
     }
+    /* The last chance to store them, whatever the retry delay. */
+    engine->flush_retry_ms = 0;
     engine_flush_results(engine);
     if (engine->store->ops->release_leases(engine->store, engine->node_id,
                                            engine_wall_ms(),
@@ -532,6 +534,8 @@ int engine_run(struct engine *engine)
              engine->node_id, engine->platform_count,
              engine->config->max_in_flight);
     engine->next_recovery_ms = 0;
+    /* Entries may be due already. */
+    engine->claim_events++;
 
     for (;;) {
         int64_t now = engine_wall_ms();

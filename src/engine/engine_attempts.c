@@ -357,7 +357,7 @@ static void release_unserved(struct engine *engine,
 /*
  * Returns a zeroed attempt, reused from engine->spare when one is there.
  * An attempt takes about 6.6 KiB, more than glibc's per-thread cache
- * serves, so each calloc and free went through malloc's bins.
+ * serves, so a calloc and a free each would search malloc's bins.
  */
 static struct inflight *new_inflight(struct engine *engine)
 {
@@ -666,8 +666,11 @@ static void log_result(const struct inflight *inflight, int applied)
 void engine_apply_pauses(struct engine *engine, struct inflight *list)
 {
     for (struct inflight *it = list; it != NULL; it = it->next) {
-        if (it->completion.pause_until == 0 || it->platform == NULL)
+        /* A result stored again after a failed write paused already. */
+        if (it->completion.pause_until == 0 || it->platform == NULL ||
+            it->pause_applied)
             continue;
+        it->pause_applied = 1;
         log_warn("engine", "platform %s paused: %s", it->entry.platform,
                  it->completion.pause_reason);
         it->platform->paused_until = it->completion.pause_until;

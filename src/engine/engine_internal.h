@@ -37,6 +37,10 @@ struct inflight {
     /* Renewal found the lease taken (recovered, cancelled, finished by
      * another writer): the attempt must not start. */
     int lease_lost;
+    /* Its result is with the store writer, which may be ending the
+     * lease right now, so renewal leaves it alone. */
+    int storing;
+    int pause_applied; /* engine_apply_pauses took its pause */
 };
 
 /* A claimed entry and what its attempt needs from the store. */

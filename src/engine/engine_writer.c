@@ -272,8 +272,8 @@ int engine_writer_start(struct engine *engine, const char *url, char *err,
     }
     if (store_open_existing(url, &writer->store, reason, sizeof reason) !=
         STORE_OK) {
-        snprintf(err, errlen, "cannot open the store writer's database "
-                 "connection: %s", reason);
+        snprintf(err, errlen, "opening the store writer's database "
+                 "connection failed: %s", reason);
         free(writer->item.platforms);
         free(writer);
         return -1;
@@ -281,7 +281,7 @@ int engine_writer_start(struct engine *engine, const char *url, char *err,
     pthread_mutex_init(&writer->lock, NULL);
     pthread_cond_init(&writer->queued, NULL);
     if (pthread_create(&writer->thread, NULL, writer_main, writer) != 0) {
-        snprintf(err, errlen, "cannot start the store writer thread");
+        snprintf(err, errlen, "starting the store writer thread failed");
         store_close(writer->store);
         pthread_mutex_destroy(&writer->lock);
         pthread_cond_destroy(&writer->queued);
@@ -290,6 +290,7 @@ int engine_writer_start(struct engine *engine, const char *url, char *err,
         return -1;
     }
     engine->writer = writer;
+    log_info("engine", "store writer started node=%s", engine->node_id);
     return 0;
 }
 
@@ -322,8 +323,11 @@ static void requeue_finished(struct engine *engine, struct writer_item *item)
 {
     struct inflight *last = item->finished;
 
-    while (last->next != NULL)
+    last->storing = 0;
+    while (last->next != NULL) {
         last = last->next;
+        last->storing = 0;
+    }
     last->next = engine->finished;
     engine->finished = item->finished;
     engine->finished_count += item->finished_count;
@@ -411,8 +415,10 @@ static int take_finished(struct engine *engine, struct writer_item *item)
     }
     item->finished = engine->finished;
     item->finished_count = count;
-    for (struct inflight *it = item->finished; it != NULL; it = it->next)
+    for (struct inflight *it = item->finished; it != NULL; it = it->next) {
         item->completions[i++] = it->completion;
+        it->storing = 1;
+    }
     engine->finished = NULL;
     engine->finished_count = 0;
     return 0;
@@ -491,4 +497,5 @@ void engine_writer_stop(struct engine *engine)
     free(writer->item.claimed);
     free(writer);
     engine->writer = NULL;
+    log_info("engine", "store writer stopped node=%s", engine->node_id);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Crash of the daemon while its store writer works: `pubq serve`
 # publishes 1,000 entries to a webhook receiver on 127.0.0.1 that
-# answers at once, so the writer thread is storing results and claiming
+# replies at once, so the writer thread is storing results and claiming
 # entries almost all the time, and it is killed with SIGKILL once a
 # quarter of them are posted. After a restart every entry must end
 # published, the receiver (which deduplicates by Idempotency-Key) must
