@@ -68,6 +68,12 @@ static void limit_malloc_arenas(void)
         mallopt(M_ARENA_MAX, SERVE_MALLOC_ARENAS);
 }
 
+/* The URL cli_open_store opened: --database, else the configuration's. */
+static const char *serve_database_url(const struct cli *cli)
+{
+    return cli->database != NULL ? cli->database : cli->config.database;
+}
+
 static void on_stop_signal(int signo)
 {
     (void)signo;
@@ -175,6 +181,13 @@ int cmd_serve(struct cli *cli, const struct cli_command *command, int argc,
     running_engine = engine_new(&cli->config, cli->store, err, sizeof err);
     if (running_engine == NULL) {
         cli_error("cannot start: %s", err);
+        return CLI_FAILED;
+    }
+    if (engine_start_writer(running_engine, serve_database_url(cli), err,
+                            sizeof err) != 0) {
+        cli_error("cannot start: %s", err);
+        engine_free(running_engine);
+        running_engine = NULL;
         return CLI_FAILED;
     }
     server = start_http(cli, running_engine, &hooks);

@@ -105,10 +105,18 @@ fail:
     return NULL;
 }
 
+int engine_start_writer(struct engine *engine, const char *url, char *err,
+                        size_t errlen)
+{
+    return engine_writer_start(engine, url, err, errlen);
+}
+
 void engine_free(struct engine *engine)
 {
     if (engine == NULL)
         return;
+    engine_writer_stop(engine);
+    engine_free_spares(engine);
     engine_platforms_free(engine);
     engine_sweeper_free(engine);
     if (engine->multi != NULL)
@@ -147,12 +155,37 @@ void engine_stop(struct engine *engine)
     errno = saved;
 }
 
-static void drain_wake_pipe(struct engine *engine)
+/* Empties the wake-up pipe; returns 1 when a byte came from other than
+ * the store writer. */
+static int drain_wake_pipe(struct engine *engine)
 {
     char buf[256];
+    ssize_t got;
+    int woken = 0;
 
-    while (read(engine->wake_pipe[0], buf, sizeof buf) > 0) {
+    while ((got = read(engine->wake_pipe[0], buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < got; i++)
+            woken |= buf[i] != ENGINE_WAKE_WRITER;
     }
+    return woken;
+}
+
+/*
+ * Room for more attempts under max_in_flight. With a store writer,
+ * attempts that finished and wait for their results to be stored take
+ * none, so that transfers go on while the writer stores a batch: the
+ * engine then holds at most about twice max_in_flight attempts, since
+ * each work item stores every result that finished before it.
+ */
+static uint32_t in_flight_room(const struct engine *engine)
+{
+    uint32_t busy = engine->held;
+
+    if (engine->writer != NULL)
+        busy -= engine->unstored;
+    return busy < engine->config->max_in_flight
+               ? engine->config->max_in_flight - busy
+               : 0;
 }
 
 /* Attempt slots of one platform not taken by running or waiting ones. */
@@ -220,6 +253,16 @@ static void resume_if_claimed(struct engine *engine, const char *name)
              name);
 }
 
+void engine_accept_loaded(struct engine *engine, struct engine_claim *claim)
+{
+    struct inflight *inflight;
+
+    resume_if_claimed(engine, claim->entry.platform);
+    inflight = engine_prepare_loaded(engine, claim);
+    if (inflight != NULL)
+        engine_admit(engine, inflight);
+}
+
 /* Claims as many due entries as there is room for. */
 static int claim_due(struct engine *engine)
 {
@@ -272,7 +315,7 @@ static int claim_due(struct engine *engine)
  */
 static int claim_ahead(struct engine *engine)
 {
-    uint32_t room = engine->config->max_in_flight - engine->held;
+    uint32_t room = in_flight_room(engine);
     uint32_t slots;
 
     if (room == 0)
@@ -314,10 +357,11 @@ static int next_wait_ms(struct engine *engine)
 
     /*
      * Only entries this node could start now count. With no room,
-     * finishing attempts wake the loop, not due times.
+     * finishing attempts wake the loop, not due times, and so does the
+     * store writer when it finishes a work item.
      */
-    if (engine->held < engine->config->max_in_flight &&
-        collect_open_platforms(engine) > 0 &&
+    if (!engine_writer_busy(engine) &&
+        in_flight_room(engine) > 0 && collect_open_platforms(engine) > 0 &&
         engine->store->ops->next_due_at(engine->store,
                                         engine->open_platforms,
                                         engine->open_platform_count,
@@ -335,8 +379,11 @@ static int next_wait_ms(struct engine *engine)
         wait = engine->next_recovery_ms - now;
     if (engine_next_renewal(engine) - now < wait)
         wait = engine_next_renewal(engine) - now;
-    if (engine->finished_count > 0)
-        wait = 0;
+    if (engine->finished_count > 0 && !engine_writer_busy(engine)) {
+        int64_t retry = engine->flush_retry_ms - engine_mono_ms();
+
+        wait = retry > 0 && retry < wait ? retry : 0;
+    }
 
     /*
      * Linux lets poll() wake late by 0.1% of its timeout (up to 100 ms)
@@ -357,7 +404,10 @@ static int next_wait_ms(struct engine *engine)
  */
 static int pending_wakeups(struct engine *engine)
 {
-    return store_consume_wakeups(engine->store) > 0;
+    if (store_consume_wakeups(engine->store) == 0)
+        return 0;
+    engine->claim_events++;
+    return 1;
 }
 
 static void wait_for_events(struct engine *engine, int wait_ms)
@@ -368,11 +418,15 @@ static void wait_for_events(struct engine *engine, int wait_ms)
     };
     unsigned int count = wake[1].fd >= 0 ? 2 : 1;
     int running = 0;
+    int events = 0;
 
-    curl_multi_poll(engine->multi, wake, count, wait_ms, NULL);
-    drain_wake_pipe(engine);
-    if (count == 2 && wake[1].revents != 0)
-        store_consume_wakeups(engine->store);
+    curl_multi_poll(engine->multi, wake, count, wait_ms, &events);
+    /* A timeout can be a due time or a pause's end: claim again. */
+    if (events == 0 || drain_wake_pipe(engine))
+        engine->claim_events++;
+    if (count == 2 && wake[1].revents != 0 &&
+        store_consume_wakeups(engine->store) > 0)
+        engine->claim_events++;
     curl_multi_perform(engine->multi, &running);
 }
 
@@ -398,13 +452,54 @@ static void run_periodic(struct engine *engine, int64_t now)
                                                &recovered) != STORE_OK)
             log_error("engine", "lease recovery failed: %s",
                       store_errmsg(engine->store));
-        else if (recovered > 0)
+        else if (recovered > 0) {
             log_warn("engine", "recovered %zu entries with expired leases",
                      recovered);
+            engine->claim_events++;
+        }
         engine->next_recovery_ms = now + recovery_interval_ms(engine);
     }
     engine_renew_leases(engine, now);
+    if (now >= engine->next_sweep_ms)
+        engine->claim_events++;
     engine_sweeper_tick(engine, now);
+}
+
+/*
+ * Stores finished results, on this thread or through the store writer.
+ * The writer also claims due entries, while claims are wanted and the
+ * engine is not stopping, and returns them to the next loop.
+ */
+static void store_results(struct engine *engine, int stopping)
+{
+    uint32_t room = 0;
+    uint32_t slots = 0;
+
+    if (engine->writer == NULL) {
+        engine_flush_results(engine);
+        return;
+    }
+    engine_writer_collect(engine);
+    if (stopping)
+        engine_drop_waiting(engine);
+    else if (engine->claim_events != engine->claim_checked) {
+        room = in_flight_room(engine);
+        slots = room > 0 ? collect_open_platforms(engine) : 0;
+    }
+    engine_writer_submit(engine, room, slots);
+}
+
+/*
+ * 1 when claim_ahead may run now. With a store writer it runs between
+ * work items, once a claim found nothing more due now, so that entries
+ * due later never take the room of entries due already.
+ */
+static int may_claim_ahead(const struct engine *engine)
+{
+    if (engine->writer == NULL)
+        return 1;
+    return engine->claim_events == engine->claim_checked &&
+           !engine_writer_busy(engine);
 }
 
 static void finish_shutdown(struct engine *engine)
@@ -412,6 +507,15 @@ static void finish_shutdown(struct engine *engine)
     size_t released = 0;
 
     engine_abort_all(engine);
+    /* The store writer's last claims go back, and what it could not
+     * store is stored here with the rest. */
+    if (engine->writer != NULL) {
+        engine_writer_wait(engine);
+        engine_drop_waiting(engine);
+        engine_writer_stop(engine);
+    }
+    /* The last chance to store them, whatever the retry delay. */
+    engine->flush_retry_ms = 0;
     engine_flush_results(engine);
     if (engine->store->ops->release_leases(engine->store, engine->node_id,
                                            engine_wall_ms(),
@@ -430,6 +534,8 @@ int engine_run(struct engine *engine)
              engine->node_id, engine->platform_count,
              engine->config->max_in_flight);
     engine->next_recovery_ms = 0;
+    /* Entries may be due already. */
+    engine->claim_events++;
 
     for (;;) {
         int64_t now = engine_wall_ms();
@@ -452,20 +558,32 @@ int engine_run(struct engine *engine)
             engine_start_due_ahead(engine);
             engine_start_waiting(engine);
             run_periodic(engine, now);
-            claim_due(engine);
-            claim_ahead(engine);
+            if (engine->writer != NULL) {
+                engine_writer_collect(engine);
+                engine_start_waiting(engine);
+            } else {
+                claim_due(engine);
+            }
+            if (may_claim_ahead(engine))
+                claim_ahead(engine);
             engine_start_waiting(engine);
         }
-        engine_flush_results(engine);
+        store_results(engine, stop_deadline != 0);
 
         wait_for_events(engine, stop_deadline != 0
                                     ? 100
                                     : pending_wakeups(engine)
                                           ? 0
                                           : next_wait_ms(engine));
+        /* Attempts due now start before the store writer gets work,
+         * which would hold SQLite's write lock that they need. */
+        if (stop_deadline == 0) {
+            engine_start_due_ahead(engine);
+            engine_start_waiting(engine);
+        }
         engine_handle_transfers(engine);
         engine_handle_async(engine);
-        engine_flush_results(engine);
+        store_results(engine, stop_deadline != 0);
     }
 
     finish_shutdown(engine);

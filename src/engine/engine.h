@@ -32,6 +32,17 @@ struct engine *engine_new(const struct pubq_config *config,
                           struct store *store, char *err, size_t errlen);
 
 /*
+ * Moves the engine's frequent store writes (storing results, claiming
+ * due entries) to a thread with its own connection to `url`, the URL
+ * of the engine's store, so that transfers go on while the store
+ * works. Call before engine_run. Without it, or for an in-memory SQLite
+ * database, the engine thread does these writes itself. Returns 0, or
+ * -1 with a message in err.
+ */
+int engine_start_writer(struct engine *engine, const char *url, char *err,
+                        size_t errlen);
+
+/*
  * Runs the loop until engine_stop() is called and the shutdown has
  * finished: attempts in flight get the configured grace period, the
  * rest are aborted and their leases released. Returns 0, or -1 when the

@@ -28,6 +28,9 @@ static void push_finished(struct engine *engine, struct inflight *inflight)
     inflight->next = engine->finished;
     engine->finished = inflight;
     engine->finished_count++;
+    engine->unstored++;
+    /* Its slot is free, so a claim may find more for its platform. */
+    engine->claim_events++;
 }
 
 static void fill_completion(struct inflight *inflight, const char *node)
@@ -73,27 +76,26 @@ static void decide_pause(struct inflight *inflight, int64_t now,
     }
 }
 
-/* Sets the attempt's previous_unknown and previous_started_at from the
+/* Sets the claim's previous_unknown and previous_started_at from the
  * attempt before this one, when that one's outcome is unknown. */
-static void load_previous_attempt(struct engine *engine,
-                                  struct inflight *inflight)
+static void load_previous_attempt(struct store *store,
+                                  struct engine_claim *claim)
 {
-    const struct entry *entry = &inflight->entry;
+    const struct entry *entry = &claim->entry;
     struct attempt_list attempts = {0};
 
     if (entry->attempt_count < 2)
         return;
-    if (engine->store->ops->list_attempts(engine->store, entry->id,
-                                          &attempts) != STORE_OK)
+    if (store->ops->list_attempts(store, entry->id, &attempts) != STORE_OK)
         return;
     for (size_t i = 0; i < attempts.count; i++) {
         const struct attempt *previous = &attempts.items[i];
 
         if (previous->number != entry->attempt_count - 1)
             continue;
-        inflight->attempt.previous_unknown =
+        claim->previous_unknown =
             previous->outcome == OUTCOME_UNKNOWN || !previous->finished;
-        inflight->attempt.previous_started_at = previous->started_at;
+        claim->previous_started_at = previous->started_at;
     }
     attempt_list_free(&attempts);
 }
@@ -284,16 +286,24 @@ static void finish_unstarted(struct engine *engine,
 }
 
 
-static json_t *load_content(struct engine *engine, int64_t job_id)
+static json_t *load_content(struct store *store, int64_t job_id)
 {
     struct job job = {0};
     json_t *content = NULL;
 
-    if (engine->store->ops->get_job(engine->store, job_id, &job) ==
-        STORE_OK)
+    if (store->ops->get_job(store, job_id, &job) == STORE_OK)
         content = json_loads(job.content_json, 0, NULL);
     job_clear(&job);
     return content;
+}
+
+void engine_load_claim(struct store *store, struct engine_claim *claim)
+{
+    claim->content = load_content(store, claim->entry.job_id);
+    claim->previous_unknown = 0;
+    claim->previous_started_at = 0;
+    if (claim->content != NULL)
+        load_previous_attempt(store, claim);
 }
 
 static void enqueue_waiting(struct platform_runtime *platform,
@@ -344,35 +354,89 @@ static void release_unserved(struct engine *engine,
     push_finished(engine, inflight);
 }
 
-struct inflight *engine_prepare_claimed(struct engine *engine,
-                                        struct entry *entry)
+/*
+ * Returns a zeroed attempt, reused from engine->spare when one is there.
+ * An attempt takes about 6.6 KiB, more than glibc's per-thread cache
+ * serves, so a calloc and a free each would search malloc's bins.
+ */
+static struct inflight *new_inflight(struct engine *engine)
 {
-    struct inflight *inflight = calloc(1, sizeof *inflight);
+    struct inflight *inflight = engine->spare;
+
+    if (inflight == NULL)
+        return calloc(1, sizeof *inflight);
+    engine->spare = inflight->next;
+    engine->spare_count--;
+    memset(inflight, 0, sizeof *inflight);
+    return inflight;
+}
+
+/* Keeps a freed attempt for reuse, up to max_in_flight of them. */
+static void recycle_inflight(struct engine *engine, struct inflight *inflight)
+{
+    if (engine->spare_count >= engine->config->max_in_flight) {
+        free(inflight);
+        return;
+    }
+    inflight->next = engine->spare;
+    engine->spare = inflight;
+    engine->spare_count++;
+}
+
+void engine_free_spares(struct engine *engine)
+{
+    while (engine->spare != NULL) {
+        struct inflight *next = engine->spare->next;
+
+        free(engine->spare);
+        engine->spare = next;
+    }
+    engine->spare_count = 0;
+}
+
+struct inflight *engine_prepare_loaded(struct engine *engine,
+                                       struct engine_claim *claim)
+{
+    struct inflight *inflight = new_inflight(engine);
 
     if (inflight == NULL) {
-        log_error("engine", "out of memory for entry=%" PRId64, entry->id);
+        log_error("engine", "out of memory for entry=%" PRId64,
+                  claim->entry.id);
+        json_decref(claim->content);
         return NULL;
     }
     inflight->engine = engine;
-    inflight->entry = *entry;
+    inflight->entry = claim->entry;
     inflight->attempt.entry = &inflight->entry;
     inflight->attempt.store = engine->store;
     inflight->attempt.result.hint_ms = -1;
     inflight->attempt.finish_async = finish_async;
     inflight->attempt.engine_data = inflight;
-    inflight->platform = engine_platform_find(engine, entry->platform);
+    inflight->platform = engine_platform_find(engine, claim->entry.platform);
     engine_hold_inflight(engine, inflight);
 
     if (inflight->platform == NULL) {
+        json_decref(claim->content);
         release_unserved(engine, inflight);
         return NULL;
     }
 
-    inflight->content = load_content(engine, entry->job_id);
+    inflight->content = claim->content;
     inflight->attempt.content = inflight->content;
-    if (inflight->content != NULL)
-        load_previous_attempt(engine, inflight);
+    inflight->attempt.previous_unknown = claim->previous_unknown;
+    inflight->attempt.previous_started_at = claim->previous_started_at;
     return inflight;
+}
+
+struct inflight *engine_prepare_claimed(struct engine *engine,
+                                        struct entry *entry)
+{
+    struct engine_claim claim = {.entry = *entry};
+
+    /* An unserved platform's entry goes back without its content. */
+    if (engine_platform_find(engine, entry->platform) != NULL)
+        engine_load_claim(engine->store, &claim);
+    return engine_prepare_loaded(engine, &claim);
 }
 
 void engine_admit(struct engine *engine, struct inflight *inflight)
@@ -425,7 +489,7 @@ void engine_release_inflight(struct engine *engine, struct inflight *inflight)
         inflight->platform->adapter->end(inflight->platform->adapter_state,
                                          &inflight->attempt);
     json_decref(inflight->content);
-    free(inflight);
+    recycle_inflight(engine, inflight);
 }
 
 static int is_paused(const struct platform_runtime *platform, int64_t now)
@@ -599,11 +663,14 @@ static void log_result(const struct inflight *inflight, int applied)
                  c->error != NULL ? c->error : "-");
 }
 
-static void apply_pauses(struct engine *engine, struct inflight *list)
+void engine_apply_pauses(struct engine *engine, struct inflight *list)
 {
     for (struct inflight *it = list; it != NULL; it = it->next) {
-        if (it->completion.pause_until == 0 || it->platform == NULL)
+        /* A result stored again after a failed write paused already. */
+        if (it->completion.pause_until == 0 || it->platform == NULL ||
+            it->pause_applied)
             continue;
+        it->pause_applied = 1;
         log_warn("engine", "platform %s paused: %s", it->entry.platform,
                  it->completion.pause_reason);
         it->platform->paused_until = it->completion.pause_until;
@@ -612,6 +679,22 @@ static void apply_pauses(struct engine *engine, struct inflight *list)
                           ? engine_wall_ms()
                           : it->completion.pause_until,
                       "not attempted: the platform was paused");
+    }
+}
+
+void engine_results_stored(struct engine *engine, struct inflight *list,
+                           const int *applied)
+{
+    size_t i = 0;
+
+    for (struct inflight *it = list; it != NULL; it = it->next)
+        log_result(it, applied[i++]);
+    while (list != NULL) {
+        struct inflight *next = list->next;
+
+        engine->unstored--;
+        engine_release_inflight(engine, list);
+        list = next;
     }
 }
 
@@ -641,22 +724,14 @@ int engine_flush_results(struct engine *engine)
 
     engine->finished = NULL;
     engine->finished_count = 0;
-    i = 0;
-    for (struct inflight *it = list; it != NULL; it = it->next)
-        log_result(it, applied[i++]);
-    apply_pauses(engine, list);
-    while (list != NULL) {
-        struct inflight *next = list->next;
-
-        engine_release_inflight(engine, list);
-        list = next;
-    }
+    engine_apply_pauses(engine, list);
+    engine_results_stored(engine, list, applied);
     free(batch);
     free(applied);
     return 0;
 
 fail:
-    engine->flush_retry_ms = engine_mono_ms() + 1000;
+    engine->flush_retry_ms = engine_mono_ms() + ENGINE_FLUSH_RETRY_MS;
     free(batch);
     free(applied);
     return -1;

@@ -37,6 +37,19 @@ struct inflight {
     /* Renewal found the lease taken (recovered, cancelled, finished by
      * another writer): the attempt must not start. */
     int lease_lost;
+    /* Its result is with the store writer, which may be ending the
+     * lease right now, so renewal leaves it alone. */
+    int storing;
+    int pause_applied; /* engine_apply_pauses took its pause */
+};
+
+/* A claimed entry and what its attempt needs from the store. */
+struct engine_claim {
+    struct entry entry;
+    json_t *content; /* the job's content, or NULL when unreadable */
+    /* The previous attempt's outcome is unknown, and when it started. */
+    int previous_unknown;
+    int64_t previous_started_at;
 };
 
 /* A configured platform and the attempts it has now. */
@@ -67,6 +80,10 @@ struct engine {
     const char **open_platforms;
     size_t open_platform_count;
     uint32_t held; /* claimed and not yet stored, over all platforms */
+    /* Of the held, those finished whose results wait for the store: in
+     * `finished` or with the store writer. They run no more, so with a
+     * writer they take no place of max_in_flight. */
+    uint32_t unstored;
     struct inflight *held_list; /* the `held` attempts, for lease renewal */
     int64_t next_renewal_ms;    /* wall ms */
 
@@ -75,6 +92,10 @@ struct engine {
     struct inflight *ahead_head;
     struct inflight *ahead_tail;
     int64_t ahead_retry_at; /* wall ms; after a failed start_claimed */
+
+    /* Freed attempts kept for reuse, linked by `next`. */
+    struct inflight *spare;
+    uint32_t spare_count;
 
     /* Attempts with an HTTP step on the multi handle. */
     struct inflight *active;
@@ -88,12 +109,31 @@ struct engine {
     size_t finished_count;
     int64_t flush_retry_ms; /* monotonic; after a failed store write */
 
+    /* The store writer thread, or NULL: then this thread writes. */
+    struct engine_writer *writer;
+    /*
+     * With a writer, a claim runs while claim_events differs from
+     * claim_checked: events that can make entries claimable (a wake-up,
+     * a finished attempt, a timeout) count up claim_events, and a claim
+     * that found fewer entries than it asked for sets claim_checked to
+     * the count it started at.
+     */
+    uint64_t claim_events;
+    uint64_t claim_checked;
+
     struct cron_expr sweep_cron;
     struct zone *sweep_zone;
     int64_t next_sweep_ms;
     int64_t sweep_tick_ms; /* the cron tick being swept; 0 between ticks */
     int64_t next_recovery_ms;
 };
+
+/* The byte the store writer writes to the wake-up pipe when it finished
+ * a work item; engine_wake and engine_stop write others. */
+#define ENGINE_WAKE_WRITER 2
+
+/* How long to wait before storing results again after a failure. */
+#define ENGINE_FLUSH_RETRY_MS 1000
 
 int64_t engine_wall_ms(void);
 int64_t engine_mono_ms(void);
@@ -104,8 +144,19 @@ void engine_platforms_free(struct engine *engine);
 struct platform_runtime *engine_platform_find(struct engine *engine,
                                               const char *name);
 
+/* engine.c */
+/* Accepts an entry the store writer claimed and loaded. */
+void engine_accept_loaded(struct engine *engine, struct engine_claim *claim);
+
 /* engine_attempts.c */
 void engine_accept_claimed(struct engine *engine, struct entry *entry);
+/* Loads the job content and previous attempt of a claimed entry. Uses
+ * only `store`, so the store writer thread calls it too. */
+void engine_load_claim(struct store *store, struct engine_claim *claim);
+/* Like engine_prepare_claimed, for an entry already loaded; takes over
+ * claim->content. */
+struct inflight *engine_prepare_loaded(struct engine *engine,
+                                       struct engine_claim *claim);
 /*
  * The two halves of engine_accept_claimed. engine_prepare_claimed
  * returns an attempt with its content loaded, or NULL when it already
@@ -118,6 +169,8 @@ struct inflight *engine_prepare_claimed(struct engine *engine,
 void engine_admit(struct engine *engine, struct inflight *inflight);
 /* Frees an attempt the engine held: the end of every inflight. */
 void engine_release_inflight(struct engine *engine, struct inflight *inflight);
+/* Frees the attempts kept for reuse. */
+void engine_free_spares(struct engine *engine);
 /*
  * Builds the request of an attempt claimed ahead now, when its adapter
  * allows it (start_builds_only), so that only the hand-over to libcurl
@@ -129,6 +182,13 @@ void engine_drop_waiting(struct engine *engine);
 void engine_handle_transfers(struct engine *engine);
 void engine_handle_async(struct engine *engine);
 int engine_flush_results(struct engine *engine);
+/* Pauses the platforms that results in `list` asked to pause, and
+ * sends the entries waiting for their slots back to the store. */
+void engine_apply_pauses(struct engine *engine, struct inflight *list);
+/* Logs and frees stored results; applied[i] is item i's outcome of
+ * complete_attempts. */
+void engine_results_stored(struct engine *engine, struct inflight *list,
+                           const int *applied);
 void engine_abort_all(struct engine *engine);
 
 /* engine_ahead.c */
@@ -146,6 +206,30 @@ void engine_renew_leases(struct engine *engine, int64_t now);
 int engine_lease_usable(const struct inflight *inflight, int64_t now);
 /* The wall time of the next renewal, or INT64_MAX when nothing is held. */
 int64_t engine_next_renewal(const struct engine *engine);
+
+/* engine_writer.c */
+/*
+ * Starts the store writer thread with its own connection to `url`. A
+ * NULL url, or an in-memory SQLite database that a second connection
+ * could not see, keeps every store write on the engine thread.
+ */
+int engine_writer_start(struct engine *engine, const char *url, char *err,
+                        size_t errlen);
+/* 1 while a work item is with the writer. */
+int engine_writer_busy(const struct engine *engine);
+/* Takes the results of a work item the writer finished, if any. */
+void engine_writer_collect(struct engine *engine);
+/*
+ * Hands the writer a work item when it has none: the finished results
+ * (unless a failed write waits for its retry) and a claim of up to
+ * claim_room entries of the open platforms, claim_slots at most.
+ */
+void engine_writer_submit(struct engine *engine, uint32_t claim_room,
+                          uint32_t claim_slots);
+/* Waits for the outstanding work item, then collects it. */
+void engine_writer_wait(struct engine *engine);
+/* Waits for the writer, ends its thread and closes its connection. */
+void engine_writer_stop(struct engine *engine);
 
 /* engine_sweeper.c */
 int engine_sweeper_init(struct engine *engine, char *err, size_t errlen);

@@ -101,7 +101,8 @@ void engine_renew_leases(struct engine *engine, int64_t now)
     engine->next_renewal_ms = now + renewal_interval_ms(engine);
 
     /* engine_hold_inflight and engine_unhold_inflight keep held equal to
-     * the length of held_list. */
+     * the length of held_list. Results with the store writer are left
+     * out below. */
     count = engine->held;
     leases = calloc(count, sizeof *leases);
     attempts = calloc(count, sizeof *attempts);
@@ -111,10 +112,15 @@ void engine_renew_leases(struct engine *engine, int64_t now)
     }
     for (struct inflight *it = engine->held_list; it != NULL;
          it = it->held_next) {
+        if (it->storing)
+            continue;
         leases[i].entry_id = it->entry.id;
         leases[i].attempt_number = it->entry.attempt_count;
         attempts[i++] = it;
     }
+    count = i;
+    if (count == 0)
+        goto done;
 
     if (engine->store->ops->renew_leases(engine->store, engine->node_id,
                                          leases, count, now,

@@ -52,29 +52,41 @@ struct claim_args {
     struct entry_list *list;
 };
 
-static int claim_body(struct pg_store *s, void *arg)
+int pg_claim_statement(struct pg_store *s, const char *node,
+                       const char *platform_set, int64_t now,
+                       int64_t lease_ms, size_t max, int add_to_cache,
+                       struct entry_list *list)
 {
-    struct claim_args *a = arg;
     struct pg_params p;
     int result;
 
-    entry_list_free(a->list);
+    entry_list_free(list);
     pg_params_init(&p);
-    pg_param_text(&p, a->node);
-    pg_param_int(&p, a->now + a->lease_ms);
-    pg_param_int(&p, a->now);
-    pg_param_int(&p, a->max > INT64_MAX ? INT64_MAX : (int64_t)a->max);
-    pg_param_text(&p, a->platform_set);
+    pg_param_text(&p, node);
+    pg_param_int(&p, now + lease_ms);
+    pg_param_int(&p, now);
+    pg_param_int(&p, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+    pg_param_text(&p, platform_set);
 
     PGresult *res =
         pg_query(s, PG_CLAIM, sql_claim, &p, "claim due entries", &result);
     if (res == NULL)
         return result;
-    result = pg_read_entries(s, res, a->list);
-    if (result == STORE_OK)
+    result = pg_read_entries(s, res, list);
+    if (result == STORE_OK && add_to_cache)
+        pg_job_cache_add(s, res, CLAIM_JOB_ID_COL, CLAIM_JOB_COL);
+    else if (result == STORE_OK)
         pg_job_cache_fill(s, res, CLAIM_JOB_ID_COL, CLAIM_JOB_COL);
     PQclear(res);
     return result;
+}
+
+static int claim_body(struct pg_store *s, void *arg)
+{
+    struct claim_args *a = arg;
+
+    return pg_claim_statement(s, a->node, a->platform_set, a->now,
+                              a->lease_ms, a->max, 0, a->list);
 }
 
 int pg_claim_due(struct store *store, const char *node,

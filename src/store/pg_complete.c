@@ -327,6 +327,22 @@ static int complete_body(struct pg_store *s, void *arg)
     return result;
 }
 
+int pg_complete_statements(struct pg_store *s,
+                           const struct attempt_completion *completions,
+                           size_t count, int *applied)
+{
+    struct complete_args args = {completions, count, applied, NULL};
+    int result;
+
+    args.done = calloc(count, sizeof *args.done);
+    if (args.done == NULL)
+        return pg_error(s, STORE_ERROR,
+                        "out of memory completing %zu attempts", count);
+    result = complete_body(s, &args);
+    free(args.done);
+    return result;
+}
+
 /*
  * The batch costs two round trips whatever its size. The first sends
  * BEGIN with the update of every entry and its attempt, and the locks

@@ -1,5 +1,6 @@
 /*
- * The jobs of the last claim, kept so that get_job returns them without
+ * The jobs of the last claim (of every claim statement of the last
+ * complete_and_claim), kept so that get_job returns them without
  * a round trip (PostgreSQL store). A node reads the job of every entry it
  * claims right after the claim, and a job row never changes after it
  * is written except for its publish_audited flag, which struct job does
@@ -29,23 +30,27 @@ static int by_job_id(const void *x, const void *y)
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
-void pg_job_cache_fill(struct pg_store *s, const PGresult *res, int job_id_col,
-                       int col)
+void pg_job_cache_add(struct pg_store *s, const PGresult *res, int job_id_col,
+                      int col)
 {
     int rows = PQntuples(res);
-    size_t count = 0;
+    size_t count = s->job_cache.count;
+    struct job *items;
 
-    pg_job_cache_clear(s);
     if (rows == 0)
         return;
-    s->job_cache.items = calloc((size_t)rows, sizeof *s->job_cache.items);
-    /* Without memory the cache stays empty and get_job reads the row. */
-    if (s->job_cache.items == NULL)
+    items = realloc(s->job_cache.items,
+                    (count + (size_t)rows) * sizeof *s->job_cache.items);
+    /* Without memory the cache keeps what it had, and get_job reads the
+     * rows of this claim. */
+    if (items == NULL)
         return;
+    s->job_cache.items = items;
 
     for (int i = 0; i < rows; i++) {
         struct job *job = &s->job_cache.items[count];
 
+        memset(job, 0, sizeof *job);
         job->id = pg_get_int(res, i, job_id_col);
         pg_get_text(res, i, col, job->content_id, sizeof job->content_id);
         pg_get_text(res, i, col + 1, job->event_id, sizeof job->event_id);
@@ -57,6 +62,13 @@ void pg_job_cache_fill(struct pg_store *s, const PGresult *res, int job_id_col,
     }
     s->job_cache.count = count;
     qsort(s->job_cache.items, count, sizeof *s->job_cache.items, by_job_id);
+}
+
+void pg_job_cache_fill(struct pg_store *s, const PGresult *res, int job_id_col,
+                       int col)
+{
+    pg_job_cache_clear(s);
+    pg_job_cache_add(s, res, job_id_col, col);
 }
 
 int pg_job_cache_get(struct pg_store *s, int64_t job_id, struct job *job)

@@ -111,6 +111,11 @@ struct sqlite_store {
     dev_t file_dev;
     ino_t file_ino;
     int file_known;
+
+    /* An operation that runs others in its own transaction has it open
+     * (see sqlite_complete_and_claim): their sqlite_begin, sqlite_commit
+     * and sqlite_rollback then leave it to that operation. */
+    int outer_transaction;
 };
 
 /*
@@ -332,6 +337,11 @@ int sqlite_claim_ahead(struct store *store, const char *node,
 int sqlite_start_claimed(struct store *store, const char *node,
                          struct claim_start *claims, size_t count,
                          int64_t now);
+int sqlite_complete_and_claim(struct store *store,
+                              const struct attempt_completion *completions,
+                              size_t count, int *applied,
+                              const struct claim_request *claim,
+                              struct entry_list *list);
 int sqlite_complete_attempts(struct store *store,
                              const struct attempt_completion *completions,
                              size_t count, int *applied);

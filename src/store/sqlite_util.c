@@ -105,8 +105,11 @@ static int exec_cached(struct sqlite_store *s, enum sqlite_stmt_id id,
 
 int sqlite_begin(struct sqlite_store *s, const char *op)
 {
-    int result = sqlite_check_file(s);
+    int result;
 
+    if (s->outer_transaction)
+        return STORE_OK;
+    result = sqlite_check_file(s);
     if (result != STORE_OK)
         return result;
     return exec_cached(s, STMT_BEGIN, "BEGIN IMMEDIATE", op);
@@ -114,7 +117,11 @@ int sqlite_begin(struct sqlite_store *s, const char *op)
 
 int sqlite_commit(struct sqlite_store *s, const char *op)
 {
-    int result = exec_cached(s, STMT_COMMIT, "COMMIT", op);
+    int result;
+
+    if (s->outer_transaction)
+        return STORE_OK;
+    result = exec_cached(s, STMT_COMMIT, "COMMIT", op);
 
     if (result != STORE_OK)
         sqlite_rollback(s);
@@ -123,8 +130,9 @@ int sqlite_commit(struct sqlite_store *s, const char *op)
 
 void sqlite_rollback(struct sqlite_store *s)
 {
-    /* A failed step may already have ended the transaction. */
-    if (sqlite3_get_autocommit(s->db))
+    /* A failed step may already have ended the transaction, and an
+     * outer one is rolled back by its own operation. */
+    if (s->outer_transaction || sqlite3_get_autocommit(s->db))
         return;
 
     sqlite3_stmt *stmt = sqlite_stmt(s, STMT_ROLLBACK, "ROLLBACK", "rollback");

@@ -114,6 +114,29 @@ void entry_list_free(struct entry_list *list)
     list->count = 0;
 }
 
+int entry_list_append(struct entry_list *to, struct entry_list *from)
+{
+    struct entry *items;
+
+    if (from->count == 0)
+        return 0;
+    if (to->count == 0) {
+        entry_list_free(to);
+        *to = *from;
+        from->items = NULL;
+        from->count = 0;
+        return 0;
+    }
+    items = realloc(to->items, (to->count + from->count) * sizeof *items);
+    if (items == NULL)
+        return -1;
+    memcpy(items + to->count, from->items, from->count * sizeof *items);
+    to->items = items;
+    to->count += from->count;
+    entry_list_free(from);
+    return 0;
+}
+
 void attempt_list_free(struct attempt_list *list)
 {
     if (list == NULL)

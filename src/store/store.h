@@ -266,6 +266,18 @@ struct claim_start {
     int started;             /* set by start_claimed */
 };
 
+/* The claim of complete_and_claim: claim_due's arguments, and `batch`,
+ * the largest number of entries one claim statement takes. */
+struct claim_request {
+    const char *node;
+    const char *const *platforms;
+    size_t platform_count;
+    int64_t now;
+    int64_t lease_ms;
+    size_t max;
+    size_t batch;
+};
+
 struct platform_state {
     char platform[STORE_NAME_MAX];
     int64_t paused_until; /* 0: not paused; INT64_MAX: until resumed */
@@ -449,6 +461,22 @@ struct store_ops {
     int (*complete_attempts)(struct store *store,
                              const struct attempt_completion *completions,
                              size_t count, int *applied);
+
+    /*
+     * complete_attempts of the `count` completions and claim_due of up
+     * to claim->max entries, in claims of claim->batch entries at most,
+     * in one transaction, so that one commit (one sync of the log or
+     * one WAL flush) serves both. Each part follows the rules of its own
+     * operation, and the list is in due order. When either part fails
+     * nothing is written: every applied[i] is 0 and the list is empty.
+     * A count of 0 only claims, and claim->max 0 only completes.
+     * NULL where a back end has none; then call the two operations.
+     */
+    int (*complete_and_claim)(struct store *store,
+                              const struct attempt_completion *completions,
+                              size_t count, int *applied,
+                              const struct claim_request *claim,
+                              struct entry_list *list);
 
     /*
      * Extends the leases of `node` on the `count` entries in `leases`
@@ -677,6 +705,9 @@ int store_submit_groups(struct store *store, struct submit_group *groups,
 
 void job_clear(struct job *job);
 void entry_list_free(struct entry_list *list);
+/* Moves the items of `from` to the end of `to`; -1 when out of memory,
+ * and then both lists stay as they were. */
+int entry_list_append(struct entry_list *to, struct entry_list *from);
 void attempt_list_free(struct attempt_list *list);
 void audit_list_free(struct audit_list *list);
 void platform_state_list_free(struct platform_state_list *list);

@@ -36,6 +36,7 @@ static const struct store_ops pg_ops = {
     .claim_ahead = pg_claim_ahead,
     .start_claimed = pg_start_claimed,
     .complete_attempts = pg_complete_attempts,
+    .complete_and_claim = pg_complete_and_claim,
     .renew_leases = pg_renew_leases,
     .release_leases = pg_release_leases,
     .recover_leases = pg_recover_leases,

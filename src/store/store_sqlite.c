@@ -59,6 +59,7 @@ static const struct store_ops sqlite_ops = {
     .claim_ahead = sqlite_claim_ahead,
     .start_claimed = sqlite_start_claimed,
     .complete_attempts = sqlite_complete_attempts,
+    .complete_and_claim = sqlite_complete_and_claim,
     .renew_leases = sqlite_renew_leases,
     .release_leases = sqlite_release_leases,
     .recover_leases = sqlite_recover_leases,

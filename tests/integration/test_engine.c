@@ -22,6 +22,8 @@
 #include <jansson.h>
 #include <pthread.h>
 
+#include <sqlite3.h>
+
 #include "config/config.h"
 #include "engine/engine.h"
 #include "fake_platform.h"
@@ -136,6 +138,9 @@ static void engine_start(struct harness *h)
     h->engine = engine_new(&h->config, h->store, err, sizeof err);
     if (h->engine == NULL)
         fail_msg("engine_new failed: %s", err);
+    if (engine_start_writer(h->engine, h->config.database, err,
+                            sizeof err) != 0)
+        fail_msg("engine_start_writer failed: %s", err);
     assert_int_equal(pthread_create(&h->thread, NULL, engine_thread, h), 0);
     h->running = 1;
 }
@@ -1063,6 +1068,50 @@ static void test_lease_renewed_long_attempt(void **state)
 }
 
 /*
+ * Another connection holds SQLite's write lock past the busy timeout
+ * (5 s) while an attempt ends, so the store writer's write of its
+ * result fails. The result is kept and stored once the lock is gone,
+ * without a second request.
+ */
+static void test_locked_store_result_kept(void **state)
+{
+    struct harness *h = *state;
+    struct entry entry;
+    sqlite3 *locker = NULL;
+    int64_t deadline;
+
+    harness_start(h, &(struct setup){0});
+    assert_int_equal(fake_platform_set_default(
+                         h->fake, &(struct fake_response){.status = 200,
+                                                          .body = "{}",
+                                                          .delay_ms = 1000}),
+                     0);
+    entry = submit_one(h, "locked-store", "hook", 0);
+    deadline = wall_ms() + SETTLE_TIMEOUT_MS;
+    while (arrival_to(h, "/hook", 0) < 0 && wall_ms() < deadline)
+        sleep_ms(POLL_MS);
+    assert_true(arrival_to(h, "/hook", 0) >= 0);
+
+    assert_int_equal(sqlite3_open(h->config.database, &locker), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(locker, "BEGIN EXCLUSIVE", NULL, NULL,
+                                  NULL),
+                     SQLITE_OK);
+    sleep_ms(7000);
+    assert_int_equal(read_entry(h, entry.id).status, ENTRY_PUBLISHING);
+    assert_int_equal(sqlite3_exec(locker, "COMMIT", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(locker);
+
+    entry = wait_status(h, entry.id, ENTRY_PUBLISHED, SETTLE_TIMEOUT_MS);
+    engine_halt(h);
+
+    assert_int_equal(
+        fake_platform_requests_with_key(h->fake, entry.idempotency_key), 1);
+    assert_int_equal(entry.attempt_count, 1);
+    assert_int_equal(entry.retry_count, 0);
+}
+
+/*
  * A resume through the store (the API and the CLI resume that way) ends
  * a pause this node learned from a 429 at once: the next entry is
  * posted long before the 40 s the platform asked for, exactly once.
@@ -1209,6 +1258,7 @@ int main(void)
         ENGINE_TEST(test_lease_outlives_queue),
         ENGINE_TEST(test_lease_renewed_long_attempt),
         ENGINE_TEST(test_resume_ends_local_pause),
+        ENGINE_TEST(test_locked_store_result_kept),
         ENGINE_TEST(test_recovered_unknown_held),
         ENGINE_TEST(test_recovered_unknown_retried),
         ENGINE_TEST(test_unserved_platform_left),

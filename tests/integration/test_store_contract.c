@@ -1693,6 +1693,165 @@ static void complete_rejects_illegal_target(void **state)
     assert_int_equal(get_entry(store, e.id).status, ENTRY_PUBLISHING);
 }
 
+/* A claim request of complete_and_claim over every_platform. */
+static struct claim_request round_claim(const char *node, size_t max,
+                                        size_t batch)
+{
+    struct claim_request request = {
+        .node = node,
+        .platforms = every_platform,
+        .platform_count = 3,
+        .now = NOW + 1000,
+        .lease_ms = LEASE,
+        .max = max,
+        .batch = batch,
+    };
+    return request;
+}
+
+static void complete_and_claim_one_round(void **state)
+{
+    struct store *store = store_of(state);
+    struct entry_list claimed = {0};
+    int applied = -1;
+
+    submit_simple(store, "c1", one_alpha, 1, NOW);
+    struct entry e = claim_one(store, "node-a", NOW);
+    submit_simple(store, "c2", one_alpha, 1, NOW + 30);
+    submit_simple(store, "c3", one_alpha, 1, NOW + 10);
+    submit_simple(store, "c4", one_alpha, 1, NOW + 20);
+    submit_simple(store, "c5", one_alpha, 1, NOW + HOUR);
+    struct attempt_completion c =
+        completion(&e, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + 1000);
+    /* Two claim statements of 1 and 1 entry: max 2 in batches of 1. */
+    struct claim_request request = round_claim("node-a", 2, 1);
+
+    check_ok(store, store->ops->complete_and_claim(store, &c, 1, &applied,
+                                                   &request, &claimed));
+    assert_int_equal(applied, 1);
+    assert_int_equal(get_entry(store, e.id).status, ENTRY_PUBLISHED);
+    assert_int_equal(audit_count(store, "c1", "publish"), 1);
+
+    assert_int_equal(claimed.count, 2);
+    assert_string_equal(claimed.items[0].content_id, "c3");
+    assert_string_equal(claimed.items[1].content_id, "c4");
+    for (size_t i = 0; i < claimed.count; i++) {
+        struct entry stored = get_entry(store, claimed.items[i].id);
+
+        assert_int_equal(stored.status, ENTRY_PUBLISHING);
+        assert_string_equal(stored.lease_node, "node-a");
+        assert_int_equal(stored.attempt_count, 1);
+        assert_int_equal(stored.lease_expires_at, NOW + 1000 + LEASE);
+    }
+    entry_list_free(&claimed);
+
+    /* c2 is due but was left for the next claim; c5 is not due. */
+    struct entry_list rest = claim(store, "node-a", NOW + 1000, 10);
+    assert_int_equal(rest.count, 1);
+    assert_string_equal(rest.items[0].content_id, "c2");
+    entry_list_free(&rest);
+}
+
+static void complete_and_claim_one_part(void **state)
+{
+    struct store *store = store_of(state);
+    struct entry_list claimed = {0};
+    int applied = -1;
+
+    submit_simple(store, "c1", one_alpha, 1, NOW);
+    struct entry e = claim_one(store, "node-a", NOW);
+    submit_simple(store, "c2", one_alpha, 1, NOW);
+
+    /* No completions: a claim alone. */
+    struct claim_request request = round_claim("node-a", 5, 64);
+    check_ok(store, store->ops->complete_and_claim(store, NULL, 0, NULL,
+                                                   &request, &claimed));
+    assert_int_equal(claimed.count, 1);
+    assert_string_equal(claimed.items[0].content_id, "c2");
+    entry_list_free(&claimed);
+
+    /* max 0: completions alone. */
+    struct attempt_completion c =
+        completion(&e, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + 1000);
+    request.max = 0;
+    check_ok(store, store->ops->complete_and_claim(store, &c, 1, &applied,
+                                                   &request, &claimed));
+    assert_int_equal(applied, 1);
+    assert_int_equal(claimed.count, 0);
+    assert_int_equal(get_entry(store, e.id).status, ENTRY_PUBLISHED);
+}
+
+static void complete_and_claim_lost_race(void **state)
+{
+    struct store *store = store_of(state);
+    struct entry_list claimed = {0};
+    int applied = -1;
+
+    submit_simple(store, "c1", one_alpha, 1, NOW);
+    struct entry e = claim_one(store, "node-a", NOW);
+    submit_simple(store, "c2", one_alpha, 1, NOW);
+    struct attempt_completion c =
+        completion(&e, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + 1000);
+    struct claim_request request = round_claim("node-a", 5, 64);
+
+    c.node = "node-b";
+    check_ok(store, store->ops->complete_and_claim(store, &c, 1, &applied,
+                                                   &request, &claimed));
+    assert_int_equal(applied, 0);
+    assert_int_equal(get_entry(store, e.id).status, ENTRY_PUBLISHING);
+    assert_int_equal(claimed.count, 1);
+    assert_string_equal(claimed.items[0].content_id, "c2");
+    entry_list_free(&claimed);
+}
+
+/* A failed part writes nothing, the other part included. */
+static void complete_and_claim_all_or_nothing(void **state)
+{
+    static const char *const empty_name[] = {""};
+    struct store *store = store_of(state);
+    struct entry_list claimed = {0};
+    int applied = -1;
+
+    submit_simple(store, "c1", one_alpha, 1, NOW);
+    struct entry e = claim_one(store, "node-a", NOW);
+    submit_simple(store, "c2", one_alpha, 1, NOW);
+    struct attempt_completion c =
+        completion(&e, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + 1000);
+    struct claim_request request = round_claim("node-a", 5, 64);
+
+    /* An invalid platform name fails the claim. */
+    request.platforms = empty_name;
+    request.platform_count = 1;
+    assert_int_equal(store->ops->complete_and_claim(store, &c, 1, &applied,
+                                                    &request, &claimed),
+                     STORE_INVALID);
+    assert_int_equal(applied, 0);
+    assert_int_equal(claimed.count, 0);
+    assert_int_equal(get_entry(store, e.id).status, ENTRY_PUBLISHING);
+    assert_int_equal(audit_count(store, "c1", "publish"), 0);
+
+    /* An illegal completion fails the round. */
+    request = round_claim("node-a", 5, 64);
+    c.next_status = ENTRY_PENDING;
+    assert_int_equal(store->ops->complete_and_claim(store, &c, 1, &applied,
+                                                    &request, &claimed),
+                     STORE_INVALID);
+    assert_int_equal(applied, 0);
+    assert_int_equal(claimed.count, 0);
+    struct entry_list rest = claim(store, "node-a", NOW + 1000, 10);
+    assert_int_equal(rest.count, 1);
+    assert_string_equal(rest.items[0].content_id, "c2");
+    entry_list_free(&rest);
+
+    /* A claim of entries in batches of 0 is invalid. */
+    request = round_claim("node-a", 5, 0);
+    c.next_status = ENTRY_PUBLISHED;
+    assert_int_equal(store->ops->complete_and_claim(store, &c, 1, &applied,
+                                                    &request, &claimed),
+                     STORE_INVALID);
+    assert_int_equal(get_entry(store, e.id).status, ENTRY_PUBLISHING);
+}
+
 static void complete_pauses_platform(void **state)
 {
     struct store *store = store_of(state);
@@ -3268,6 +3427,10 @@ int main(void)
         STORE_TEST(publish_record_text),
         STORE_TEST(complete_rejects_illegal_target),
         STORE_TEST(complete_pauses_platform),
+        STORE_TEST(complete_and_claim_one_round),
+        STORE_TEST(complete_and_claim_one_part),
+        STORE_TEST(complete_and_claim_lost_race),
+        STORE_TEST(complete_and_claim_all_or_nothing),
         STORE_TEST(publish_audit_partial),
         STORE_TEST(publish_audit_failed),
         STORE_TEST(publish_audit_once_per_job),
