@@ -2,12 +2,38 @@
  * Renaming the field of an intake error for a front end whose input has
  * other names than the fields of the event's data object.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "intake/intake.h"
 
 #include "util/banned.h"
+
+static int is_word_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_';
+}
+
+/*
+ * The first occurrence of word at or after cursor that stands alone:
+ * "id" in "invalid id" is the second one, not the end of "invalid".
+ */
+static const char *find_word(const char *text, const char *cursor,
+                             const char *word)
+{
+    size_t length = strlen(word);
+
+    for (const char *match = strstr(cursor, word); match != NULL;
+         match = strstr(match + 1, word)) {
+        int starts = match == text || !is_word_char(match[-1]);
+        int ends = !is_word_char(match[length]);
+
+        if (starts && ends)
+            return match;
+    }
+    return NULL;
+}
 
 int intake_error_rename(struct intake_error *error, const char *name)
 {
@@ -25,7 +51,7 @@ int intake_error_rename(struct intake_error *error, const char *name)
         return 0;
 
     while (used + 1 < sizeof message) {
-        const char *match = strstr(cursor, old);
+        const char *match = find_word(error->message, cursor, old);
         size_t before =
             match != NULL ? (size_t)(match - cursor) : strlen(cursor);
 

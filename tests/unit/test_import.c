@@ -161,6 +161,15 @@ static const struct bad_file bad_files[] = {
      "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
      "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\n",
      "line 2", "event_id is 201 bytes"},
+    {"bad-utf8-event-id.csv",
+     "id,text,platforms,event_id\n"
+     "post-1,one,outbox,ev\xff" "1\n",
+     "line 2: event_id", "invalid UTF-8 at byte 2"},
+    {"bidi-event-id.csv",
+     "id,text,platforms,event_id\n"
+     "post-1,one,outbox,ev\xe2\x80\xae" "id\n",
+     "line 2", "because bidi controls and invisible characters make an "
+     "event_id look like another"},
     {"bad-row.jsonl",
      "{\"contentItemId\": \"a\", \"platforms\": [\"outbox\"], "
      "\"content\": {\"text\": \"x\"}}\n"
