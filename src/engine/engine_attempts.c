@@ -53,12 +53,12 @@ static void fill_completion(struct inflight *inflight, const char *node)
         result->post_url[0] != '\0' ? result->post_url : NULL;
 }
 
-/* Sets the pause a result requests: the adapter's, or a 429's until its
- * reset. */
+/* Sets the pause a result requests: the adapter's, or a rate limit's
+ * (a 429, or a 503 with Retry-After) until its reset. */
 static void decide_pause(struct inflight *inflight, int64_t now,
                          int64_t max_hint_ms)
 {
-    const struct adapter_result *result = &inflight->attempt.result;
+    struct adapter_result *result = &inflight->attempt.result;
     struct attempt_completion *completion = &inflight->completion;
 
     if (result->pause_ms != 0 && result->pause_reason[0] != '\0') {
@@ -72,7 +72,14 @@ static void decide_pause(struct inflight *inflight, int64_t now,
             result->hint_ms < max_hint_ms ? result->hint_ms : max_hint_ms;
 
         completion->pause_until = now + wait;
-        completion->pause_reason = "rate limited by the platform (HTTP 429)";
+        if (result->http_status > 0)
+            snprintf(result->pause_reason, sizeof result->pause_reason,
+                     "rate limited by the platform (HTTP %d)",
+                     result->http_status);
+        else
+            snprintf(result->pause_reason, sizeof result->pause_reason,
+                     "rate limited by the platform");
+        completion->pause_reason = result->pause_reason;
     }
 }
 

@@ -553,6 +553,41 @@ static void test_rate_limit_waits(void **state)
     assert_int_equal(later.retry_count, 0);
 }
 
+/* A 503 with Retry-After pauses like a 429, and the pause names it. */
+static void test_unavailable_hint_pauses(void **state)
+{
+    struct harness *h = *state;
+    struct platform_state_list states = {0};
+    int found = 0;
+
+    harness_start(h, &(struct setup){0});
+    push(h, "/hook", 503, "Retry-After: 30\n");
+
+    submit_one(h, "unavailable", "hook", 0);
+    assert_int_equal(fake_platform_wait_requests(h->fake, 1, 10000), 1);
+
+    for (int tries = 0; tries < 100 && !found; tries++) {
+        sleep_ms(50);
+        assert_int_equal(
+            h->probe->ops->list_platform_states(h->probe, &states),
+            STORE_OK);
+        for (size_t i = 0; i < states.count; i++) {
+            if (strcmp(states.items[i].platform, "hook") != 0 ||
+                states.items[i].paused_until == 0)
+                continue;
+            found = 1;
+            assert_non_null(
+                strstr(states.items[i].pause_reason, "(HTTP 503)"));
+            assert_null(strstr(states.items[i].pause_reason, "429"));
+        }
+        platform_state_list_free(&states);
+    }
+    engine_halt(h);
+
+    assert_true(found);
+    assert_int_equal(fake_platform_request_count(h->fake), 1);
+}
+
 static void test_partial_job(void **state)
 {
     struct harness *h = *state;
@@ -1241,6 +1276,7 @@ int main(void)
         ENGINE_TEST(test_retries_exhausted),
         ENGINE_TEST(test_unauthorized_pauses),
         ENGINE_TEST(test_rate_limit_waits),
+        ENGINE_TEST(test_unavailable_hint_pauses),
         ENGINE_TEST(test_partial_job),
         ENGINE_TEST(test_timeout_then_retry),
         ENGINE_TEST(test_timeout_then_hold),
