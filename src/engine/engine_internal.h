@@ -195,6 +195,12 @@ void engine_abort_all(struct engine *engine);
 int engine_claim_ahead(struct engine *engine, uint32_t room);
 void engine_start_due_ahead(struct engine *engine);
 void engine_drop_ahead(struct engine *engine);
+/*
+ * Reads the memory of the entries claimed ahead, so that it is in the
+ * caches and page tables when they start; called at least every
+ * AHEAD_WARM_INTERVAL_MS while there are any.
+ */
+void engine_warm_ahead(struct engine *engine);
 /* The due time of the next entry claimed ahead, or INT64_MAX. */
 int64_t engine_next_ahead_due(const struct engine *engine);
 
