@@ -269,8 +269,8 @@ int http_open_store(const struct http_server *server, struct store **store,
  * requests wakes the engine once per transaction, not once per request.
  */
 void http_submit_queue_init(struct http_submit_queue *queue,
-                            const char *database,
-                            void (*committed)(void *arg), void *arg);
+                            const char *database, void (*committed)(void *arg),
+                            void *arg);
 void http_submit_queue_free(struct http_submit_queue *queue);
 void http_submit_queue_run(struct http_submit_queue *queue,
                            struct store *store,

@@ -28,8 +28,8 @@
 #include "util/banned.h"
 
 void http_submit_queue_init(struct http_submit_queue *queue,
-                            const char *database,
-                            void (*committed)(void *arg), void *arg)
+                            const char *database, void (*committed)(void *arg),
+                            void *arg)
 {
     memset(queue, 0, sizeof *queue);
     queue->database = database;
