@@ -8,10 +8,10 @@
  *
  * A request joins the queue and waits. When no leader is active, it
  * becomes the leader: it takes every queued group, stores them with
- * store_submit_groups on the queue's writer handle, wakes the engine
- * once, hands the lead to the first request queued meanwhile and then
- * wakes the requests of its groups. Each request still returns only
- * after its own jobs are committed, with its own result.
+ * store_submit_groups on the queue's writer handle, hands the lead to
+ * the first request queued meanwhile, wakes the requests of its groups
+ * and then the engine, once. Each request still returns only after its
+ * own jobs are committed, with its own result.
  *
  * Waiters sleep on a semaphore of their own, posted outside the lock.
  * A condition variable signalled under the lock, as before, woke each
@@ -179,7 +179,6 @@ static void lead(struct http_submit_queue *queue, struct store *store,
 
     store_waiters(writer_store(queue, store), first);
     drop_writer(queue, first);
-    notify_committed(queue);
     for (struct http_submit_waiter *w = first; w != NULL; w = w->next)
         w->done = 1;
 
@@ -191,9 +190,11 @@ static void lead(struct http_submit_queue *queue, struct store *store,
         queue->leader_active = 0;
     pthread_mutex_unlock(&queue->lock);
 
-    post_done(first, self);
+    /* The next commit waits for its leader, so that one wakes first. */
     if (next_leader != NULL)
         sem_post(&next_leader->wake);
+    post_done(first, self);
+    notify_committed(queue);
 }
 
 /* Waits for the waiter's semaphore, through interrupting signals. */
