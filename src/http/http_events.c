@@ -118,6 +118,7 @@ static int store_batch(struct http_request *request,
                        struct http_event_batch *batch, struct http_reply *reply)
 {
     struct store *store = http_request_store(request, reply);
+    int changed = 0;
     int status = 0;
 
     if (store == NULL)
@@ -127,12 +128,16 @@ static int store_batch(struct http_request *request,
         return -1;
 
     for (size_t i = 0; status == 0 && i < batch->count; i++) {
-        if (batch->events[i].kind != HTTP_EVENT_SCHEDULED)
+        if (batch->events[i].kind != HTTP_EVENT_SCHEDULED) {
             status = apply_change(request, store, i, &batch->events[i], reply);
+            changed = 1;
+        }
     }
 
-    /* Wake the engine even after a partial failure: some work may be new. */
-    http_server_wake(request->server);
+    /* The submit queue woke the engine for the scheduled events. Wake it
+     * for the changes even after a partial failure: some may be new. */
+    if (changed)
+        http_server_wake(request->server);
     return status;
 }
 

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,8 +35,8 @@ struct http_stream_hub;
 struct http_submit_waiter {
     struct submit_group group;
     int64_t now;
-    int done;            /* group.result is set */
-    pthread_cond_t wake; /* signalled when done or when this one leads */
+    int done;   /* group.result is set */
+    sem_t wake; /* posted once: when done, or when this one leads */
     struct http_submit_waiter *next;
 };
 
@@ -47,6 +48,8 @@ struct http_submit_waiter {
 struct http_submit_queue {
     const char *database; /* URL of the writer handle */
     struct store *writer; /* used by the leader only; NULL until opened */
+    void (*committed)(void *arg); /* called after each group, or NULL */
+    void *committed_arg;
     pthread_mutex_t lock;
     struct http_submit_waiter *head;
     struct http_submit_waiter *tail;
@@ -261,10 +264,13 @@ int http_open_store(const struct http_server *server, struct store **store,
  * valid from one group to the next. `store`, the calling request's
  * handle, writes instead when that handle cannot be opened, and for a
  * back end without submit_groups, which stores the request's group at
- * once without queueing it.
+ * once without queueing it. After each store_submit_groups call the
+ * queue calls `committed` (the engine's wake-up) once, so a burst of
+ * requests wakes the engine once per transaction, not once per request.
  */
 void http_submit_queue_init(struct http_submit_queue *queue,
-                            const char *database);
+                            const char *database, void (*committed)(void *arg),
+                            void *arg);
 void http_submit_queue_free(struct http_submit_queue *queue);
 void http_submit_queue_run(struct http_submit_queue *queue,
                            struct store *store,

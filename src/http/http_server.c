@@ -722,7 +722,8 @@ struct http_server *http_server_start(const struct pubq_config *config,
     if (hooks != NULL)
         server->hooks = *hooks;
     http_pool_init(server);
-    http_submit_queue_init(&server->submit_queue, config->database);
+    http_submit_queue_init(&server->submit_queue, config->database,
+                           server->hooks.wake, server->hooks.arg);
 
     if (load_token(server, err, errlen) != 0 ||
         load_zone(server, err, errlen) != 0 ||

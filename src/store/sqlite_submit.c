@@ -84,10 +84,27 @@ static size_t json_string_bound(const char *text)
     return text != NULL ? 6 * strlen(text) + 2 : 4;
 }
 
+/* Appends `text` without its NUL at *out and advances it. */
+static void append_text(char **out, const char *text)
+{
+    size_t length = strlen(text);
+
+    memcpy(*out, text, length);
+    *out += length;
+}
+
+/* Appends `value` in decimal at *out and advances it. */
+static void append_int64(char **out, int64_t value)
+{
+    *out += store_format_int64(*out, value);
+}
+
 /*
  * Returns the metadata of the "accepted" record as heap JSON text,
  * {"job", "platforms", "scheduled_at", "source", "event_id"}, or NULL
- * when out of memory.
+ * when out of memory. The numbers go through store_format_int64,
+ * because glibc 2.36's snprintf took about 750 instructions a call
+ * (callgrind, `pubq import`) and this runs for every job.
  */
 static char *accepted_metadata(const struct job_request *req, int64_t job_id,
                                int64_t scheduled_at)
@@ -104,22 +121,24 @@ static char *accepted_metadata(const struct job_request *req, int64_t job_id,
     if (text == NULL)
         return NULL;
 
-    p = text +
-        snprintf(text, size, "{\"job\":%" PRId64 ",\"platforms\":[", job_id);
+    p = text;
+    append_text(&p, "{\"job\":");
+    append_int64(&p, job_id);
+    append_text(&p, ",\"platforms\":[");
     for (size_t i = 0; i < req->platform_count; i++) {
         if (i > 0)
             *p++ = ',';
         append_json_string(&p, req->platforms[i]);
     }
-    p += snprintf(p, size - (size_t)(p - text),
-                  "],\"scheduled_at\":%" PRId64 ",\"source\":", scheduled_at);
+    append_text(&p, "],\"scheduled_at\":");
+    append_int64(&p, scheduled_at);
+    append_text(&p, ",\"source\":");
     append_json_string(&p, source);
-    memcpy(p, ",\"event_id\":", 12);
-    p += 12;
+    append_text(&p, ",\"event_id\":");
     if (req->event_id != NULL)
         append_json_string(&p, req->event_id);
     else
-        p += snprintf(p, size - (size_t)(p - text), "null");
+        append_text(&p, "null");
     memcpy(p, "}", 2);
     return text;
 }

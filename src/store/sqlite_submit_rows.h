@@ -21,7 +21,7 @@
 
 #include "store/sqlite_internal.h"
 
-#define SUBMIT_ROWS 16 /* rows per INSERT statement */
+#define SUBMIT_ROWS 64 /* rows buffered, and rows of the largest INSERT */
 
 /* Rows borrow their strings from the requests, which outlive them. */
 struct content_row {

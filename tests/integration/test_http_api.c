@@ -799,6 +799,11 @@ static void test_events_burst(void **state)
                                       " WHERE action = 'accepted'"),
                      BURST_VALID + BURST_PAIRS);
 
+    /* The engine is woken once per transaction, so at least once and at
+     * most once per request. */
+    assert_true(__atomic_load_n(&fx->wakes, __ATOMIC_SEQ_CST) > 0);
+    assert_true(__atomic_load_n(&fx->wakes, __ATOMIC_SEQ_CST) <= BURST_SIZE);
+
     for (size_t i = 0; i < BURST_SIZE; i++) {
         free(burst[i].body);
         response_clear(&burst[i].response);
@@ -978,14 +983,19 @@ static void test_events_cancel_reschedule(void **state)
     struct response response;
     struct entry_list list = {0};
     struct entry_filter filter = {.content_id = "post-9"};
+    int wakes;
 
     schedule(fx, "post-9", "\"blog\",\"notes\"");
+    wakes = __atomic_load_n(&fx->wakes, __ATOMIC_SEQ_CST);
     post(fx, "/v1/events",
          "{\"name\":\"publishing.rescheduled\",\"data\":{\"contentItemId\":"
          "\"post-9\",\"scheduledAt\":\"2099-01-01T00:00:00Z\"}}",
          &response);
     assert_int_equal(response.status, 200);
     response_clear(&response);
+
+    /* A new due time can be earlier than the engine's next look. */
+    assert_true(__atomic_load_n(&fx->wakes, __ATOMIC_SEQ_CST) > wakes);
 
     post(fx, "/v1/events",
          "{\"name\":\"publishing.cancelled\",\"data\":{\"contentItemId\":"

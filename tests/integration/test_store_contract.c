@@ -458,33 +458,6 @@ static void submit_duplicate_in_batch(void **state)
     assert_int_equal(results[1].job_id, results[0].job_id);
 }
 
-/* Event ids repeated across a batch larger than any write buffer. */
-static void submit_duplicates_in_large_batch(void **state)
-{
-    struct store *store = store_of(state);
-    struct job_request reqs[40];
-    struct submit_result results[40];
-    char content_ids[40][32];
-    char event_ids[20][32];
-
-    for (size_t i = 0; i < 40; i++) {
-        snprintf(content_ids[i], sizeof content_ids[i], "post-%zu", i);
-        if (i < 20)
-            snprintf(event_ids[i], sizeof event_ids[i], "evt-%zu", i);
-        reqs[i] = request(content_ids[i], two, 2, NOW);
-        reqs[i].event_id = event_ids[i % 20];
-    }
-    check_ok(store, store->ops->submit_jobs(store, reqs, 40, NOW, results));
-
-    for (size_t i = 0; i < 20; i++) {
-        assert_int_equal(results[i].duplicate, 0);
-        assert_int_equal(results[i + 20].duplicate, 1);
-        assert_int_equal(results[i + 20].job_id, results[i].job_id);
-        assert_int_equal(audit_count(store, content_ids[i], "accepted"), 1);
-        assert_int_equal(audit_count(store, content_ids[i + 20], NULL), 0);
-    }
-}
-
 /* Checks that the job's entries have consecutive ids from `first`. */
 static void check_entry_ids(struct store *store, int64_t job_id,
                             int64_t first, size_t count)
@@ -497,6 +470,44 @@ static void check_entry_ids(struct store *store, int64_t job_id,
         assert_int_equal(list.items[list.count - 1 - i].id,
                          first + (int64_t)i);
     entry_list_free(&list);
+}
+
+/*
+ * Event ids repeated across a batch larger than any write buffer (64
+ * rows in SQLite). The 150 entries of the 75 jobs stored take INSERTs
+ * of every size the SQLite store has: 64, 16, 4 and 1 rows.
+ */
+#define LARGE_BATCH 150
+
+static void submit_duplicates_in_large_batch(void **state)
+{
+    struct store *store = store_of(state);
+    struct job_request reqs[LARGE_BATCH];
+    struct submit_result results[LARGE_BATCH];
+    char content_ids[LARGE_BATCH][32];
+    char event_ids[LARGE_BATCH / 2][32];
+    const size_t half = LARGE_BATCH / 2;
+
+    for (size_t i = 0; i < LARGE_BATCH; i++) {
+        snprintf(content_ids[i], sizeof content_ids[i], "post-%zu", i);
+        if (i < half)
+            snprintf(event_ids[i], sizeof event_ids[i], "evt-%zu", i);
+        reqs[i] = request(content_ids[i], two, 2, NOW);
+        reqs[i].event_id = event_ids[i % half];
+    }
+    check_ok(store, store->ops->submit_jobs(store, reqs, LARGE_BATCH, NOW,
+                                            results));
+
+    for (size_t i = 0; i < half; i++) {
+        assert_int_equal(results[i].duplicate, 0);
+        assert_int_equal(results[i + half].duplicate, 1);
+        assert_int_equal(results[i + half].job_id, results[i].job_id);
+        assert_int_equal(audit_count(store, content_ids[i], "accepted"), 1);
+        assert_int_equal(audit_count(store, content_ids[i + half], NULL), 0);
+        if (results[i].first_entry_id != 0)
+            check_entry_ids(store, results[i].job_id,
+                            results[i].first_entry_id, 2);
+    }
 }
 
 static void submit_first_entry_id(void **state)
