@@ -14,41 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/text_buffer.h"
+
 #include "util/banned.h"
-
-struct payload_text {
-    char *text;
-    size_t used;
-    size_t size;
-    int failed; /* out of memory, or a string that is not UTF-8 */
-};
-
-static void append(struct payload_text *t, const char *bytes, size_t len)
-{
-    if (t->failed)
-        return;
-    if (t->used + len + 1 > t->size) {
-        size_t size = t->size == 0 ? 512 : t->size;
-
-        while (t->used + len + 1 > size)
-            size *= 2;
-        char *grown = realloc(t->text, size);
-        if (grown == NULL) {
-            t->failed = 1;
-            return;
-        }
-        t->text = grown;
-        t->size = size;
-    }
-    memcpy(t->text + t->used, bytes, len);
-    t->used += len;
-    t->text[t->used] = '\0';
-}
-
-static void append_literal(struct payload_text *t, const char *literal)
-{
-    append(t, literal, strlen(literal));
-}
 
 /*
  * Returns the length of the UTF-8 sequence at p, or 0 when it is not
@@ -90,7 +58,7 @@ static size_t utf8_length(const unsigned char *p)
  * backslash and control characters escaped, other characters as UTF-8.
  * Text that is not valid UTF-8 fails the payload, as json_pack did.
  */
-static void append_string(struct payload_text *t, const char *value)
+static void append_string(struct text_buffer *t, const char *value)
 {
     static const char short_escape[32] = {
         ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r',
@@ -99,7 +67,7 @@ static void append_string(struct payload_text *t, const char *value)
     size_t start = 0;
     size_t i = 0;
 
-    append_literal(t, "\"");
+    text_buffer_append_str(t, "\"");
     while (p[i] != '\0') {
         char escaped[8];
         size_t len = utf8_length(p + i);
@@ -118,54 +86,54 @@ static void append_string(struct payload_text *t, const char *value)
             snprintf(escaped, sizeof escaped, "\\%c", short_escape[p[i]]);
         else
             snprintf(escaped, sizeof escaped, "\\u%04X", p[i]);
-        append(t, value + start, i - start);
-        append_literal(t, escaped);
+        text_buffer_append(t, value + start, i - start);
+        text_buffer_append_str(t, escaped);
         i++;
         start = i;
     }
-    append(t, value + start, i - start);
-    append_literal(t, "\"");
+    text_buffer_append(t, value + start, i - start);
+    text_buffer_append_str(t, "\"");
 }
 
 static int append_dump(const char *buffer, size_t size, void *data)
 {
-    struct payload_text *t = data;
+    struct text_buffer *t = data;
 
-    append(t, buffer, size);
+    text_buffer_append(t, buffer, size);
     return t->failed ? -1 : 0;
 }
 
-static void append_integer(struct payload_text *t, int64_t value)
+static void append_integer(struct text_buffer *t, int64_t value)
 {
     char digits[24];
 
     snprintf(digits, sizeof digits, "%" PRId64, value);
-    append_literal(t, digits);
+    text_buffer_append_str(t, digits);
 }
 
 char *adapter_payload_dump(const struct publish_attempt *attempt, size_t *len)
 {
     const struct entry *entry = attempt->entry;
-    struct payload_text t = {0};
+    struct text_buffer t = {0};
 
     if (attempt->content == NULL || !json_is_object(attempt->content))
         return NULL;
 
-    append_literal(&t, "{\"entry_id\":");
+    text_buffer_append_str(&t, "{\"entry_id\":");
     append_integer(&t, entry->id);
-    append_literal(&t, ",\"content_id\":");
+    text_buffer_append_str(&t, ",\"content_id\":");
     append_string(&t, entry->content_id);
-    append_literal(&t, ",\"platform\":");
+    text_buffer_append_str(&t, ",\"platform\":");
     append_string(&t, entry->platform);
-    append_literal(&t, ",\"attempt\":");
+    text_buffer_append_str(&t, ",\"attempt\":");
     append_integer(&t, entry->attempt_count);
-    append_literal(&t, ",\"idempotency_key\":");
+    text_buffer_append_str(&t, ",\"idempotency_key\":");
     append_string(&t, entry->idempotency_key);
-    append_literal(&t, ",\"content\":");
+    text_buffer_append_str(&t, ",\"content\":");
     if (!t.failed && json_dump_callback(attempt->content, append_dump, &t,
                                         JSON_COMPACT) != 0)
         t.failed = 1;
-    append_literal(&t, "}");
+    text_buffer_append_str(&t, "}");
 
     if (t.failed) {
         free(t.text);

@@ -9,49 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/text_buffer.h"
+
 #include "util/banned.h"
 
 /*
- * A growing JSON text. The record's metadata, {"job": ID, "platforms":
+ * The record's metadata, {"job": ID, "platforms":
  * [...], "results": [{"platform", "status"}]}, is written by hand, not
  * with jansson or SQLite's json functions, because every job writes it
  * on the engine's completion path. Built in SQL it cost about 25,000
  * instructions per job (callgrind, bench_store publish), and built
  * here a few hundred.
  */
-struct json_text {
-    char *text;
-    size_t used;
-    size_t size;
-    int failed; /* out of memory */
-};
-
-static void text_append(struct json_text *t, const char *bytes, size_t len)
-{
-    if (t->failed)
-        return;
-    if (t->used + len + 1 > t->size) {
-        size_t size = t->size == 0 ? 256 : t->size;
-
-        while (t->used + len + 1 > size)
-            size *= 2;
-        char *grown = realloc(t->text, size);
-        if (grown == NULL) {
-            t->failed = 1;
-            return;
-        }
-        t->text = grown;
-        t->size = size;
-    }
-    memcpy(t->text + t->used, bytes, len);
-    t->used += len;
-    t->text[t->used] = '\0';
-}
-
-static void text_add(struct json_text *t, const char *literal)
-{
-    text_append(t, literal, strlen(literal));
-}
 
 /*
  * Appends a JSON string escaped the way SQLite 3.40's json functions
@@ -59,7 +28,7 @@ static void text_add(struct json_text *t, const char *literal)
  * them. Quotes, backslashes and control characters are escaped, and
  * other bytes are copied as they are.
  */
-static void text_add_string(struct json_text *t, const char *value)
+static void text_add_string(struct text_buffer *t, const char *value)
 {
     static const char short_escape[32] = {
         ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r',
@@ -69,7 +38,7 @@ static void text_add_string(struct json_text *t, const char *value)
     size_t start = 0;
     size_t i;
 
-    text_add(t, "\"");
+    text_buffer_append_str(t, "\"");
     for (i = 0; p[i] != '\0'; i++) {
         char escaped[6];
         size_t len;
@@ -90,12 +59,12 @@ static void text_add_string(struct json_text *t, const char *value)
         } else {
             continue;
         }
-        text_append(t, value + start, i - start);
-        text_append(t, escaped, len);
+        text_buffer_append(t, value + start, i - start);
+        text_buffer_append(t, escaped, len);
         start = i + 1;
     }
-    text_append(t, value + start, i - start);
-    text_add(t, "\"");
+    text_buffer_append(t, value + start, i - start);
+    text_buffer_append_str(t, "\"");
 }
 
 /* The first round of a job's entries, read in id order. */
@@ -105,8 +74,8 @@ struct round {
     int attempted;  /* entries with at least one attempt */
     int counted;    /* entries not cancelled before their first round */
     int published;  /* entries whose first round published */
-    struct json_text platforms;
-    struct json_text results;
+    struct text_buffer platforms;
+    struct text_buffer results;
 };
 
 static const char sql_publish_round[] =
@@ -130,14 +99,14 @@ static void add_row(struct round *r, sqlite3_stmt *stmt)
     r->counted += strcmp(first, "cancelled") != 0;
     r->published += strcmp(first, "published") == 0;
 
-    text_add(&r->platforms, r->platforms.used == 0 ? "[" : ",");
+    text_buffer_append_str(&r->platforms, r->platforms.used == 0 ? "[" : ",");
     text_add_string(&r->platforms, platform);
-    text_add(&r->results, r->results.used == 0 ? "[" : ",");
-    text_add(&r->results, "{\"platform\":");
+    text_buffer_append_str(&r->results, r->results.used == 0 ? "[" : ",");
+    text_buffer_append_str(&r->results, "{\"platform\":");
     text_add_string(&r->results, platform);
-    text_add(&r->results, ",\"status\":");
+    text_buffer_append_str(&r->results, ",\"status\":");
     text_add_string(&r->results, first);
-    text_add(&r->results, "}");
+    text_buffer_append_str(&r->results, "}");
 }
 
 static int read_round(struct sqlite_store *s, int64_t job_id, struct round *r)
@@ -204,16 +173,16 @@ static int insert_record(struct sqlite_store *s, int64_t job_id,
     static const char sql[] =
         "INSERT INTO audit (at, agent_name, action, job_id, status,"
         " metadata) VALUES (?1, 'queue-manager', 'publish', ?2, ?3, ?4)";
-    struct json_text metadata = {0};
+    struct text_buffer metadata = {0};
     char job[64];
     int result;
 
     snprintf(job, sizeof job, "{\"job\":%" PRId64 ",\"platforms\":", job_id);
-    text_add(&metadata, job);
-    text_append(&metadata, r->platforms.text, r->platforms.used);
-    text_add(&metadata, "],\"results\":");
-    text_append(&metadata, r->results.text, r->results.used);
-    text_add(&metadata, "]}");
+    text_buffer_append_str(&metadata, job);
+    text_buffer_append(&metadata, r->platforms.text, r->platforms.used);
+    text_buffer_append_str(&metadata, "],\"results\":");
+    text_buffer_append(&metadata, r->results.text, r->results.used);
+    text_buffer_append_str(&metadata, "]}");
     if (metadata.failed) {
         free(metadata.text);
         return sqlite_error(s, STORE_ERROR,
