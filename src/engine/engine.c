@@ -34,7 +34,7 @@
  * due, the loop wakes at least every AHEAD_WARM_INTERVAL_MS to touch
  * their memory (engine_warm_ahead). On the 2-core virtual machine of
  * BENCHMARKS.md, reading 1,000 attempts untouched for 2 s took 6 to
- * 50 ms, and 1 to 2 ms when they had been read 100 ms before; at their
+ * 50 ms, and 1 to 2 ms when they had been read 100 ms before. At their
  * due time that delay was the whole lateness. The window keeps the
  * wake-ups, about 2.5 % of a core plus 4 % per 1,000 entries held, to
  * the moments before a due time.

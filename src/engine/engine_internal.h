@@ -197,9 +197,9 @@ void engine_start_due_ahead(struct engine *engine);
 void engine_drop_ahead(struct engine *engine);
 /*
  * Reads the memory of the entries claimed ahead, so that it is in the
- * caches and page tables when they start; called at least every
- * AHEAD_WARM_INTERVAL_MS in the last AHEAD_WARM_WINDOW_MS before the
- * first of them is due.
+ * caches and page tables when they start. The loop calls it at least
+ * every AHEAD_WARM_INTERVAL_MS in the last AHEAD_WARM_WINDOW_MS before
+ * the first of them is due.
  */
 void engine_warm_ahead(struct engine *engine);
 /* The due time of the next entry claimed ahead, or INT64_MAX. */

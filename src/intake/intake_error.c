@@ -16,8 +16,9 @@ static int is_word_char(char c)
 }
 
 /*
- * The first occurrence of word at or after cursor that stands alone:
- * "id" in "invalid id" is the second one, not the end of "invalid".
+ * Returns the first occurrence of word at or after cursor that is a
+ * whole word. In "invalid id" that is the second "id", not the end of
+ * "invalid".
  */
 static const char *find_word(const char *text, const char *cursor,
                              const char *word)
