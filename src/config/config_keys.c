@@ -93,6 +93,14 @@ static const struct fixed_key fixed_keys[] = {
 _Static_assert(FIXED_KEY_COUNT <= CONFIG_KEY_SLOTS,
                "CONFIG_KEY_SLOTS is too small for the key table");
 
+/* The keys every platform section takes; adapter options come on top. */
+static const char *const platform_keys[] = {
+    "type", "max_retries", "max_lateness", "on_unknown", "concurrency"};
+
+_Static_assert(sizeof platform_keys / sizeof platform_keys[0] ==
+                   sizeof(struct platform_key_lines) / sizeof(int),
+               "platform_keys must name every field of platform_key_lines");
+
 static const char *const platform_types[] = {
     "file",    "webhook", "command",  "mastodon",  "bluesky",
     "discord", "slack",   "telegram", "wordpress", "smtp"};
@@ -110,6 +118,21 @@ static const struct fixed_key *find_fixed_key(enum config_section section,
             return &fixed_keys[i];
     }
     return NULL;
+}
+
+const char *config_keys_fixed(size_t index, enum config_section *section)
+{
+    if (index >= FIXED_KEY_COUNT)
+        return NULL;
+    *section = fixed_keys[index].section;
+    return fixed_keys[index].name;
+}
+
+const char *config_keys_platform(size_t index)
+{
+    if (index >= sizeof platform_keys / sizeof platform_keys[0])
+        return NULL;
+    return platform_keys[index];
 }
 
 enum config_section config_keys_section_of(const char *key)

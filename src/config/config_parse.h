@@ -72,6 +72,14 @@ int config_keys_set(struct config_parser *parser, const char *key,
 /* Returns "server", "retry", ... or "platform"; NULL for NONE. */
 const char *config_section_name(enum config_section section);
 
+/*
+ * Return the name of the fixed-section key at `index` (setting *section)
+ * and of the platform-section key at `index`, or NULL past the last one,
+ * so that a test can check the example file lists every key.
+ */
+const char *config_keys_fixed(size_t index, enum config_section *section);
+const char *config_keys_platform(size_t index);
+
 /* Returns the section that has a fixed key of that name, or NONE. */
 enum config_section config_keys_section_of(const char *key);
 

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "config/config_parse.h"
 #include "test_support.h"
 
 static const char *example_path(void)
@@ -61,6 +62,163 @@ static void config_example_loads(void **state)
     assert_int_equal(outbox->concurrency, 1);
     assert_null(config_find_platform(&config, "blog"));
     config_free(&config);
+}
+
+/* A `key = value` line of the example, live or commented out. */
+struct listed_key {
+    char section[64]; /* "server", ..., or "platform" */
+    char key[64];
+};
+
+struct listed_keys {
+    struct listed_key items[256];
+    size_t count;
+};
+
+/*
+ * Returns the line without one leading "# " when what follows is a
+ * section header, a `key = value` line or another comment, so that the
+ * options the example shows commented out can be parsed too.
+ */
+static const char *uncomment(const char *line)
+{
+    const char *rest;
+    size_t word;
+
+    if (strncmp(line, "# ", 2) != 0)
+        return line;
+    rest = line + 2;
+    if (rest[0] == '[' || rest[0] == '#')
+        return rest;
+    word = strspn(rest, "abcdefghijklmnopqrstuvwxyz_");
+    if (word > 0 && strncmp(rest + word, " = ", 3) == 0)
+        return rest;
+    return line;
+}
+
+/* Uncomments the example's options and records every key with its section. */
+static char *uncomment_example(const char *text, struct listed_keys *keys)
+{
+    char *out = calloc(1, strlen(text) + 1);
+    char section[64] = "";
+    const char *line = text;
+
+    assert_non_null(out);
+    while (*line != '\0') {
+        size_t length = strcspn(line, "\n");
+        char copy[512];
+        const char *live;
+        size_t word;
+
+        assert_true(length < sizeof copy);
+        memcpy(copy, line, length);
+        copy[length] = '\0';
+        live = uncomment(copy);
+        strcat(out, live);
+        strcat(out, "\n");
+
+        word = strspn(live, "abcdefghijklmnopqrstuvwxyz_");
+        if (live[0] == '[')
+            sscanf(live, "[%63[a-z]", section);
+        else if (word > 0 && strncmp(live + word, " = ", 3) == 0 &&
+                 keys->count < sizeof keys->items / sizeof keys->items[0]) {
+            struct listed_key *item = &keys->items[keys->count++];
+
+            snprintf(item->section, sizeof item->section, "%s", section);
+            snprintf(item->key, sizeof item->key, "%.*s", (int)word, live);
+        }
+        line += length + (line[length] == '\n');
+    }
+    return out;
+}
+
+static int is_listed(const struct listed_keys *keys, const char *section,
+                     const char *key)
+{
+    for (size_t i = 0; i < keys->count; i++) {
+        if (strcmp(keys->items[i].section, section) == 0 &&
+            strcmp(keys->items[i].key, key) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * Every key the parser accepts is in the example, in its own section,
+ * and the example still loads with every commented-out option turned
+ * on, so no listed value is one the parser rejects.
+ */
+static void config_example_lists_every_key(void **state)
+{
+    char *text = test_read_file(example_path());
+    struct listed_keys keys = {.count = 0};
+    struct pubq_config config;
+    char err[CONFIG_ERR_MAX] = "";
+    enum config_section section;
+    const char *key;
+    char *live;
+
+    (void)state;
+    unsetenv("PUBQ_DATABASE");
+    assert_non_null(text);
+    live = uncomment_example(text, &keys);
+
+    for (size_t i = 0; (key = config_keys_fixed(i, &section)) != NULL; i++) {
+        if (!is_listed(&keys, config_section_name(section), key))
+            fail_msg("pubq.example.conf does not list [%s] %s",
+                     config_section_name(section), key);
+    }
+    for (size_t i = 0; (key = config_keys_platform(i)) != NULL; i++) {
+        if (!is_listed(&keys, "platform", key))
+            fail_msg("pubq.example.conf does not list platform key %s", key);
+    }
+
+    assert_int_equal(load_text(live, &config, err, sizeof err), 0);
+    assert_string_equal(err, "");
+    config_free(&config);
+    free(live);
+    free(text);
+}
+
+/* The values the example sets are the defaults it says they are. */
+static void config_example_sets_defaults(void **state)
+{
+    struct pubq_config example;
+    struct pubq_config none;
+    char err[CONFIG_ERR_MAX] = "";
+
+    (void)state;
+    unsetenv("PUBQ_DATABASE");
+    assert_int_equal(config_load(example_path(), &example, err, sizeof err),
+                     0);
+    assert_int_equal(load_text("# nothing set\n", &none, err, sizeof err), 0);
+
+    assert_string_equal(example.listen, none.listen);
+    assert_null(example.api_token_env);
+    assert_null(example.allowed_hosts);
+    assert_int_equal(example.max_connections, none.max_connections);
+    assert_int_equal(example.idle_timeout_ms, none.idle_timeout_ms);
+    assert_int_equal(example.max_body_bytes, none.max_body_bytes);
+    assert_string_equal(example.database, none.database);
+    assert_null(example.node_id);
+    assert_int_equal(example.lease_ms, none.lease_ms);
+    assert_int_equal(example.claim_batch, none.claim_batch);
+    assert_int_equal(example.retry.base_ms, none.retry.base_ms);
+    assert_int_equal(example.retry.max_delay_ms, none.retry.max_delay_ms);
+    assert_int_equal(example.retry.max_retries, none.retry.max_retries);
+    assert_true(example.retry.jitter == none.retry.jitter);
+    assert_int_equal(example.retry.max_hint_ms, none.retry.max_hint_ms);
+    assert_int_equal(example.retry.max_rate_limit_wait_ms,
+                     none.retry.max_rate_limit_wait_ms);
+    assert_int_equal(example.max_in_flight, none.max_in_flight);
+    assert_int_equal(example.claim_ahead_ms, none.claim_ahead_ms);
+    assert_int_equal(example.shutdown_grace_ms, none.shutdown_grace_ms);
+    assert_string_equal(example.sweeper_cron, none.sweeper_cron);
+    assert_string_equal(example.sweeper_zone, none.sweeper_zone);
+    assert_null(example.default_zone);
+    assert_string_equal(example.log_level, none.log_level);
+    config_free(&example);
+    config_free(&none);
 }
 
 static void config_defaults(void **state)
@@ -421,6 +579,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(config_example_loads),
+        cmocka_unit_test(config_example_lists_every_key),
+        cmocka_unit_test(config_example_sets_defaults),
         cmocka_unit_test(config_defaults),
         cmocka_unit_test(config_values_parsed),
         cmocka_unit_test(config_long_platform_name),
