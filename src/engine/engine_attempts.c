@@ -474,6 +474,7 @@ void engine_admit(struct engine *engine, struct inflight *inflight)
                          "held: the previous attempt's outcome is unknown "
                          "and the platform cannot be checked; retry by hand "
                          "to post anyway, or mark it published");
+        inflight->completion.not_attempted = 1;
         return;
     }
     enqueue_waiting(inflight->platform, inflight);

@@ -23,7 +23,8 @@ struct completed {
  * per completion, and `ord` is its index in the batch. The conditional
  * update changes each entry that is still `publishing` under the same
  * lease node and attempt number. The attempts of exactly those entries
- * are closed. One row comes back per changed entry, with a flag that
+ * are closed, but for an attempt that sent no request (`dropped`), which
+ * is deleted and taken off attempt_count. One row comes back per changed entry, with a flag that
  * is true when its job goes to pg_publish_rounds().
  *
  * A job with several entries goes there only while its "publish"
@@ -49,7 +50,7 @@ static const char sql_complete[] =
     "  retry_count integer, due_at bigint, waited bigint,"
     "  fail_reason text, error text, ended_at bigint, post_id text,"
     "  post_url text, outcome text, http_status integer,"
-    "  latency_ms bigint, started_at bigint)),"
+    "  latency_ms bigint, started_at bigint, dropped boolean)),"
     " chosen AS MATERIALIZED ("
     "  SELECT DISTINCT ON (i.entry_id) i.*, 'publishing' AS leased"
     "  FROM input i"
@@ -70,19 +71,25 @@ static const char sql_complete[] =
     "  lease_node = NULL, lease_expires_at = 0, claimed_from = NULL,"
     "  first_round_status = CASE WHEN e.first_round_done"
     "    THEN e.first_round_status ELSE c.status END,"
-    "  first_round_done = true, updated_at = c.ended_at"
+    "  first_round_done = true, updated_at = c.ended_at,"
+    "  attempt_count = e.attempt_count - CASE WHEN c.dropped THEN 1 ELSE 0"
+    "    END"
     "  FROM chosen c WHERE e.id = c.entry_id AND e.status = c.leased"
     "  AND e.lease_node = c.node AND e.attempt_count = c.attempt"
     "  RETURNING c.ord, c.entry_id, c.attempt, c.ended_at, c.outcome,"
-    "  c.http_status, c.latency_ms, c.error, c.started_at, e.job_id,"
-    "  e.content_id, e.platform, e.max_retries),"
+    "  c.http_status, c.latency_ms, c.error, c.started_at, c.dropped,"
+    "  e.job_id, e.content_id, e.platform, e.max_retries),"
     " closed AS ("
     "  UPDATE attempts a SET ended_at = d.ended_at, finished = true,"
     "  outcome = d.outcome, http_status = d.http_status,"
     "  latency_ms = d.latency_ms, error = coalesce(d.error, ''),"
     "  started_at = CASE WHEN d.started_at > 0 THEN d.started_at"
     "    ELSE a.started_at END"
-    "  FROM done d WHERE a.entry_id = d.entry_id AND a.number = d.attempt),"
+    "  FROM done d WHERE a.entry_id = d.entry_id AND a.number = d.attempt"
+    "  AND NOT d.dropped),"
+    " dropped AS ("
+    "  DELETE FROM attempts a USING done d WHERE a.entry_id = d.entry_id"
+    "  AND a.number = d.attempt AND d.dropped),"
     " shared AS MATERIALIZED ("
     "  SELECT DISTINCT d.job_id FROM done d WHERE EXISTS (SELECT 1"
     "    FROM entries o WHERE o.job_id = d.job_id OFFSET 1)),"
@@ -112,7 +119,7 @@ static json_t *completion_row(size_t index, const struct attempt_completion *c)
     /* The node is compared, not stored, so it is never cut short. */
     return json_pack(
         "{s:I, s:I, s:I, s:o, s:s, s:I, s:I, s:I, s:o, s:o, s:I, s:o, s:o,"
-        " s:s, s:i, s:I, s:I}",
+        " s:s, s:i, s:I, s:I, s:b}",
         "ord", (json_int_t)index, "entry_id", (json_int_t)c->entry_id,
         "attempt", (json_int_t)c->attempt_number, "node",
         pg_json_text_max(c->node, strlen(c->node) + 1), "status",
@@ -125,7 +132,8 @@ static json_t *completion_row(size_t index, const struct attempt_completion *c)
         pg_json_text_max(c->post_id, STORE_ID_MAX), "post_url",
         pg_json_text_max(c->post_url, STORE_URL_MAX), "outcome",
         outcome_name(c->outcome), "http_status", c->http_status, "latency_ms",
-        (json_int_t)c->latency_ms, "started_at", (json_int_t)c->started_at);
+        (json_int_t)c->latency_ms, "started_at", (json_int_t)c->started_at,
+        "dropped", c->not_attempted != 0);
 }
 
 static char *completion_rows(const struct complete_args *a)

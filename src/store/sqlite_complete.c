@@ -224,7 +224,10 @@ static int apply_one(struct sqlite_store *s, const struct attempt_completion *c,
         .latency_ms = c->latency_ms,
         .error = c->error,
     };
-    result = sqlite_attempt_close(s, &end);
+    if (c->not_attempted)
+        result = sqlite_attempt_drop(s, c->entry_id, c->attempt_number);
+    else
+        result = sqlite_attempt_close(s, &end);
     if (result == STORE_OK)
         result = audit_retry(s, c, &done);
     if (result == STORE_OK && c->pause_until > 0)

@@ -70,6 +70,8 @@ enum sqlite_stmt_id {
     STMT_ATTEMPT_LIST,
     STMT_ATTEMPT_START,
     STMT_ATTEMPT_CLOSE,
+    STMT_ATTEMPT_DROP,
+    STMT_ATTEMPT_UNCOUNT,
     STMT_CLAIM,
     STMT_NEXT_DUE_ENTRY,
     STMT_NEXT_DUE_PAUSE,
@@ -287,6 +289,11 @@ struct sqlite_attempt_end {
 };
 int sqlite_attempt_close(struct sqlite_store *s,
                          const struct sqlite_attempt_end *end);
+
+/* Deletes attempt `number` of an entry, opened by a claim but never
+ * sent, and takes it off the entry's attempt_count. */
+int sqlite_attempt_drop(struct sqlite_store *s, int64_t entry_id,
+                        uint32_t number);
 
 /*
  * Puts entries claimed ahead and not started back as they were before

@@ -249,6 +249,11 @@ struct attempt_completion {
 
     int64_t pause_until;      /* pause the platform until then, or 0 */
     const char *pause_reason; /* required when pause_until is set */
+
+    /* No request was sent (the entry is held after an unknown outcome):
+     * the store deletes the attempt the claim opened and takes it off
+     * attempt_count instead of closing it, so only real attempts count. */
+    int not_attempted;
 };
 
 /* One lease for renew_leases: the entry and the attempt that runs. */

@@ -307,7 +307,9 @@ const char *store_retry_audit(const struct attempt_completion *c,
 {
     const char *status = NULL;
 
-    if (c->next_status == ENTRY_RETRYING)
+    if (c->not_attempted)
+        status = "held";
+    else if (c->next_status == ENTRY_RETRYING)
         status = "scheduled";
     else if (c->next_status == ENTRY_PUBLISHED && c->attempt_number > 1)
         status = "success";
@@ -317,9 +319,11 @@ const char *store_retry_audit(const struct attempt_completion *c,
     if (status == NULL)
         return NULL;
 
+    /* A held entry's last attempt is the one before the dropped claim. */
     *metadata = json_pack(
         "{s:I, s:I, s:I, s:I, s:s, s:i, s:s?}", "attempt",
-        (json_int_t)c->attempt_number, "retry_count",
+        (json_int_t)(c->attempt_number - (c->not_attempted ? 1 : 0)),
+        "retry_count",
         (json_int_t)c->retry_count, "max_retries", (json_int_t)max_retries,
         "due_at", (json_int_t)c->due_at, "outcome", outcome_name(c->outcome),
         "http_status", c->http_status, "error", c->error);
