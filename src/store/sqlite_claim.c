@@ -212,10 +212,12 @@ static int read_time(struct sqlite_store *s, enum sqlite_stmt_id id,
  * at the first hit.
  */
 /*
- * One index seek per platform: walking entries_due in due order instead
- * read every waiting entry of a paused or unserved platform on each
- * idle wake-up (about 108 million instructions with 100,000 of them).
- * An entry held back by a pause is due before the pause ends.
+ * Seeks entries_due_platform once per platform. A walk of entries_due
+ * in due order would read every waiting entry of a paused or unserved
+ * platform on each idle wake-up: 118 million instructions a call under
+ * callgrind with 100,000 such entries, against 64,000 for the seeks.
+ * Entries due before their platform's pause ends wait for the pause, so
+ * the seek starts at its end.
  */
 static const char sql_next_entry[] =
     "SELECT min(due) FROM (SELECT (SELECT e.due_at"

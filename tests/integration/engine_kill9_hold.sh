@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # An attempt in flight when `pubq serve` is killed with SIGKILL, on a
-# platform that cannot be checked and holds unknown outcomes: after the
+# platform that cannot be checked and has on_unknown = hold: after the
 # restart each entry is failed with "outcome unknown", and the records
 # show exactly what happened. Each entry has one attempt (its outcome
 # unknown) and attempt_count 1, the metric counts one unknown attempt
