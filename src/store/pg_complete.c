@@ -24,8 +24,9 @@ struct completed {
  * update changes each entry that is still `publishing` under the same
  * lease node and attempt number. The attempts of exactly those entries
  * are closed, but for an attempt that sent no request (`dropped`), which
- * is deleted and taken off attempt_count. One row comes back per changed entry, with a flag that
- * is true when its job goes to pg_publish_rounds().
+ * is deleted and taken off attempt_count. One row comes back per changed
+ * entry, with a flag that is true when its job goes to
+ * pg_publish_rounds().
  *
  * A job with several entries goes there only while its "publish"
  * record is missing, and is locked first, in id order, because another

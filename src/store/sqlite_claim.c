@@ -208,16 +208,13 @@ static int read_time(struct sqlite_store *s, enum sqlite_stmt_id id,
 
 /*
  * The earliest waiting entry of the platform set whose platform is not
- * paused at its due time: read in due order from entries_due, stopping
- * at the first hit.
- */
-/*
- * Seeks entries_due_platform once per platform. A walk of entries_due
- * in due order would read every waiting entry of a paused or unserved
- * platform on each idle wake-up: 118 million instructions a call under
- * callgrind with 100,000 such entries, against 64,000 for the seeks.
- * Entries due before their platform's pause ends wait for the pause, so
- * the seek starts at its end.
+ * paused at its due time, found with one seek of entries_due_platform
+ * per platform. A walk of entries_due in due order would read every
+ * waiting entry of a paused or unserved platform on each idle wake-up:
+ * 118 million instructions a call under callgrind with 100,000 such
+ * entries, against 64,000 for the seeks. Entries due before their
+ * platform's pause ends wait for the pause, so the seek starts at its
+ * end.
  */
 static const char sql_next_entry[] =
     "SELECT min(due) FROM (SELECT (SELECT e.due_at"
