@@ -46,6 +46,8 @@ struct webhook_adapter {
     /* "Name: value" lines of header_NAME and secret_header_NAME options */
     char **headers;
     size_t header_count;
+    /* Content-Type and `headers`, shared by every request's exchange */
+    struct curl_slist *fixed_headers;
 };
 
 static void webhook_destroy(void *state)
@@ -61,6 +63,7 @@ static void webhook_destroy(void *state)
         explicit_bzero(adapter->secret, adapter->secret_len);
         free(adapter->secret);
     }
+    curl_slist_free_all(adapter->fixed_headers);
     for (size_t i = 0; i < adapter->header_count; i++)
         free(adapter->headers[i]);
     free(adapter->headers);
@@ -305,6 +308,30 @@ static int add_secret_header(struct webhook_adapter *adapter,
     return result;
 }
 
+/* Builds the list of headers that every request sends. */
+static int set_fixed_headers(struct webhook_adapter *adapter, char *err,
+                             size_t errlen)
+{
+    struct curl_slist *list =
+        curl_slist_append(NULL, "Content-Type: application/json");
+
+    for (size_t i = 0; list != NULL && i < adapter->header_count; i++) {
+        struct curl_slist *longer =
+            curl_slist_append(list, adapter->headers[i]);
+
+        if (longer == NULL) {
+            curl_slist_free_all(list);
+            list = NULL;
+        }
+    }
+    if (list == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    adapter->fixed_headers = list;
+    return 0;
+}
+
 static int read_options(struct webhook_adapter *adapter,
                         const struct platform_config *platform, char *err,
                         size_t errlen)
@@ -339,7 +366,8 @@ static int read_options(struct webhook_adapter *adapter,
 
     if (set_url(adapter, platform, err, errlen) != 0 ||
         set_secret(adapter, platform, err, errlen) != 0 ||
-        set_timeout(adapter, platform, err, errlen) != 0)
+        set_timeout(adapter, platform, err, errlen) != 0 ||
+        set_fixed_headers(adapter, err, errlen) != 0)
         return -1;
     return 0;
 }
@@ -391,8 +419,7 @@ static int add_request_headers(const struct webhook_adapter *adapter,
 {
     char line[STORE_KEY_MAX + 64];
 
-    if (http_exchange_add_header(ex, "Content-Type: application/json"))
-        return -1;
+    http_exchange_share_headers(ex, adapter->fixed_headers);
     snprintf(line, sizeof line, "Idempotency-Key: %s",
              attempt->entry->idempotency_key);
     if (http_exchange_add_header(ex, line) != 0)
@@ -401,10 +428,6 @@ static int add_request_headers(const struct webhook_adapter *adapter,
         (signature_header(adapter, body, len, line, sizeof line) != 0 ||
          http_exchange_add_header(ex, line) != 0))
         return -1;
-    for (size_t i = 0; i < adapter->header_count; i++) {
-        if (http_exchange_add_header(ex, adapter->headers[i]) != 0)
-            return -1;
-    }
     return 0;
 }
 
