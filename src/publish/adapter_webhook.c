@@ -46,6 +46,8 @@ struct webhook_adapter {
     /* "Name: value" lines of header_NAME and secret_header_NAME options */
     char **headers;
     size_t header_count;
+    /* Content-Type and `headers`, shared by every request's exchange */
+    struct curl_slist *fixed_headers;
 };
 
 static void webhook_destroy(void *state)
@@ -61,6 +63,7 @@ static void webhook_destroy(void *state)
         explicit_bzero(adapter->secret, adapter->secret_len);
         free(adapter->secret);
     }
+    curl_slist_free_all(adapter->fixed_headers);
     for (size_t i = 0; i < adapter->header_count; i++)
         free(adapter->headers[i]);
     free(adapter->headers);
@@ -305,6 +308,30 @@ static int add_secret_header(struct webhook_adapter *adapter,
     return result;
 }
 
+/* Builds the list of headers that every request sends. */
+static int set_fixed_headers(struct webhook_adapter *adapter, char *err,
+                             size_t errlen)
+{
+    struct curl_slist *list =
+        curl_slist_append(NULL, "Content-Type: application/json");
+
+    for (size_t i = 0; list != NULL && i < adapter->header_count; i++) {
+        struct curl_slist *longer =
+            curl_slist_append(list, adapter->headers[i]);
+
+        if (longer == NULL) {
+            curl_slist_free_all(list);
+            list = NULL;
+        }
+    }
+    if (list == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    adapter->fixed_headers = list;
+    return 0;
+}
+
 static int read_options(struct webhook_adapter *adapter,
                         const struct platform_config *platform, char *err,
                         size_t errlen)
@@ -339,7 +366,8 @@ static int read_options(struct webhook_adapter *adapter,
 
     if (set_url(adapter, platform, err, errlen) != 0 ||
         set_secret(adapter, platform, err, errlen) != 0 ||
-        set_timeout(adapter, platform, err, errlen) != 0)
+        set_timeout(adapter, platform, err, errlen) != 0 ||
+        set_fixed_headers(adapter, err, errlen) != 0)
         return -1;
     return 0;
 }
@@ -389,22 +417,22 @@ static int add_request_headers(const struct webhook_adapter *adapter,
                                const struct publish_attempt *attempt,
                                const char *body, size_t len)
 {
+    static const char key_name[] = "Idempotency-Key: ";
+    const char *key = attempt->entry->idempotency_key;
     char line[STORE_KEY_MAX + 64];
+    size_t key_len = strnlen(key, STORE_KEY_MAX - 1);
 
-    if (http_exchange_add_header(ex, "Content-Type: application/json"))
-        return -1;
-    snprintf(line, sizeof line, "Idempotency-Key: %s",
-             attempt->entry->idempotency_key);
+    http_exchange_share_headers(ex, adapter->fixed_headers);
+    /* memcpy, not snprintf: this runs for every attempt. */
+    memcpy(line, key_name, sizeof key_name - 1);
+    memcpy(line + sizeof key_name - 1, key, key_len);
+    line[sizeof key_name - 1 + key_len] = '\0';
     if (http_exchange_add_header(ex, line) != 0)
         return -1;
     if (adapter->secret != NULL &&
         (signature_header(adapter, body, len, line, sizeof line) != 0 ||
          http_exchange_add_header(ex, line) != 0))
         return -1;
-    for (size_t i = 0; i < adapter->header_count; i++) {
-        if (http_exchange_add_header(ex, adapter->headers[i]) != 0)
-            return -1;
-    }
     return 0;
 }
 
@@ -449,7 +477,7 @@ static void copy_reply_field(json_t *reply, const char *key, char *out,
     json_t *value = json_object_get(reply, key);
 
     if (json_is_string(value) && json_string_length(value) < outlen)
-        snprintf(out, outlen, "%s", json_string_value(value));
+        memcpy(out, json_string_value(value), json_string_length(value) + 1);
     else if (json_is_integer(value))
         snprintf(out, outlen, "%lld", (long long)json_integer_value(value));
 }

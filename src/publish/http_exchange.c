@@ -10,18 +10,27 @@
 #define HTTP_EXCHANGE_USER_AGENT "pubq/0.1"
 #define HTTP_EXCHANGE_CONNECT_TIMEOUT_MS 10000
 #define HTTP_EXCHANGE_HOST_MAX 256
+/* Bodies up to this size go without "Expect:" (see http_exchange_easy). */
+#define HTTP_EXCHANGE_EXPECT_MIN 1024
 
+/* A response header: offsets of its name and value in header_text,
+ * each ended by a NUL. */
 struct http_header {
-    char *name;
-    char *value;
+    size_t name;
+    size_t value;
 };
 
 struct http_exchange {
     CURL *easy;
     struct http_easy_pool *pool;       /* where easy goes back; NULL: cleanup */
+    enum http_easy_state easy_state;   /* as http_easy_pool_take set it */
     char host[HTTP_EXCHANGE_HOST_MAX]; /* for messages: never the path */
     int64_t timeout_ms;
     struct curl_slist *request_headers;
+    /* The last node of request_headers, whose next is shared_headers
+     * while curl may read the list. */
+    struct curl_slist *request_headers_tail;
+    struct curl_slist *shared_headers; /* the caller's; never freed here */
     char *request_body;
     size_t request_body_len;
     int has_body;
@@ -31,6 +40,11 @@ struct http_exchange {
     struct http_header *headers;
     size_t header_count;
     size_t header_cap;
+    /* Every header's text in one buffer, so that a response costs two
+     * allocations instead of two per header. */
+    char *header_text;
+    size_t header_text_used;
+    size_t header_text_cap;
 
     char *body;
     size_t body_len;
@@ -183,11 +197,38 @@ static size_t on_body(char *data, size_t size, size_t count, void *user)
 
 static void headers_clear(struct http_exchange *ex)
 {
-    for (size_t i = 0; i < ex->header_count; i++) {
-        free(ex->headers[i].name);
-        free(ex->headers[i].value);
-    }
     ex->header_count = 0;
+    ex->header_text_used = 0;
+}
+
+/* Makes room for `more` bytes in header_text. */
+static int reserve_header_text(struct http_exchange *ex, size_t more)
+{
+    size_t cap = ex->header_text_cap ? ex->header_text_cap : 512;
+    char *grown;
+
+    if (ex->header_text_used + more <= ex->header_text_cap)
+        return 0;
+    while (cap < ex->header_text_used + more)
+        cap *= 2;
+    grown = realloc(ex->header_text, cap);
+    if (grown == NULL)
+        return -1;
+    ex->header_text = grown;
+    ex->header_text_cap = cap;
+    return 0;
+}
+
+/* Copies text into header_text with a NUL and returns its offset. */
+static size_t store_header_text(struct http_exchange *ex, const char *text,
+                                size_t len)
+{
+    size_t offset = ex->header_text_used;
+
+    memcpy(ex->header_text + offset, text, len);
+    ex->header_text[offset + len] = '\0';
+    ex->header_text_used += len + 1;
+    return offset;
 }
 
 static int headers_append(struct http_exchange *ex, const char *name,
@@ -204,14 +245,12 @@ static int headers_append(struct http_exchange *ex, const char *name,
         ex->headers = grown;
         ex->header_cap = cap;
     }
-    slot = &ex->headers[ex->header_count];
-    slot->name = strndup(name, name_len);
-    slot->value = strndup(value, value_len);
-    if (slot->name == NULL || slot->value == NULL) {
-        free(slot->name);
-        free(slot->value);
+    if (reserve_header_text(ex, name_len + value_len + 2) != 0)
         return -1;
-    }
+
+    slot = &ex->headers[ex->header_count];
+    slot->name = store_header_text(ex, name, name_len);
+    slot->value = store_header_text(ex, value, value_len);
     ex->header_count++;
     return 0;
 }
@@ -265,7 +304,12 @@ static int configure_easy(struct http_exchange *ex, const char *url)
                                : HTTP_EXCHANGE_CONNECT_TIMEOUT_MS;
     int failed = 0;
 
-    failed |= curl_easy_setopt(easy, CURLOPT_URL, url) != CURLE_OK;
+    if (ex->easy_state == HTTP_EASY_KEYED &&
+        http_easy_pool_url(ex->pool) != NULL)
+        failed |= curl_easy_setopt(easy, CURLOPT_CURLU,
+                                   http_easy_pool_url(ex->pool)) != CURLE_OK;
+    else
+        failed |= curl_easy_setopt(easy, CURLOPT_URL, url) != CURLE_OK;
     failed |=
         curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
     failed |= curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR,
@@ -305,14 +349,30 @@ static int check_new(const char *url, int64_t timeout_ms, char *err,
     return 0;
 }
 
+/* Points the callbacks of a handle configured earlier at this exchange. */
+static int retarget_easy(struct http_exchange *ex)
+{
+    int failed = 0;
+
+    failed |= curl_easy_setopt(ex->easy, CURLOPT_WRITEDATA, ex) != CURLE_OK;
+    failed |= curl_easy_setopt(ex->easy, CURLOPT_HEADERDATA, ex) != CURLE_OK;
+    return failed ? -1 : 0;
+}
+
 /* Takes the easy handle from `pool`, or a new one when pool is NULL. */
 static int attach_easy(struct http_exchange *ex, const char *url,
                        struct http_easy_pool *pool, char *err, size_t errlen)
 {
-    ex->easy = pool != NULL ? http_easy_pool_take(pool) : curl_easy_init();
+    ex->easy_state = HTTP_EASY_NEW;
+    ex->easy = pool != NULL ? http_easy_pool_take(pool, url, ex->timeout_ms,
+                                                  &ex->easy_state)
+                            : curl_easy_init();
     if (ex->easy != NULL)
         ex->pool = pool;
-    if (ex->easy == NULL || configure_easy(ex, url) != 0) {
+    if (ex->easy == NULL ||
+        (ex->easy_state == HTTP_EASY_CONFIGURED ? retarget_easy(ex)
+                                                : configure_easy(ex, url)) !=
+            0) {
         snprintf(err, errlen, "failed to set up an HTTP request to %s",
                  ex->host);
         return -1;
@@ -345,6 +405,15 @@ struct http_exchange *http_exchange_new(const char *url, int64_t timeout_ms,
     return ex;
 }
 
+/* Copies host, cut to fit, without snprintf's cost on every request. */
+static void copy_host(struct http_exchange *ex, const char *host)
+{
+    size_t len = strnlen(host, sizeof ex->host - 1);
+
+    memcpy(ex->host, host, len);
+    ex->host[len] = '\0';
+}
+
 struct http_exchange *http_exchange_new_pooled(struct http_easy_pool *pool,
                                                const char *url,
                                                const char *host,
@@ -360,7 +429,7 @@ struct http_exchange *http_exchange_new_pooled(struct http_easy_pool *pool,
         snprintf(err, errlen, "out of memory creating an HTTP request");
         return NULL;
     }
-    snprintf(ex->host, sizeof ex->host, "%s", host);
+    copy_host(ex, host);
 
     ex->timeout_ms = timeout_ms;
     if (attach_easy(ex, url, pool, err, errlen) != 0) {
@@ -381,7 +450,25 @@ int http_exchange_add_header(struct http_exchange *ex, const char *header)
     if (list == NULL)
         return -1;
     ex->request_headers = list;
+    ex->request_headers_tail =
+        ex->request_headers_tail == NULL ? list
+                                         : ex->request_headers_tail->next;
     return 0;
+}
+
+void http_exchange_share_headers(struct http_exchange *ex,
+                                 struct curl_slist *headers)
+{
+    ex->shared_headers = headers;
+}
+
+/* The request's headers: its own, followed by the shared ones. */
+static struct curl_slist *link_headers(struct http_exchange *ex)
+{
+    if (ex->request_headers_tail == NULL)
+        return ex->shared_headers;
+    ex->request_headers_tail->next = ex->shared_headers;
+    return ex->request_headers;
 }
 
 int http_exchange_set_body(struct http_exchange *ex, const char *body,
@@ -430,7 +517,8 @@ static int apply_request(struct http_exchange *ex)
                              (curl_off_t)ex->request_body_len) != CURLE_OK;
         failed |= curl_easy_setopt(easy, CURLOPT_POSTFIELDS,
                                    ex->request_body) != CURLE_OK;
-    } else if (strcmp(method, "GET") == 0) {
+    } else {
+        /* Also undoes the POST of a handle that kept its options. */
         failed |= curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L) != CURLE_OK;
     }
     if (strcmp(method, "HEAD") == 0)
@@ -438,7 +526,7 @@ static int apply_request(struct http_exchange *ex)
     else if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
         failed |=
             curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK;
-    failed |= curl_easy_setopt(easy, CURLOPT_HTTPHEADER, ex->request_headers) !=
+    failed |= curl_easy_setopt(easy, CURLOPT_HTTPHEADER, link_headers(ex)) !=
               CURLE_OK;
     return failed ? -1 : 0;
 }
@@ -448,10 +536,12 @@ CURL *http_exchange_easy(struct http_exchange *ex)
     /*
      * An empty "Expect:" stops curl from waiting for 100 Continue before
      * large bodies, which costs a round trip with servers that never
-     * send it.
+     * send it. libcurl 7.88.1 sent none with a 5,000-byte body, older
+     * versions ask above 1 KiB, and each header costs curl work on
+     * every request.
      */
-    if (ex->has_body && !ex->applied &&
-        http_exchange_add_header(ex, "Expect:") != 0)
+    if (ex->has_body && ex->request_body_len > HTTP_EXCHANGE_EXPECT_MIN &&
+        !ex->applied && http_exchange_add_header(ex, "Expect:") != 0)
         return NULL;
     ex->applied = 1;
     if (apply_request(ex) != 0)
@@ -473,8 +563,10 @@ const char *http_exchange_header(const struct http_exchange *ex,
                                  const char *name)
 {
     for (size_t i = ex->header_count; i > 0; i--) {
-        if (strcasecmp(ex->headers[i - 1].name, name) == 0)
-            return ex->headers[i - 1].value;
+        const struct http_header *header = &ex->headers[i - 1];
+
+        if (strcasecmp(ex->header_text + header->name, name) == 0)
+            return ex->header_text + header->value;
     }
     return NULL;
 }
@@ -587,19 +679,32 @@ enum outcome http_exchange_transport_outcome(struct http_exchange *ex,
     return outcome;
 }
 
+/*
+ * 1 when the handle may go back to its pool with its options: those of
+ * the pool's own request and of a POST, which the next request of the
+ * pool sets again (URL and timeout aside) in apply_request.
+ */
+static int keeps_options(const struct http_exchange *ex)
+{
+    return ex->easy_state != HTTP_EASY_NEW && ex->applied && ex->has_body &&
+           (ex->method[0] == '\0' || strcmp(ex->method, "POST") == 0);
+}
+
 void http_exchange_free(struct http_exchange *ex)
 {
     if (ex == NULL)
         return;
 
     if (ex->easy != NULL && ex->pool != NULL)
-        http_easy_pool_give(ex->pool, ex->easy);
+        http_easy_pool_give(ex->pool, ex->easy, keeps_options(ex));
     else if (ex->easy != NULL)
         curl_easy_cleanup(ex->easy);
+    if (ex->request_headers_tail != NULL)
+        ex->request_headers_tail->next = NULL;
     curl_slist_free_all(ex->request_headers);
     free(ex->request_body);
-    headers_clear(ex);
     free(ex->headers);
+    free(ex->header_text);
     free(ex->body);
     free(ex);
 }

@@ -63,6 +63,15 @@ int http_exchange_check_url(const char *url, char *err, size_t errlen);
 /* Adds "Name: value"; rejects (-1) a header with CR or LF in it. */
 int http_exchange_add_header(struct http_exchange *ex, const char *header);
 
+/*
+ * Sends `headers` after those added with http_exchange_add_header. The
+ * list stays the caller's: it must outlive the exchange, and neither
+ * curl nor the exchange changes or frees it, so exchanges running at
+ * once may share it. Saves a copy of headers that every request sends.
+ */
+void http_exchange_share_headers(struct http_exchange *ex,
+                                 struct curl_slist *headers);
+
 /* Sets a POST body, copied. */
 int http_exchange_set_body(struct http_exchange *ex, const char *body,
                            size_t len);
