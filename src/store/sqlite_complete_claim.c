@@ -60,6 +60,7 @@ int sqlite_complete_and_claim(struct store *store,
     if (result != STORE_OK)
         return result;
 
+    job_cache_clear(&s->job_cache);
     result = sqlite_begin(s, "complete attempts and claim");
     if (result != STORE_OK)
         return result;

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "store/job_cache.h"
 #include "store/store.h"
 
 /* One slot per cached statement. */
@@ -71,6 +72,8 @@ enum sqlite_stmt_id {
     STMT_ATTEMPT_START,
     STMT_ATTEMPT_CLOSE,
     STMT_CLAIM,
+    STMT_CLAIM_UPDATE,
+    STMT_CLAIM_JOBS,
     STMT_NEXT_DUE_ENTRY,
     STMT_NEXT_DUE_PAUSE,
     STMT_COMPLETE,
@@ -126,6 +129,8 @@ struct sqlite_store {
      * (see sqlite_complete_and_claim): their sqlite_begin, sqlite_commit
      * and sqlite_rollback then leave it to that operation. */
     int outer_transaction;
+
+    struct job_cache job_cache; /* jobs of the last claim (sqlite_job_cache.c) */
 };
 
 /*
@@ -145,6 +150,10 @@ int sqlite_check_file(struct sqlite_store *s);
     "attempt_count, scheduled_at, due_at, rate_limit_waited_ms, "              \
     "idempotency_key, lease_node, lease_expires_at, published_at, post_id, "   \
     "post_url, last_error, fail_reason, created_at, updated_at"
+
+/* The columns of a job in the order sqlite_read_job() expects. */
+#define SQLITE_JOB_COLUMNS                                                     \
+    "id, content_id, event_id, content_json, scheduled_at, created_at"
 
 /* An audit record to write; strings may be NULL for "". */
 struct sqlite_audit {
@@ -216,6 +225,33 @@ void sqlite_copy_column(sqlite3_stmt *stmt, int col, char *dst, size_t size);
 
 /* Reads SQLITE_ENTRY_COLUMNS starting at column `col`. */
 void sqlite_read_entry(sqlite3_stmt *stmt, int col, struct entry *entry);
+
+/* The id of each entry that sqlite_list_ids_json() writes. */
+enum sqlite_list_ids {
+    SQLITE_ENTRY_IDS,
+    SQLITE_JOB_IDS,
+};
+
+/*
+ * Writes the entry or job ids of `list` as a JSON array into *json (the
+ * caller frees it), for statements that read them with json_each.
+ */
+int sqlite_list_ids_json(struct sqlite_store *s, const struct entry_list *list,
+                         enum sqlite_list_ids which, char **json);
+
+/*
+ * Reads SQLITE_JOB_COLUMNS from column 0 into *job (the caller frees it
+ * with job_clear). Returns -1 when out of memory.
+ */
+int sqlite_read_job(sqlite3_stmt *stmt, struct job *job);
+
+/*
+ * Reads the jobs of the entries in `list` into the job cache, inside
+ * the caller's transaction (sqlite_job_cache.c). Keeps what the cache
+ * had when `add` is 1, else replaces it.
+ */
+int sqlite_job_cache_fill(struct sqlite_store *s,
+                          const struct entry_list *list, int add);
 
 /* Appends an entry to a list; returns STORE_OK or STORE_ERROR (memory). */
 int sqlite_entry_list_push(struct sqlite_store *s, struct entry_list *list,
