@@ -45,13 +45,13 @@ const char *store_sqlite_claim_sql(void)
     return sql_claim;
 }
 
-/* Reads up to max due entries, in due order, into list. */
+/* Appends up to max due entries, in due order, to list. */
 static int read_due(struct sqlite_store *s, const char *platform_set,
-                    int64_t now, size_t max, struct entry_list *list)
+                    int64_t now, size_t max, struct entry_list *list,
+                    size_t *capacity)
 {
     sqlite3_stmt *stmt = sqlite_stmt(s, STMT_CLAIM, sql_claim, "claim");
     struct entry entry;
-    size_t capacity = 0;
     int result = STORE_OK;
     int rc;
 
@@ -63,7 +63,7 @@ static int read_due(struct sqlite_store *s, const char *platform_set,
 
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         sqlite_read_entry(stmt, 0, &entry);
-        result = sqlite_entry_list_push(s, list, &capacity, &entry);
+        result = sqlite_entry_list_push(s, list, capacity, &entry);
         if (result != STORE_OK)
             break;
     }
@@ -73,10 +73,10 @@ static int read_due(struct sqlite_store *s, const char *platform_set,
     return result;
 }
 
-/* Leases the entries of `list` (ids in the JSON array `ids`) to node. */
-static int lease_entries(struct sqlite_store *s, struct entry_list *list,
-                         const char *ids, const char *node, int64_t now,
-                         int64_t lease_ms)
+/* Leases `count` entries (ids in the JSON array `ids`) to node. */
+static int lease_entries(struct sqlite_store *s, struct entry *entries,
+                         size_t count, const char *ids, const char *node,
+                         int64_t now, int64_t lease_ms)
 {
     sqlite3_stmt *stmt =
         sqlite_stmt(s, STMT_CLAIM_UPDATE, sql_claim_update, "claim");
@@ -89,16 +89,16 @@ static int lease_entries(struct sqlite_store *s, struct entry_list *list,
     sqlite3_bind_int64(stmt, 3, now);
     sqlite_bind_text(stmt, 4, ids);
     result = sqlite_exec_stmt(s, stmt, "claim due entries");
-    if (result == STORE_OK && (size_t)sqlite3_changes(s->db) != list->count)
+    if (result == STORE_OK && (size_t)sqlite3_changes(s->db) != count)
         return sqlite_error(s, STORE_ERROR,
                             "claim leased %d of %zu entries read; it was "
                             "rolled back",
-                            sqlite3_changes(s->db), list->count);
+                            sqlite3_changes(s->db), count);
     if (result != STORE_OK)
         return result;
 
-    for (size_t i = 0; i < list->count; i++) {
-        struct entry *entry = &list->items[i];
+    for (size_t i = 0; i < count; i++) {
+        struct entry *entry = &entries[i];
 
         entry->status = ENTRY_PUBLISHING;
         snprintf(entry->lease_node, sizeof entry->lease_node, "%s", node);
@@ -119,9 +119,8 @@ static const char sql_attempts_start[] =
     " SELECT id, attempt_count, ?1, lease_node FROM entries"
     " WHERE id IN (SELECT value FROM json_each(?2))";
 
-static int start_attempts(struct sqlite_store *s,
-                          const struct entry_list *list, const char *ids,
-                          int64_t now)
+static int start_attempts(struct sqlite_store *s, size_t count,
+                          const char *ids, int64_t now)
 {
     sqlite3_stmt *stmt = sqlite_stmt(s, STMT_ATTEMPT_START,
                                      sql_attempts_start, "claim");
@@ -132,31 +131,56 @@ static int start_attempts(struct sqlite_store *s,
     sqlite3_bind_int64(stmt, 1, now);
     sqlite_bind_text(stmt, 2, ids);
     result = sqlite_exec_stmt(s, stmt, "start attempts");
-    if (result == STORE_OK && (size_t)sqlite3_changes(s->db) != list->count)
+    if (result == STORE_OK && (size_t)sqlite3_changes(s->db) != count)
         result = sqlite_error(s, STORE_ERROR,
                               "claim opened %d attempts for %zu claimed "
                               "entries; it was rolled back",
-                              sqlite3_changes(s->db), list->count);
+                              sqlite3_changes(s->db), count);
     return result;
 }
 
-/* Claims up to max due entries, inside the caller's transaction. */
-static int run_claim(struct sqlite_store *s, const char *node,
-                     const char *platform_set, int64_t now, int64_t lease_ms,
-                     size_t max, struct entry_list *list)
+int sqlite_claim_batch(struct sqlite_store *s, const struct sqlite_claim *claim,
+                       size_t max, struct entry_list *list, size_t *capacity)
 {
+    size_t start = list->count;
+    struct entry *claimed;
+    size_t count;
     char *ids = NULL;
-    int result = read_due(s, platform_set, now, max, list);
+    int result = read_due(s, claim->platform_set, claim->now, max, list,
+                          capacity);
 
-    if (result != STORE_OK || list->count == 0)
+    if (result != STORE_OK || list->count == start)
         return result;
-    result = sqlite_list_ids_json(s, list, SQLITE_ENTRY_IDS, &ids);
+    claimed = &list->items[start];
+    count = list->count - start;
+    result = sqlite_list_ids_json(s, claimed, count, SQLITE_ENTRY_IDS, &ids);
     if (result == STORE_OK)
-        result = lease_entries(s, list, ids, node, now, lease_ms);
+        result = lease_entries(s, claimed, count, ids, claim->node,
+                               claim->now, claim->lease_ms);
     if (result == STORE_OK)
-        result = start_attempts(s, list, ids, now);
+        result = start_attempts(s, count, ids, claim->now);
+    if (result == STORE_OK)
+        result = sqlite_job_cache_fill(s, claimed, count);
     free(ids);
     return result;
+}
+
+int sqlite_claim_reserve(struct sqlite_store *s, struct entry_list *list,
+                         size_t *capacity, size_t max)
+{
+    size_t want = max < SQLITE_CLAIM_RESERVE_MAX ? max
+                                                 : SQLITE_CLAIM_RESERVE_MAX;
+    struct entry *items;
+
+    if (want <= *capacity)
+        return STORE_OK;
+    items = realloc(list->items, want * sizeof *items);
+    if (items == NULL)
+        return sqlite_error(s, STORE_ERROR,
+                            "out of memory claiming %zu entries", max);
+    list->items = items;
+    *capacity = want;
+    return STORE_OK;
 }
 
 int sqlite_claim_due(struct store *store, const char *node,
@@ -165,7 +189,9 @@ int sqlite_claim_due(struct store *store, const char *node,
                      struct entry_list *list)
 {
     struct sqlite_store *s = sqlite_store_of(store);
+    struct sqlite_claim claim = {node, NULL, now, lease_ms};
     char *platform_set = NULL;
+    size_t capacity = 0;
     int result;
 
     list->items = NULL;
@@ -178,18 +204,19 @@ int sqlite_claim_due(struct store *store, const char *node,
         free(platform_set);
         return result;
     }
+    claim.platform_set = platform_set;
 
-    result = sqlite_begin(s, "claim due entries");
+    job_cache_clear(&s->job_cache);
+    result = sqlite_claim_reserve(s, list, &capacity, max);
     if (result == STORE_OK)
-        result = run_claim(s, node, platform_set, now, lease_ms, max, list);
-    /* Inside complete_and_claim, every claim statement of the round adds
-     * its jobs. */
-    if (result == STORE_OK)
-        result = sqlite_job_cache_fill(s, list, s->outer_transaction);
-    if (result == STORE_OK)
-        result = sqlite_commit(s, "claim due entries");
-    else
-        sqlite_rollback(s);
+        result = sqlite_begin(s, "claim due entries");
+    if (result == STORE_OK) {
+        result = sqlite_claim_batch(s, &claim, max, list, &capacity);
+        if (result == STORE_OK)
+            result = sqlite_commit(s, "claim due entries");
+        else
+            sqlite_rollback(s);
+    }
     free(platform_set);
 
     if (result != STORE_OK)

@@ -233,11 +233,12 @@ enum sqlite_list_ids {
 };
 
 /*
- * Writes the entry or job ids of `list` as a JSON array into *json (the
+ * Writes the entry or job ids of `count` entries as a JSON array into *json (the
  * caller frees it), for statements that read them with json_each.
  */
-int sqlite_list_ids_json(struct sqlite_store *s, const struct entry_list *list,
-                         enum sqlite_list_ids which, char **json);
+int sqlite_list_ids_json(struct sqlite_store *s, const struct entry *entries,
+                         size_t count, enum sqlite_list_ids which,
+                         char **json);
 
 /*
  * Reads SQLITE_JOB_COLUMNS from column 0 into *job (the caller frees it
@@ -246,12 +247,11 @@ int sqlite_list_ids_json(struct sqlite_store *s, const struct entry_list *list,
 int sqlite_read_job(sqlite3_stmt *stmt, struct job *job);
 
 /*
- * Reads the jobs of the entries in `list` into the job cache, inside
- * the caller's transaction (sqlite_job_cache.c). Keeps what the cache
- * had when `add` is 1, else replaces it.
+ * Adds the jobs of `count` entries to the job cache, read inside the
+ * caller's transaction (sqlite_job_cache.c).
  */
-int sqlite_job_cache_fill(struct sqlite_store *s,
-                          const struct entry_list *list, int add);
+int sqlite_job_cache_fill(struct sqlite_store *s, const struct entry *entries,
+                          size_t count);
 
 /* Appends an entry to a list; returns STORE_OK or STORE_ERROR (memory). */
 int sqlite_entry_list_push(struct sqlite_store *s, struct entry_list *list,
@@ -349,6 +349,38 @@ int sqlite_schema_latest(void);
  * is not a database). Writes the message of a failure into err.
  */
 int sqlite_schema_check_owner(sqlite3 *db, char *err, size_t errlen);
+
+/* A claim of due entries for one node (sqlite_claim.c). */
+struct sqlite_claim {
+    const char *node;
+    const char *platform_set; /* JSON array of platform names */
+    int64_t now;
+    int64_t lease_ms;
+};
+
+/*
+ * The maximum number of entries a claim allocates room for at once. An
+ * entry is about 4 KiB, and growing the list by doubling copied each
+ * claimed entry about twice.
+ */
+#define SQLITE_CLAIM_RESERVE_MAX 256
+
+/*
+ * Makes room in list for max entries, at most SQLITE_CLAIM_RESERVE_MAX,
+ * with *capacity the items allocated, as sqlite_entry_list_push keeps
+ * it. Returns STORE_OK or STORE_ERROR when out of memory.
+ */
+int sqlite_claim_reserve(struct sqlite_store *s, struct entry_list *list,
+                         size_t *capacity, size_t max);
+
+/*
+ * Claims up to max due entries inside the caller's transaction: appends
+ * them to list in due order, leases them, opens their attempts and adds
+ * their jobs to the job cache. Returns STORE_OK or an error, after
+ * which the caller rolls back.
+ */
+int sqlite_claim_batch(struct sqlite_store *s, const struct sqlite_claim *claim,
+                       size_t max, struct entry_list *list, size_t *capacity);
 
 /* Returns the text of the claim statement, for query-plan tests. */
 const char *store_sqlite_claim_sql(void);

@@ -39,26 +39,24 @@ static int read_rows(struct sqlite_store *s, sqlite3_stmt *stmt, size_t max)
     return STORE_OK;
 }
 
-int sqlite_job_cache_fill(struct sqlite_store *s,
-                          const struct entry_list *list, int add)
+int sqlite_job_cache_fill(struct sqlite_store *s, const struct entry *entries,
+                          size_t count)
 {
     sqlite3_stmt *stmt;
     char *ids = NULL;
     int result;
 
-    if (!add)
-        job_cache_clear(&s->job_cache);
-    if (list->count == 0)
+    if (count == 0)
         return STORE_OK;
     stmt = sqlite_stmt(s, STMT_CLAIM_JOBS, sql_claim_jobs, "claim");
     if (stmt == NULL)
         return sqlite_stmt_error(s);
-    result = sqlite_list_ids_json(s, list, SQLITE_JOB_IDS, &ids);
+    result = sqlite_list_ids_json(s, entries, count, SQLITE_JOB_IDS, &ids);
     if (result != STORE_OK)
         return result;
 
     sqlite_bind_text(stmt, 1, ids);
-    result = read_rows(s, stmt, list->count);
+    result = read_rows(s, stmt, count);
     sqlite_done(stmt);
     free(ids);
     return result;

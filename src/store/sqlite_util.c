@@ -267,11 +267,12 @@ static size_t write_int64(char *text, int64_t value)
     return used;
 }
 
-int sqlite_list_ids_json(struct sqlite_store *s, const struct entry_list *list,
-                         enum sqlite_list_ids which, char **json)
+int sqlite_list_ids_json(struct sqlite_store *s, const struct entry *entries,
+                         size_t count, enum sqlite_list_ids which,
+                         char **json)
 {
     /* Two brackets, and per id a comma, a sign and at most 19 digits. */
-    size_t size = 3 + list->count * 21;
+    size_t size = 3 + count * 21;
     char *text = malloc(size);
     size_t used = 0;
 
@@ -279,10 +280,10 @@ int sqlite_list_ids_json(struct sqlite_store *s, const struct entry_list *list,
     if (text == NULL)
         return sqlite_error(s, STORE_ERROR,
                             "out of memory listing the ids of %zu entries",
-                            list->count);
+                            count);
     text[used++] = '[';
-    for (size_t i = 0; i < list->count; i++) {
-        const struct entry *entry = &list->items[i];
+    for (size_t i = 0; i < count; i++) {
+        const struct entry *entry = &entries[i];
 
         if (i > 0)
             text[used++] = ',';
