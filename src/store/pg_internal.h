@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "store/job_cache.h"
 #include "store/store.h"
 
 /* One slot per prepared statement. */
@@ -92,12 +93,6 @@ enum pg_stmt_id {
     PG_STMT_COUNT,
 };
 
-/* Jobs read with the last claim, sorted by id (pg_job_cache.c). */
-struct pg_job_cache {
-    struct job *items;
-    size_t count;
-};
-
 struct pg_store {
     struct store base; /* first, so a struct store * converts back */
     PGconn *conn;
@@ -112,7 +107,7 @@ struct pg_store {
     int begin_pending;   /* BEGIN goes out with the next statement */
     int commit_sent;     /* COMMIT of the running transaction went out */
     int committed;       /* the body committed with pg_query_commit */
-    struct pg_job_cache job_cache;
+    struct job_cache job_cache; /* jobs of the last claim */
     int notify; /* the running operation created due work */
 };
 

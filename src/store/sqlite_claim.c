@@ -4,70 +4,66 @@
 #include "store/store_platform_set.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/banned.h"
 
 /*
- * One statement, inside BEGIN IMMEDIATE: the inner SELECT walks the
- * partial index entries_due in due order and stops after ?4 rows, so
- * entries that are not due, or finished, are never read. Due entries of
- * a paused platform, or of a platform outside the node's set (?5, a
- * JSON array of names), are skipped one by one. INDEXED BY pins the
- * index: without statistics the planner (SQLite 3.40) prefers
- * entries_status, which reads every waiting entry and sorts them.
+ * Runs inside BEGIN IMMEDIATE, so no other writer changes the entries
+ * between the read and the update. The SELECT walks the partial index
+ * entries_due in due order and stops after ?3 rows, so entries that are
+ * not due, or finished, are never read. Due entries of a paused
+ * platform, or of a platform outside the node's set (?2, a JSON array
+ * of names), are skipped one by one. INDEXED BY pins the index: without
+ * statistics the planner (SQLite 3.40) prefers entries_status, which
+ * reads every waiting entry and sorts them.
+ *
+ * The claim reads the rows and then updates them by id, instead of one
+ * UPDATE ... RETURNING: SQLite 3.40 buffers RETURNING rows in a
+ * temporary B-tree, and the pair cost about 7,000 fewer instructions
+ * per claimed entry (callgrind, claims of 64 entries). The entries
+ * returned are the rows read, changed in C as the UPDATE changes them.
  */
 static const char sql_claim[] =
+    "SELECT " SQLITE_ENTRY_COLUMNS " FROM entries INDEXED BY entries_due"
+    " WHERE status IN ('pending', 'retrying') AND due_at <= ?1"
+    " AND platform IN (SELECT value FROM json_each(?2))"
+    " AND platform NOT IN (SELECT platform FROM platform_state"
+    "   WHERE paused_until > ?1)"
+    " ORDER BY due_at, id LIMIT ?3";
+
+static const char sql_claim_update[] =
     "UPDATE entries SET status = 'publishing', claimed_from = status,"
     " lease_node = ?1, lease_expires_at = ?2,"
     " attempt_count = attempt_count + 1, updated_at = ?3"
-    " WHERE id IN (SELECT id FROM entries INDEXED BY entries_due"
-    "   WHERE status IN ('pending', 'retrying') AND due_at <= ?3"
-    "   AND platform IN (SELECT value FROM json_each(?5))"
-    "   AND platform NOT IN (SELECT platform FROM platform_state"
-    "     WHERE paused_until > ?3)"
-    "   ORDER BY due_at, id LIMIT ?4)"
-    " RETURNING " SQLITE_ENTRY_COLUMNS;
+    " WHERE id IN (SELECT value FROM json_each(?4))";
 
 const char *store_sqlite_claim_sql(void)
 {
     return sql_claim;
 }
 
-static int compare_due(const void *a, const void *b)
-{
-    const struct entry *x = a;
-    const struct entry *y = b;
-
-    if (x->due_at != y->due_at)
-        return x->due_at < y->due_at ? -1 : 1;
-    if (x->id != y->id)
-        return x->id < y->id ? -1 : 1;
-    return 0;
-}
-
-static int run_claim(struct sqlite_store *s, const char *node,
-                     const char *platform_set, int64_t now, int64_t lease_ms,
-                     size_t max, struct entry_list *list)
+/* Appends up to max due entries, in due order, to list. */
+static int read_due(struct sqlite_store *s, const char *platform_set,
+                    int64_t now, size_t max, struct entry_list *list,
+                    size_t *capacity)
 {
     sqlite3_stmt *stmt = sqlite_stmt(s, STMT_CLAIM, sql_claim, "claim");
     struct entry entry;
-    size_t capacity = 0;
     int result = STORE_OK;
     int rc;
 
     if (stmt == NULL)
         return sqlite_stmt_error(s);
-    sqlite_bind_text(stmt, 1, node);
-    sqlite3_bind_int64(stmt, 2, now + lease_ms);
-    sqlite3_bind_int64(stmt, 3, now);
-    sqlite3_bind_int64(stmt, 4, max > INT64_MAX ? INT64_MAX : (int64_t)max);
-    sqlite_bind_text(stmt, 5, platform_set);
+    sqlite3_bind_int64(stmt, 1, now);
+    sqlite_bind_text(stmt, 2, platform_set);
+    sqlite3_bind_int64(stmt, 3, max > INT64_MAX ? INT64_MAX : (int64_t)max);
 
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         sqlite_read_entry(stmt, 0, &entry);
-        result = sqlite_entry_list_push(s, list, &capacity, &entry);
+        result = sqlite_entry_list_push(s, list, capacity, &entry);
         if (result != STORE_OK)
             break;
     }
@@ -77,66 +73,114 @@ static int run_claim(struct sqlite_store *s, const char *node,
     return result;
 }
 
+/* Leases `count` entries (ids in the JSON array `ids`) to node. */
+static int lease_entries(struct sqlite_store *s, struct entry *entries,
+                         size_t count, const char *ids, const char *node,
+                         int64_t now, int64_t lease_ms)
+{
+    sqlite3_stmt *stmt =
+        sqlite_stmt(s, STMT_CLAIM_UPDATE, sql_claim_update, "claim");
+    int result;
+
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite_bind_text(stmt, 1, node);
+    sqlite3_bind_int64(stmt, 2, now + lease_ms);
+    sqlite3_bind_int64(stmt, 3, now);
+    sqlite_bind_text(stmt, 4, ids);
+    result = sqlite_exec_stmt(s, stmt, "claim due entries");
+    if (result == STORE_OK && (size_t)sqlite3_changes(s->db) != count)
+        return sqlite_error(s, STORE_ERROR,
+                            "claim leased %d of %zu entries read; it was "
+                            "rolled back",
+                            sqlite3_changes(s->db), count);
+    if (result != STORE_OK)
+        return result;
+
+    for (size_t i = 0; i < count; i++) {
+        struct entry *entry = &entries[i];
+
+        entry->status = ENTRY_PUBLISHING;
+        snprintf(entry->lease_node, sizeof entry->lease_node, "%s", node);
+        entry->lease_expires_at = now + lease_ms;
+        entry->attempt_count++;
+        entry->updated_at = now;
+    }
+    return STORE_OK;
+}
+
 /*
  * Opens the attempt rows of every claimed entry with one statement
- * instead of one per entry. The entry ids travel as one JSON array, and
- * number and node come from the rows the claim just wrote.
+ * instead of one per entry. Number and node come from the rows the
+ * claim just wrote.
  */
 static const char sql_attempts_start[] =
     "INSERT INTO attempts (entry_id, number, started_at, node)"
     " SELECT id, attempt_count, ?1, lease_node FROM entries"
     " WHERE id IN (SELECT value FROM json_each(?2))";
 
-/* Writes the ids of `list` as a JSON array into *json (caller frees). */
-static int entry_ids_json(struct sqlite_store *s,
-                          const struct entry_list *list, char **json)
-{
-    /* Two brackets, and per id a comma and at most 20 characters. */
-    size_t size = 3 + list->count * 22;
-    char *text = malloc(size);
-    size_t used = 0;
-
-    *json = NULL;
-    if (text == NULL)
-        return sqlite_error(s, STORE_ERROR,
-                            "out of memory starting %zu attempts",
-                            list->count);
-    text[used++] = '[';
-    for (size_t i = 0; i < list->count; i++)
-        used += (size_t)snprintf(text + used, size - used, "%s%" PRId64,
-                                 i > 0 ? "," : "", list->items[i].id);
-    text[used++] = ']';
-    text[used] = '\0';
-    *json = text;
-    return STORE_OK;
-}
-
-static int start_attempts(struct sqlite_store *s,
-                          const struct entry_list *list, int64_t now)
+static int start_attempts(struct sqlite_store *s, size_t count,
+                          const char *ids, int64_t now)
 {
     sqlite3_stmt *stmt = sqlite_stmt(s, STMT_ATTEMPT_START,
                                      sql_attempts_start, "claim");
-    char *ids = NULL;
     int result;
 
-    if (list->count == 0)
-        return STORE_OK;
     if (stmt == NULL)
         return sqlite_stmt_error(s);
-    result = entry_ids_json(s, list, &ids);
-    if (result != STORE_OK)
-        return result;
-
     sqlite3_bind_int64(stmt, 1, now);
     sqlite_bind_text(stmt, 2, ids);
     result = sqlite_exec_stmt(s, stmt, "start attempts");
-    if (result == STORE_OK && (size_t)sqlite3_changes(s->db) != list->count)
+    if (result == STORE_OK && (size_t)sqlite3_changes(s->db) != count)
         result = sqlite_error(s, STORE_ERROR,
                               "claim opened %d attempts for %zu claimed "
                               "entries; it was rolled back",
-                              sqlite3_changes(s->db), list->count);
+                              sqlite3_changes(s->db), count);
+    return result;
+}
+
+int sqlite_claim_batch(struct sqlite_store *s, const struct sqlite_claim *claim,
+                       size_t max, struct entry_list *list, size_t *capacity)
+{
+    size_t start = list->count;
+    struct entry *claimed;
+    size_t count;
+    char *ids = NULL;
+    int result = read_due(s, claim->platform_set, claim->now, max, list,
+                          capacity);
+
+    if (result != STORE_OK || list->count == start)
+        return result;
+    claimed = &list->items[start];
+    count = list->count - start;
+    result = sqlite_list_ids_json(s, claimed, count, SQLITE_ENTRY_IDS, &ids);
+    if (result == STORE_OK)
+        result = lease_entries(s, claimed, count, ids, claim->node,
+                               claim->now, claim->lease_ms);
+    if (result == STORE_OK)
+        result = start_attempts(s, count, ids, claim->now);
+    if (result == STORE_OK)
+        result = sqlite_job_cache_fill(s, claimed, count);
     free(ids);
     return result;
+}
+
+int sqlite_claim_reserve(struct sqlite_store *s, struct entry_list *list,
+                         size_t *capacity, size_t max)
+{
+    size_t want = max < SQLITE_CLAIM_RESERVE_MAX ? max
+                                                 : SQLITE_CLAIM_RESERVE_MAX;
+    struct entry *items;
+
+    if (want <= *capacity)
+        return STORE_OK;
+    items = realloc(list->items, want * sizeof *items);
+    if (items == NULL)
+        return sqlite_error(s, STORE_ERROR,
+                            "out of memory claiming %zu entries", max);
+    list->items = items;
+    *capacity = want;
+    return STORE_OK;
 }
 
 int sqlite_claim_due(struct store *store, const char *node,
@@ -145,7 +189,9 @@ int sqlite_claim_due(struct store *store, const char *node,
                      struct entry_list *list)
 {
     struct sqlite_store *s = sqlite_store_of(store);
+    struct sqlite_claim claim = {node, NULL, now, lease_ms};
     char *platform_set = NULL;
+    size_t capacity = 0;
     int result;
 
     list->items = NULL;
@@ -158,26 +204,24 @@ int sqlite_claim_due(struct store *store, const char *node,
         free(platform_set);
         return result;
     }
+    claim.platform_set = platform_set;
 
-    result = sqlite_begin(s, "claim due entries");
+    job_cache_clear(&s->job_cache);
+    result = sqlite_claim_reserve(s, list, &capacity, max);
     if (result == STORE_OK)
-        result = run_claim(s, node, platform_set, now, lease_ms, max, list);
-    if (result == STORE_OK)
-        result = start_attempts(s, list, now);
-    if (result == STORE_OK)
-        result = sqlite_commit(s, "claim due entries");
-    else
-        sqlite_rollback(s);
+        result = sqlite_begin(s, "claim due entries");
+    if (result == STORE_OK) {
+        result = sqlite_claim_batch(s, &claim, max, list, &capacity);
+        if (result == STORE_OK)
+            result = sqlite_commit(s, "claim due entries");
+        else
+            sqlite_rollback(s);
+    }
     free(platform_set);
 
-    if (result != STORE_OK) {
+    if (result != STORE_OK)
         entry_list_free(list);
-        return result;
-    }
-    /* RETURNING gives rows in no promised order. */
-    if (list->count > 1)
-        qsort(list->items, list->count, sizeof *list->items, compare_due);
-    return STORE_OK;
+    return result;
 }
 
 /*

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "store/job_cache.h"
 #include "store/store.h"
 
 /* One slot per cached statement. */
@@ -73,6 +74,8 @@ enum sqlite_stmt_id {
     STMT_ATTEMPT_DROP,
     STMT_ATTEMPT_UNCOUNT,
     STMT_CLAIM,
+    STMT_CLAIM_UPDATE,
+    STMT_CLAIM_JOBS,
     STMT_NEXT_DUE_ENTRY,
     STMT_NEXT_DUE_PAUSE,
     STMT_COMPLETE,
@@ -128,6 +131,8 @@ struct sqlite_store {
      * (see sqlite_complete_and_claim): their sqlite_begin, sqlite_commit
      * and sqlite_rollback then leave it to that operation. */
     int outer_transaction;
+
+    struct job_cache job_cache; /* jobs of the last claim (sqlite_job_cache.c) */
 };
 
 /*
@@ -147,6 +152,10 @@ int sqlite_check_file(struct sqlite_store *s);
     "attempt_count, scheduled_at, due_at, rate_limit_waited_ms, "              \
     "idempotency_key, lease_node, lease_expires_at, published_at, post_id, "   \
     "post_url, last_error, fail_reason, created_at, updated_at"
+
+/* The columns of a job in the order sqlite_read_job() expects. */
+#define SQLITE_JOB_COLUMNS                                                     \
+    "id, content_id, event_id, content_json, scheduled_at, created_at"
 
 /* An audit record to write; strings may be NULL for "". */
 struct sqlite_audit {
@@ -218,6 +227,33 @@ void sqlite_copy_column(sqlite3_stmt *stmt, int col, char *dst, size_t size);
 
 /* Reads SQLITE_ENTRY_COLUMNS starting at column `col`. */
 void sqlite_read_entry(sqlite3_stmt *stmt, int col, struct entry *entry);
+
+/* The id of each entry that sqlite_list_ids_json() writes. */
+enum sqlite_list_ids {
+    SQLITE_ENTRY_IDS,
+    SQLITE_JOB_IDS,
+};
+
+/*
+ * Writes the entry or job ids of `count` entries as a JSON array into *json (the
+ * caller frees it), for statements that read them with json_each.
+ */
+int sqlite_list_ids_json(struct sqlite_store *s, const struct entry *entries,
+                         size_t count, enum sqlite_list_ids which,
+                         char **json);
+
+/*
+ * Reads SQLITE_JOB_COLUMNS from column 0 into *job (the caller frees it
+ * with job_clear). Returns -1 when out of memory.
+ */
+int sqlite_read_job(sqlite3_stmt *stmt, struct job *job);
+
+/*
+ * Adds the jobs of `count` entries to the job cache, read inside the
+ * caller's transaction (sqlite_job_cache.c).
+ */
+int sqlite_job_cache_fill(struct sqlite_store *s, const struct entry *entries,
+                          size_t count);
 
 /* Appends an entry to a list; returns STORE_OK or STORE_ERROR (memory). */
 int sqlite_entry_list_push(struct sqlite_store *s, struct entry_list *list,
@@ -320,6 +356,38 @@ int sqlite_schema_latest(void);
  * is not a database). Writes the message of a failure into err.
  */
 int sqlite_schema_check_owner(sqlite3 *db, char *err, size_t errlen);
+
+/* A claim of due entries for one node (sqlite_claim.c). */
+struct sqlite_claim {
+    const char *node;
+    const char *platform_set; /* JSON array of platform names */
+    int64_t now;
+    int64_t lease_ms;
+};
+
+/*
+ * The maximum number of entries a claim allocates room for at once. An
+ * entry is about 4 KiB, and growing the list by doubling copied each
+ * claimed entry about twice.
+ */
+#define SQLITE_CLAIM_RESERVE_MAX 256
+
+/*
+ * Makes room in list for max entries, at most SQLITE_CLAIM_RESERVE_MAX,
+ * with *capacity the items allocated, as sqlite_entry_list_push keeps
+ * it. Returns STORE_OK or STORE_ERROR when out of memory.
+ */
+int sqlite_claim_reserve(struct sqlite_store *s, struct entry_list *list,
+                         size_t *capacity, size_t max);
+
+/*
+ * Claims up to max due entries inside the caller's transaction: appends
+ * them to list in due order, leases them, opens their attempts and adds
+ * their jobs to the job cache. Returns STORE_OK or an error, after
+ * which the caller rolls back.
+ */
+int sqlite_claim_batch(struct sqlite_store *s, const struct sqlite_claim *claim,
+                       size_t max, struct entry_list *list, size_t *capacity);
 
 /* Returns the text of the claim statement, for query-plan tests. */
 const char *store_sqlite_claim_sql(void);

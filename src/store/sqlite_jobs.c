@@ -56,15 +56,31 @@ int sqlite_event_remember(struct sqlite_store *s, const char *event_id,
     return sqlite_exec_stmt(s, stmt, "record event id");
 }
 
+int sqlite_read_job(sqlite3_stmt *stmt, struct job *job)
+{
+    const char *json = (const char *)sqlite3_column_text(stmt, 3);
+
+    memset(job, 0, sizeof *job);
+    job->id = sqlite3_column_int64(stmt, 0);
+    sqlite_copy_column(stmt, 1, job->content_id, sizeof job->content_id);
+    sqlite_copy_column(stmt, 2, job->event_id, sizeof job->event_id);
+    job->content_json = strdup(json != NULL ? json : "{}");
+    job->scheduled_at = sqlite3_column_int64(stmt, 4);
+    job->created_at = sqlite3_column_int64(stmt, 5);
+    return job->content_json != NULL ? 0 : -1;
+}
+
 int sqlite_get_job(struct store *store, int64_t job_id, struct job *job)
 {
     static const char sql[] =
-        "SELECT id, content_id, event_id, content_json, scheduled_at,"
-        " created_at FROM jobs WHERE id = ?";
+        "SELECT " SQLITE_JOB_COLUMNS " FROM jobs WHERE id = ?";
     struct sqlite_store *s = sqlite_store_of(store);
-    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_JOB_GET, sql, "get job");
+    sqlite3_stmt *stmt;
 
     memset(job, 0, sizeof *job);
+    if (job_cache_get(&s->job_cache, job_id, job))
+        return STORE_OK;
+    stmt = sqlite_stmt(s, STMT_JOB_GET, sql, "get job");
     if (stmt == NULL)
         return sqlite_stmt_error(s);
     sqlite3_bind_int64(stmt, 1, job_id);
@@ -72,15 +88,7 @@ int sqlite_get_job(struct store *store, int64_t job_id, struct job *job)
     int rc = sqlite3_step(stmt);
     int result = STORE_OK;
     if (rc == SQLITE_ROW) {
-        const char *json = (const char *)sqlite3_column_text(stmt, 3);
-
-        job->id = sqlite3_column_int64(stmt, 0);
-        sqlite_copy_column(stmt, 1, job->content_id, sizeof job->content_id);
-        sqlite_copy_column(stmt, 2, job->event_id, sizeof job->event_id);
-        job->content_json = strdup(json != NULL ? json : "{}");
-        job->scheduled_at = sqlite3_column_int64(stmt, 4);
-        job->created_at = sqlite3_column_int64(stmt, 5);
-        if (job->content_json == NULL)
+        if (sqlite_read_job(stmt, job) != 0)
             result = sqlite_error(s, STORE_ERROR, "out of memory");
     } else if (rc == SQLITE_DONE) {
         result = sqlite_error(s, STORE_NOT_FOUND, "job %" PRId64 " not found",

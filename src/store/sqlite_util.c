@@ -242,3 +242,57 @@ int sqlite_entry_list_push(struct sqlite_store *s, struct entry_list *list,
     list->items[list->count++] = *entry;
     return STORE_OK;
 }
+
+/*
+ * Writes the decimal digits of value at text and returns their count.
+ * By hand instead of snprintf, which cost about 900 instructions per
+ * id (callgrind) on the claim path that writes one or two ids per
+ * claimed entry.
+ */
+static size_t write_int64(char *text, int64_t value)
+{
+    char digits[20];
+    uint64_t magnitude = value < 0 ? 0 - (uint64_t)value : (uint64_t)value;
+    size_t count = 0;
+    size_t used = 0;
+
+    do {
+        digits[count++] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude > 0);
+    if (value < 0)
+        text[used++] = '-';
+    while (count > 0)
+        text[used++] = digits[--count];
+    return used;
+}
+
+int sqlite_list_ids_json(struct sqlite_store *s, const struct entry *entries,
+                         size_t count, enum sqlite_list_ids which,
+                         char **json)
+{
+    /* Two brackets, and per id a comma, a sign and at most 19 digits. */
+    size_t size = 3 + count * 21;
+    char *text = malloc(size);
+    size_t used = 0;
+
+    *json = NULL;
+    if (text == NULL)
+        return sqlite_error(s, STORE_ERROR,
+                            "out of memory listing the ids of %zu entries",
+                            count);
+    text[used++] = '[';
+    for (size_t i = 0; i < count; i++) {
+        const struct entry *entry = &entries[i];
+
+        if (i > 0)
+            text[used++] = ',';
+        used += write_int64(text + used, which == SQLITE_JOB_IDS
+                                             ? entry->job_id
+                                             : entry->id);
+    }
+    text[used++] = ']';
+    text[used] = '\0';
+    *json = text;
+    return STORE_OK;
+}

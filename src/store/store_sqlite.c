@@ -20,6 +20,7 @@ static void sqlite_close(struct store *store)
         sqlite3_finalize(s->stmts[i]);
     sqlite_wake_close(s);
     sqlite3_close(s->db);
+    job_cache_clear(&s->job_cache);
     free(s->file_path);
     free(s);
 }

@@ -1763,6 +1763,71 @@ static void complete_and_claim_one_round(void **state)
     entry_list_free(&rest);
 }
 
+/*
+ * Every entry a round claims comes back as the store keeps it, and the
+ * job of each, from every claim statement of the round, reads back with
+ * its own content.
+ */
+static void complete_and_claim_returns_stored(void **state)
+{
+    struct store *store = store_of(state);
+    const char *const alpha_beta[] = {"alpha", "beta"};
+    struct entry_list claimed = {0};
+    int applied = -1;
+
+    submit_simple(store, "c1", one_alpha, 1, NOW);
+    struct entry e = claim_one(store, "node-a", NOW);
+    struct job_request req = request("c2", alpha_beta, 2, NOW + 10);
+    req.content_json = "{\"text\":\"second\"}";
+    req.event_id = "evt-2";
+    int64_t second_job = submit(store, &req);
+    req = request("c3", one_alpha, 1, NOW + 20);
+    req.content_json = "{\"text\":\"third\"}";
+    int64_t third_job = submit(store, &req);
+    struct attempt_completion c =
+        completion(&e, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + 1000);
+    /* Three claim statements of one entry each. */
+    struct claim_request round = round_claim("node-b", 3, 1);
+
+    check_ok(store, store->ops->complete_and_claim(store, &c, 1, &applied,
+                                                   &round, &claimed));
+    assert_int_equal(applied, 1);
+    assert_int_equal(claimed.count, 3);
+    for (size_t i = 0; i < claimed.count; i++) {
+        const struct entry *got = &claimed.items[i];
+        struct entry stored = get_entry(store, got->id);
+        struct job job;
+
+        assert_int_equal(got->status, ENTRY_PUBLISHING);
+        assert_int_equal(got->status, stored.status);
+        assert_string_equal(got->lease_node, "node-b");
+        assert_string_equal(got->lease_node, stored.lease_node);
+        assert_int_equal(got->lease_expires_at, NOW + 1000 + LEASE);
+        assert_int_equal(got->lease_expires_at, stored.lease_expires_at);
+        assert_int_equal(got->attempt_count, 1);
+        assert_int_equal(got->attempt_count, stored.attempt_count);
+        assert_int_equal(got->updated_at, stored.updated_at);
+        assert_int_equal(got->due_at, stored.due_at);
+        assert_string_equal(got->platform, stored.platform);
+
+        check_ok(store, store->ops->get_job(store, got->job_id, &job));
+        assert_int_equal(job.id, got->job_id);
+        assert_string_equal(job.content_id, got->content_id);
+        if (got->job_id == second_job) {
+            assert_string_equal(job.content_json, "{\"text\":\"second\"}");
+            assert_string_equal(job.event_id, "evt-2");
+        } else {
+            assert_int_equal(got->job_id, third_job);
+            assert_string_equal(job.content_json, "{\"text\":\"third\"}");
+            assert_string_equal(job.event_id, "");
+        }
+        assert_int_equal(job.scheduled_at, got->job_id == second_job ? NOW + 10
+                                                              : NOW + 20);
+        job_clear(&job);
+    }
+    entry_list_free(&claimed);
+}
+
 static void complete_and_claim_one_part(void **state)
 {
     struct store *store = store_of(state);
@@ -3439,6 +3504,7 @@ int main(void)
         STORE_TEST(complete_rejects_illegal_target),
         STORE_TEST(complete_pauses_platform),
         STORE_TEST(complete_and_claim_one_round),
+        STORE_TEST(complete_and_claim_returns_stored),
         STORE_TEST(complete_and_claim_one_part),
         STORE_TEST(complete_and_claim_lost_race),
         STORE_TEST(complete_and_claim_all_or_nothing),
