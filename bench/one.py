@@ -12,6 +12,8 @@ is one of:
     import    pubq import of a JSON Lines file
     http1     one event per request over 16 connections
     http100   arrays of 100 events over 4 connections
+    latency   N entries due at the same second, claimed ahead: prints
+              each run's p50, p99 and max of the start's lateness (ms)
 
 A postgres workload needs PUBQ_TEST_PG_URL, as scripts/test-postgres
 run sets it:
@@ -29,7 +31,7 @@ from harness import Bench
 from services import Nginx
 
 DEFAULT_N = {"publish": 10000, "noop": 10000, "import": 10000,
-             "http1": 5000, "http100": 10000}
+             "http1": 5000, "http100": 10000, "latency": 1000}
 
 
 def run_workload(bench, sink, backend, kind, n):
@@ -43,9 +45,26 @@ def run_workload(bench, sink, backend, kind, n):
         pubq_runs.http_intake(bench, backend, n, 1)
     elif kind == "http100":
         pubq_runs.http_intake(bench, backend, n, 100)
+    elif kind == "latency":
+        pubq_runs.latency(bench, sink, backend, n)
     else:
         raise SystemExit(f"one.py: unknown kind {kind!r}; expected one of "
                          f"{', '.join(DEFAULT_N)}")
+
+
+def print_latency(rows, loads):
+    """Prints one line per run: p50, p99 and max lateness in ms, and the
+    load average when the run ended, since the machine is shared."""
+    runs = {}
+    for row in rows:
+        if row.get("section") == "latency":
+            runs.setdefault(row["run"], {})[row["metric"]] = row["value"]
+        elif row.get("section") == "note":
+            print(row["text"])
+    for run, figures in sorted(runs.items()):
+        print(f"run {run}: p50 {figures.get('p50_ms')} ms, p99 "
+              f"{figures.get('p99_ms')} ms, max {figures.get('max_ms')} ms, "
+              f"load {loads.get(run, '?')}")
 
 
 def main():
@@ -66,17 +85,23 @@ def main():
     sink = Nginx(work)
     sink.start()
 
+    loads = {}
     try:
         for run in range(1, runs + 1):
             bench.run = run
             run_workload(bench, sink, backend, kind, n)
+            loads[run] = "%.1f %.1f %.1f" % os.getloadavg()
     finally:
         sink.stop()
         bench.out.close()
         with open(os.path.join(work, "results.jsonl")) as results:
-            values = [json.loads(line).get("value") for line in results]
+            rows = [json.loads(line) for line in results]
         shutil.rmtree(work, ignore_errors=True)
 
+    if kind == "latency":
+        print_latency(rows, loads)
+        return 0
+    values = [row.get("value") for row in rows]
     figures = sorted(v for v in values if v is not None)
     if figures:
         print(f"{sys.argv[2]} N={n}: median {figures[len(figures) // 2]:,.0f}"
