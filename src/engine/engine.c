@@ -41,6 +41,9 @@
  */
 #define AHEAD_WARM_WINDOW_MS 200
 #define AHEAD_WARM_INTERVAL_MS 20
+/* The wait for entries claimed ahead ends this early, and
+ * engine_start_due_ahead sleeps the rest with clock_nanosleep. */
+#define AHEAD_EARLY_WAKE_MS 1
 
 int64_t engine_wall_ms(void)
 {
@@ -128,6 +131,7 @@ void engine_free(struct engine *engine)
     if (engine == NULL)
         return;
     engine_writer_stop(engine);
+    engine_drop_ahead(engine);
     engine_free_spares(engine);
     engine_platforms_free(engine);
     engine_sweeper_free(engine);
@@ -380,10 +384,8 @@ static int next_wait_ms(struct engine *engine)
                                         &due) == STORE_OK &&
         claim_time(engine, due, now) - now < wait)
         wait = claim_time(engine, due, now) - now;
-    /* engine_wall_ms() rounds down, so this wait does not end before
-     * the due time. */
-    if (engine_next_ahead_due(engine) - now < wait)
-        wait = engine_next_ahead_due(engine) - now;
+    if (engine_next_ahead_due(engine) - AHEAD_EARLY_WAKE_MS - now < wait)
+        wait = engine_next_ahead_due(engine) - AHEAD_EARLY_WAKE_MS - now;
     if (engine_next_ahead_due(engine) - now <= AHEAD_WARM_WINDOW_MS) {
         if (wait > AHEAD_WARM_INTERVAL_MS)
             wait = AHEAD_WARM_INTERVAL_MS;

@@ -92,6 +92,16 @@ struct engine {
     struct inflight *ahead_head;
     struct inflight *ahead_tail;
     int64_t ahead_retry_at; /* wall ms; after a failed start_claimed */
+    /*
+     * The claims of the entries from ahead_head to ahead_batch_last,
+     * those due first, listed by engine_warm_ahead before their due
+     * time, so that the store call at the due time needs no walk over
+     * the entries. Any change to the list sets ahead_batch_last to NULL.
+     */
+    struct claim_start *ahead_batch;
+    size_t ahead_batch_count;
+    size_t ahead_batch_capacity;
+    struct inflight *ahead_batch_last;
 
     /* Freed attempts kept for reuse, linked by `next`. */
     struct inflight *spare;
@@ -194,12 +204,13 @@ void engine_abort_all(struct engine *engine);
 /* engine_ahead.c */
 int engine_claim_ahead(struct engine *engine, uint32_t room);
 void engine_start_due_ahead(struct engine *engine);
+/* Frees the entries claimed ahead, and the list of their claims. */
 void engine_drop_ahead(struct engine *engine);
 /*
  * Reads the memory of the entries claimed ahead, so that it is in the
- * caches and page tables when they start. The loop calls it at least
- * every AHEAD_WARM_INTERVAL_MS in the last AHEAD_WARM_WINDOW_MS before
- * the first of them is due.
+ * caches and page tables when they start, and lists the claims of those
+ * due first. The loop calls it at least every AHEAD_WARM_INTERVAL_MS in
+ * the last AHEAD_WARM_WINDOW_MS before the first of them is due.
  */
 void engine_warm_ahead(struct engine *engine);
 /* The due time of the next entry claimed ahead, or INT64_MAX. */

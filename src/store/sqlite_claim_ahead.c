@@ -62,6 +62,14 @@ static const char sql_claim_start[] =
     "   AND e.status = 'publishing' AND e.lease_node = ?4"
     "   AND e.attempt_count = ?3 AND e.due_at = ?5)";
 
+/* The rows that sql_claim_start reads and changes, only read. */
+static const char sql_claim_start_read[] =
+    "SELECT a.started_at FROM attempts a"
+    " WHERE a.entry_id = ?1 AND a.number = ?2 AND a.started_at = 0"
+    " AND EXISTS (SELECT 1 FROM entries e WHERE e.id = ?1"
+    "   AND e.status = 'publishing' AND e.lease_node = ?3"
+    "   AND e.attempt_count = ?2 AND e.due_at = ?4)";
+
 /* Selects the entries whose current attempt was claimed ahead and has
  * not started. */
 #define UNSTARTED                                                              \
@@ -383,6 +391,50 @@ int sqlite_start_claimed(struct store *store, const char *node,
         for (size_t i = 0; i < count; i++)
             claims[i].started = 0;
     }
+    return result;
+}
+
+static int read_claimed(struct sqlite_store *s, const char *node,
+                        const struct claim_start *claim)
+{
+    sqlite3_stmt *stmt = sqlite_stmt(s, STMT_CLAIM_START_READ,
+                                     sql_claim_start_read, "warm claimed");
+    int rc;
+
+    if (stmt == NULL)
+        return sqlite_stmt_error(s);
+    sqlite3_bind_int64(stmt, 1, claim->entry_id);
+    sqlite3_bind_int64(stmt, 2, claim->attempt_number);
+    sqlite_bind_text(stmt, 3, node);
+    sqlite3_bind_int64(stmt, 4, claim->due_at);
+    rc = sqlite3_step(stmt);
+    sqlite_done(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sqlite_fail(s, rc, "read a claimed attempt");
+    return STORE_OK;
+}
+
+/*
+ * One read transaction for all, so that SQLite checks the WAL for
+ * changes once rather than once per statement.
+ */
+int sqlite_warm_claimed(struct store *store, const char *node,
+                        const struct claim_start *claims, size_t count)
+{
+    struct sqlite_store *s = sqlite_store_of(store);
+    int result = STORE_OK;
+    int rc;
+
+    if (node == NULL || count == 0 || s->outer_transaction)
+        return STORE_OK;
+    rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return sqlite_fail(s, rc, "warm claimed attempts");
+    for (size_t i = 0; result == STORE_OK && i < count; i++)
+        result = read_claimed(s, node, &claims[i]);
+    rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (result == STORE_OK && rc != SQLITE_OK)
+        result = sqlite_fail(s, rc, "warm claimed attempts");
     return result;
 }
 

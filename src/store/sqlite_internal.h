@@ -106,6 +106,7 @@ enum sqlite_stmt_id {
     STMT_AHEAD_EXISTS,
     STMT_ATTEMPT_RESERVE,
     STMT_CLAIM_START,
+    STMT_CLAIM_START_READ,
     STMT_UNCLAIM_ENTRY,
     STMT_UNCLAIM_CONTENT,
     STMT_ATTEMPT_DELETE,
@@ -422,6 +423,8 @@ int sqlite_claim_ahead(struct store *store, const char *node,
 int sqlite_start_claimed(struct store *store, const char *node,
                          struct claim_start *claims, size_t count,
                          int64_t now);
+int sqlite_warm_claimed(struct store *store, const char *node,
+                        const struct claim_start *claims, size_t count);
 int sqlite_complete_and_claim(struct store *store,
                               const struct attempt_completion *completions,
                               size_t count, int *applied,

@@ -457,6 +457,17 @@ struct store_ops {
                          int64_t now);
 
     /*
+     * Reads, without changing them, the rows that start_claimed would
+     * read and change for these claims, so that they are in the
+     * handle's cache at the due time. Changes nothing; a failure only
+     * leaves the cache cold.
+     *
+     * NULL in a back end whose start_claimed gains nothing from it.
+     */
+    int (*warm_claimed)(struct store *store, const char *node,
+                        const struct claim_start *claims, size_t count);
+
+    /*
      * Applies attempt results in one transaction. applied[i] is 1 when
      * completion i was written and 0 when its entry had moved on (lost
      * race). Writes the retry audit records, pauses platforms, and the

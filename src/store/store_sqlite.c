@@ -59,6 +59,7 @@ static const struct store_ops sqlite_ops = {
     .next_due_at = sqlite_next_due_at,
     .claim_ahead = sqlite_claim_ahead,
     .start_claimed = sqlite_start_claimed,
+    .warm_claimed = sqlite_warm_claimed,
     .complete_attempts = sqlite_complete_attempts,
     .complete_and_claim = sqlite_complete_and_claim,
     .renew_leases = sqlite_renew_leases,
