@@ -10,9 +10,6 @@
  * back, start_claimed then reports it as not started, and the engine
  * drops its copy without posting.
  */
-/* clock_nanosleep() is POSIX. */
-#define _POSIX_C_SOURCE 200809L
-
 #include "engine/engine_internal.h"
 
 #include <errno.h>
