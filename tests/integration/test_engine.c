@@ -911,6 +911,65 @@ static void test_cancel_claimed_ahead(void **state)
     attempt_list_free(&attempts);
 }
 
+/* Asserts that the entry was published by one attempt started at or
+ * after its due time. */
+static void assert_started_due(struct harness *h, int64_t id)
+{
+    struct attempt_list attempts = {0};
+    struct entry entry = read_entry(h, id);
+
+    assert_int_equal(entry.status, ENTRY_PUBLISHED);
+    read_attempts(h, id, &attempts);
+    assert_int_equal(attempts.count, 1);
+    assert_true(attempts.items[0].started_at >= entry.due_at);
+    attempt_list_free(&attempts);
+}
+
+/*
+ * Two entries due at once and one due 400 ms later, all claimed ahead,
+ * each on a platform of its own since a platform's concurrency of 1
+ * lets it claim one at a time. One of the first two is cancelled 100 ms
+ * before its due time, after the engine listed their claims for the
+ * start.
+ */
+static void test_cancel_listed_claim(void **state)
+{
+    struct harness *h = *state;
+    int64_t due;
+    struct entry kept;
+    struct entry cancelled;
+    struct entry later;
+
+    harness_start(h, &(struct setup){
+                         .platforms = {"hook", "hook2", "hook3"},
+                         .claim_ahead = "30s"});
+    due = wall_ms() + 3000;
+    kept = submit_one(h, "listed-kept", "hook", due);
+    cancelled = submit_one(h, "listed-cancelled", "hook2", due);
+    later = submit_one(h, "listed-later", "hook3", due + 400);
+    wait_claimed_ahead(h, kept.id);
+    wait_claimed_ahead(h, cancelled.id);
+    wait_claimed_ahead(h, later.id);
+
+    sleep_ms(ms_until(due - 100));
+    assert_int_equal(h->probe->ops->cancel_entry(h->probe, cancelled.id,
+                                                 wall_ms(), "test"),
+                     STORE_OK);
+
+    assert_int_equal(fake_platform_wait_requests(
+                         h->fake, 2, ms_until(due + 400 + 10000)),
+                     2);
+    wait_status(h, kept.id, ENTRY_PUBLISHED, SETTLE_TIMEOUT_MS);
+    wait_status(h, later.id, ENTRY_PUBLISHED, SETTLE_TIMEOUT_MS);
+    assert_int_equal(fake_platform_wait_requests(
+                         h->fake, 3, ms_until(due + 400 + 1500)),
+                     2);
+    engine_halt(h);
+    assert_started_due(h, kept.id);
+    assert_started_due(h, later.id);
+    assert_int_equal(read_entry(h, cancelled.id).status, ENTRY_CANCELLED);
+}
+
 static void test_reschedule_claimed_ahead(void **state)
 {
     struct harness *h = *state;
@@ -1286,6 +1345,7 @@ int main(void)
         ENGINE_TEST(test_cancel_scheduled),
         ENGINE_TEST(test_claimed_ahead_starts_due),
         ENGINE_TEST(test_cancel_claimed_ahead),
+        ENGINE_TEST(test_cancel_listed_claim),
         ENGINE_TEST(test_reschedule_claimed_ahead),
         ENGINE_TEST(test_stop_releases_claimed_ahead),
         ENGINE_TEST(test_shutdown_finishes),
