@@ -471,8 +471,9 @@ struct store_ops {
     /*
      * complete_attempts of the `count` completions and claim_due of up
      * to claim->max entries, in claims of claim->batch entries at most
-     * (one claim of claim->max on PostgreSQL), in one transaction, so that one commit (one sync of the log or
-     * one WAL flush) serves both. Each part follows the rules of its own
+     * (one claim of claim->max on PostgreSQL), in one transaction, so
+     * that one commit (one sync of the log or one WAL flush) serves
+     * both. Each part follows the rules of its own
      * operation, and the list is in due order. When either part fails
      * nothing is written: every applied[i] is 0 and the list is empty.
      * A count of 0 only claims, and claim->max 0 only completes.
