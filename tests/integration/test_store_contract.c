@@ -1734,7 +1734,8 @@ static void complete_and_claim_one_round(void **state)
     submit_simple(store, "c5", one_alpha, 1, NOW + HOUR);
     struct attempt_completion c =
         completion(&e, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + 1000);
-    /* Two claim statements of 1 and 1 entry: max 2 in batches of 1. */
+    /* max 2 in batches of 1: two claim statements on SQLite, one on
+     * PostgreSQL, which claims the whole round at once. */
     struct claim_request request = round_claim("node-a", 2, 1);
 
     check_ok(store, store->ops->complete_and_claim(store, &c, 1, &applied,
