@@ -1929,6 +1929,56 @@ static void complete_and_claim_all_or_nothing(void **state)
     assert_int_equal(get_entry(store, e.id).status, ENTRY_PUBLISHING);
 }
 
+/*
+ * On PostgreSQL the round's claim and its update of the completed
+ * entries go out together. A failure of the update in the database
+ * (here a trigger that raises) undoes the claim too, and the next
+ * round on the same connection works.
+ */
+static void complete_and_claim_database_failure(void **state)
+{
+    struct fixture *f = *state;
+    struct store *store = f->store;
+    struct entry_list claimed = {0};
+    int applied = -1;
+
+    if (f->schemas[0][0] == '\0')
+        skip();
+    submit_simple(store, "c1", one_alpha, 1, NOW);
+    struct entry e = claim_one(store, "node-a", NOW);
+    submit_simple(store, "c2", one_alpha, 1, NOW);
+    struct attempt_completion c =
+        completion(&e, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + 1000);
+    struct claim_request request = round_claim("node-a", 5, 64);
+
+    pg_admin(f->url, "CREATE FUNCTION explode() RETURNS trigger"
+                     " LANGUAGE plpgsql AS $$ BEGIN"
+                     " RAISE EXCEPTION 'test failure'; END $$");
+    pg_admin(f->url, "CREATE TRIGGER explode BEFORE UPDATE ON attempts"
+                     " FOR EACH ROW EXECUTE FUNCTION explode()");
+    assert_int_not_equal(store->ops->complete_and_claim(store, &c, 1, &applied,
+                                                        &request, &claimed),
+                         STORE_OK);
+    assert_non_null(strstr(store_errmsg(store), "test failure"));
+    assert_int_equal(applied, 0);
+    assert_int_equal(claimed.count, 0);
+    assert_int_equal(get_entry(store, e.id).status, ENTRY_PUBLISHING);
+    check_pg_value(f->url,
+                   "SELECT status || ',' || attempt_count FROM entries"
+                   " WHERE content_id = 'c2'",
+                   "pending,0");
+    check_pg_value(f->url, "SELECT count(*) FROM attempts", "1");
+
+    pg_admin(f->url, "DROP TRIGGER explode ON attempts");
+    check_ok(store, store->ops->complete_and_claim(store, &c, 1, &applied,
+                                                   &request, &claimed));
+    assert_int_equal(applied, 1);
+    assert_int_equal(claimed.count, 1);
+    assert_string_equal(claimed.items[0].content_id, "c2");
+    assert_int_equal(get_entry(store, e.id).status, ENTRY_PUBLISHED);
+    entry_list_free(&claimed);
+}
+
 static void complete_pauses_platform(void **state)
 {
     struct store *store = store_of(state);
@@ -3509,6 +3559,7 @@ int main(void)
         STORE_TEST(complete_and_claim_one_part),
         STORE_TEST(complete_and_claim_lost_race),
         STORE_TEST(complete_and_claim_all_or_nothing),
+        STORE_TEST(complete_and_claim_database_failure),
         STORE_TEST(publish_audit_partial),
         STORE_TEST(publish_audit_failed),
         STORE_TEST(publish_audit_once_per_job),
