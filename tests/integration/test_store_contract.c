@@ -1766,8 +1766,8 @@ static void complete_and_claim_one_round(void **state)
 
 /*
  * Every entry a round claims comes back as the store keeps it, and the
- * job of each, from every claim statement of the round, reads back with
- * its own content.
+ * job of each, from every claim statement of the round (SQLite) or from
+ * its one statement (PostgreSQL), reads back with its own content.
  */
 static void complete_and_claim_returns_stored(void **state)
 {
@@ -1787,7 +1787,7 @@ static void complete_and_claim_returns_stored(void **state)
     int64_t third_job = submit(store, &req);
     struct attempt_completion c =
         completion(&e, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + 1000);
-    /* Three claim statements of one entry each. */
+    /* Three claim statements of one entry each on SQLite. */
     struct claim_request round = round_claim("node-b", 3, 1);
 
     check_ok(store, store->ops->complete_and_claim(store, &c, 1, &applied,
