@@ -97,7 +97,7 @@ int pg_claim_statement(struct pg_store *s, const char *node,
     pg_claim_call(&p, &call, node, platform_set, now, lease_ms, max);
 
     PGresult *res =
-        pg_query(s, call.id, call.sql, &p, "claim due entries", &result);
+        pg_query(s, PG_CLAIM, sql_claim, &p, "claim due entries", &result);
     if (res == NULL)
         return result;
     result = pg_claim_rows(s, res, list);

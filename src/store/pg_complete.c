@@ -191,8 +191,8 @@ static int update_entries(struct pg_store *s, const struct complete_args *a)
     int result;
 
     pg_complete_call(&p, &call, a->completions, a->count);
-    PGresult *res =
-        pg_query(s, call.id, call.sql, &p, "complete attempts", &result);
+    PGresult *res = pg_query(s, PG_COMPLETE, sql_complete, &p,
+                             "complete attempts", &result);
     pg_params_clear(&p);
     if (res == NULL)
         return result;
