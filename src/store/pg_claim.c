@@ -62,45 +62,28 @@ struct claim_args {
     struct entry_list *list;
 };
 
-void pg_claim_call(struct pg_params *p, struct pg_call *call, const char *node,
-                   const char *platform_set, int64_t now, int64_t lease_ms,
-                   size_t max)
-{
-    pg_params_init(p);
-    pg_param_text(p, node);
-    pg_param_int(p, now + lease_ms);
-    pg_param_int(p, now);
-    pg_param_int(p, max > INT64_MAX ? INT64_MAX : (int64_t)max);
-    pg_param_text(p, platform_set);
-    *call = (struct pg_call){PG_CLAIM, sql_claim, p};
-}
-
-int pg_claim_rows(struct pg_store *s, const PGresult *res,
-                  struct entry_list *list)
-{
-    int result = pg_read_entries(s, res, list);
-
-    if (result == STORE_OK)
-        pg_job_cache_fill(s, res, CLAIM_JOB_ID_COL, CLAIM_JOB_COL);
-    return result;
-}
-
 int pg_claim_statement(struct pg_store *s, const char *node,
                        const char *platform_set, int64_t now, int64_t lease_ms,
                        size_t max, struct entry_list *list)
 {
     struct pg_params p;
-    struct pg_call call;
     int result;
 
     entry_list_free(list);
-    pg_claim_call(&p, &call, node, platform_set, now, lease_ms, max);
+    pg_params_init(&p);
+    pg_param_text(&p, node);
+    pg_param_int(&p, now + lease_ms);
+    pg_param_int(&p, now);
+    pg_param_int(&p, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+    pg_param_text(&p, platform_set);
 
     PGresult *res =
         pg_query(s, PG_CLAIM, sql_claim, &p, "claim due entries", &result);
     if (res == NULL)
         return result;
-    result = pg_claim_rows(s, res, list);
+    result = pg_read_entries(s, res, list);
+    if (result == STORE_OK)
+        pg_job_cache_fill(s, res, CLAIM_JOB_ID_COL, CLAIM_JOB_COL);
     PQclear(res);
     return result;
 }

@@ -153,9 +153,20 @@ static char *completion_rows(const struct complete_args *a)
     return text;
 }
 
-/* Sets applied[] and done[] from the rows of sql_complete. */
-static void read_completed(const struct complete_args *a, const PGresult *res)
+/* Runs sql_complete and fills applied[] and done[] from its rows. */
+static int update_entries(struct pg_store *s, const struct complete_args *a)
 {
+    struct pg_params p;
+    int result;
+
+    pg_params_init(&p);
+    pg_param_owned(&p, completion_rows(a));
+    PGresult *res = pg_query(s, PG_COMPLETE, sql_complete, &p,
+                             "complete attempts", &result);
+    pg_params_clear(&p);
+    if (res == NULL)
+        return result;
+
     for (int row = 0; row < PQntuples(res); row++) {
         int64_t ord = pg_get_int(res, row, 0);
         struct completed *out;
@@ -170,34 +181,6 @@ static void read_completed(const struct complete_args *a, const PGresult *res)
         out->max_retries = (uint32_t)pg_get_int(res, row, 4);
         out->job_open = pg_get_bool(res, row, 5);
     }
-}
-
-void pg_complete_call(struct pg_params *p, struct pg_call *call,
-                      const struct attempt_completion *completions,
-                      size_t count)
-{
-    struct complete_args args = {completions, count, NULL, NULL};
-
-    pg_params_init(p);
-    pg_param_owned(p, completion_rows(&args));
-    *call = (struct pg_call){PG_COMPLETE, sql_complete, p};
-}
-
-/* Runs sql_complete and fills applied[] and done[] from its rows. */
-static int update_entries(struct pg_store *s, const struct complete_args *a)
-{
-    struct pg_params p;
-    struct pg_call call;
-    int result;
-
-    pg_complete_call(&p, &call, a->completions, a->count);
-    PGresult *res = pg_query(s, PG_COMPLETE, sql_complete, &p,
-                             "complete attempts", &result);
-    pg_params_clear(&p);
-    if (res == NULL)
-        return result;
-
-    read_completed(a, res);
     PQclear(res);
     return STORE_OK;
 }
@@ -336,29 +319,20 @@ static int check_rounds(struct pg_store *s, const struct complete_args *a,
     return result;
 }
 
-/* Writes what follows from the applied results, and commits. */
-static int finish_batch(struct pg_store *s, const struct complete_args *a)
-{
-    struct pg_audit_batch audit;
-    int result;
-
-    pg_audit_batch_init(&audit);
-    result = apply_effects(s, a, &audit);
-    if (result == STORE_OK)
-        result = check_rounds(s, a, &audit);
-    pg_audit_batch_clear(&audit);
-    return result;
-}
-
 static int complete_body(struct pg_store *s, void *arg)
 {
     struct complete_args *a = arg;
+    struct pg_audit_batch audit;
     int result;
 
     memset(a->applied, 0, a->count * sizeof *a->applied);
+    pg_audit_batch_init(&audit);
     result = update_entries(s, a);
     if (result == STORE_OK)
-        result = finish_batch(s, a);
+        result = apply_effects(s, a, &audit);
+    if (result == STORE_OK)
+        result = check_rounds(s, a, &audit);
+    pg_audit_batch_clear(&audit);
     return result;
 }
 
@@ -371,27 +345,9 @@ int pg_complete_statements(struct pg_store *s,
 
     args.done = calloc(count, sizeof *args.done);
     if (args.done == NULL)
-        return pg_error(s, STORE_ERROR, "out of memory completing %zu attempts",
-                        count);
+        return pg_error(s, STORE_ERROR,
+                        "out of memory completing %zu attempts", count);
     result = complete_body(s, &args);
-    free(args.done);
-    return result;
-}
-
-int pg_complete_rows(struct pg_store *s,
-                     const struct attempt_completion *completions, size_t count,
-                     int *applied, const PGresult *res)
-{
-    struct complete_args args = {completions, count, applied, NULL};
-    int result;
-
-    memset(applied, 0, count * sizeof *applied);
-    args.done = calloc(count, sizeof *args.done);
-    if (args.done == NULL)
-        return pg_error(s, STORE_ERROR, "out of memory completing %zu attempts",
-                        count);
-    read_completed(&args, res);
-    result = finish_batch(s, &args);
     free(args.done);
     return result;
 }

@@ -22,59 +22,42 @@ struct round_args {
 };
 
 /*
- * A round claims in one statement, whatever claim->batch says: the rows
- * stay locked until the round commits either way, and a second
- * statement would add its planning, its scan of entries_due and its own
- * round trip. claim->max is bounded by the engine's free attempt slots
- * (max_in_flight).
- *
- * Sends BEGIN, the claim and the update of the completed entries in one
- * round trip, then the rest of the completion, which commits. The
- * claim runs first: a row it locks stays locked until the commit, and
- * other nodes' claims skip it.
+ * Claims the whole round in one statement, whatever claim->batch says:
+ * the rows stay locked until the round commits either way, and a
+ * second statement would add its planning, its scan of entries_due and
+ * its own round trip. claim->max is bounded by the engine's free
+ * attempt slots (max_in_flight).
  */
-static int claim_and_complete(struct pg_store *s, struct round_args *a)
+static int claim_all(struct pg_store *s, struct round_args *a)
 {
     const struct claim_request *claim = a->claim;
-    struct pg_params claim_params;
-    struct pg_params complete_params;
-    struct pg_call calls[2];
-    PGresult *results[2];
-    int result;
 
-    pg_claim_call(&claim_params, &calls[0], claim->node, a->platform_set,
-                  claim->now, claim->lease_ms, claim->max);
-    pg_complete_call(&complete_params, &calls[1], a->completions, a->count);
-    result = pg_pipeline_begin(s, calls, 2, results,
-                               "claim due entries and complete attempts");
-    pg_params_clear(&claim_params);
-    pg_params_clear(&complete_params);
-    if (result != STORE_OK)
-        return result;
+    if (claim->max == 0 || claim->platform_count == 0)
+        return STORE_OK;
 
-    result = pg_claim_rows(s, results[0], a->list);
-    if (result == STORE_OK)
-        result = pg_complete_rows(s, a->completions, a->count, a->applied,
-                                  results[1]);
-    PQclear(results[0]);
-    PQclear(results[1]);
-    return result;
+    /* Every job of the round stays cached for the engine's get_job. */
+    return pg_claim_statement(s, claim->node, a->platform_set, claim->now,
+                              claim->lease_ms, claim->max, a->list);
 }
 
+/*
+ * The claims go first: their first statement carries BEGIN, and the
+ * completion's last statement carries COMMIT. A claim row locked here
+ * stays locked until then, and other nodes' claims skip it.
+ */
 static int round_body(struct pg_store *s, void *arg)
 {
     struct round_args *a = arg;
-    const struct claim_request *claim = a->claim;
+    int result;
 
     entry_list_free(a->list);
     if (a->count > 0)
         memset(a->applied, 0, a->count * sizeof *a->applied);
-    if (claim->max == 0 || claim->platform_count == 0)
-        return pg_complete_statements(s, a->completions, a->count, a->applied);
-    if (a->count == 0)
-        return pg_claim_statement(s, claim->node, a->platform_set, claim->now,
-                                  claim->lease_ms, claim->max, a->list);
-    return claim_and_complete(s, a);
+    result = claim_all(s, a);
+    if (result == STORE_OK && a->count > 0)
+        result =
+            pg_complete_statements(s, a->completions, a->count, a->applied);
+    return result;
 }
 
 int pg_complete_and_claim(struct store *store,

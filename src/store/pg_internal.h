@@ -309,23 +309,6 @@ struct pg_call {
 PGresult *pg_pipeline(struct pg_store *s, const struct pg_call *calls,
                       int count, int keep, const char *op, int *result);
 
-/*
- * Like pg_pipeline, but keeps the results of the `n` calls from
- * calls[first] on in kept[0..n-1], for the caller to PQclear. Returns
- * a store result; on failure every kept[i] is NULL.
- */
-int pg_pipeline_results(struct pg_store *s, const struct pg_call *calls,
-                        int count, int first, int n, PGresult **kept,
-                        const char *op);
-
-/*
- * Runs the `count` calls (3 at most) in one round trip, with BEGIN
- * before them when the transaction has not begun yet, and keeps every
- * call's result in kept[0..count-1] as pg_pipeline_results does.
- */
-int pg_pipeline_begin(struct pg_store *s, const struct pg_call *calls,
-                      int count, PGresult **kept, const char *op);
-
 /* pg_query's path for the first statement of a transaction: BEGIN and
  * the statement in one round trip. */
 PGresult *pg_query_begin(struct pg_store *s, enum pg_stmt_id id,
@@ -654,15 +637,6 @@ int pg_claim_statement(struct pg_store *s, const char *node,
                        const char *platform_set, int64_t now,
                        int64_t lease_ms, size_t max,
                        struct entry_list *list);
-/* pg_claim_statement as a call for a pipeline; p is the caller's, for
- * the parameters, which borrow node and platform_set. */
-void pg_claim_call(struct pg_params *p, struct pg_call *call,
-                   const char *node, const char *platform_set, int64_t now,
-                   int64_t lease_ms, size_t max);
-/* Reads the rows of the claim call's result into *list and the job
- * cache, as pg_claim_statement does. */
-int pg_claim_rows(struct pg_store *s, const PGresult *res,
-                  struct entry_list *list);
 /*
  * The statements of pg_complete_attempts, for a PG_OP_TRANSACTION body:
  * the last one commits, so the body runs nothing after them.
@@ -670,22 +644,6 @@ int pg_claim_rows(struct pg_store *s, const PGresult *res,
 int pg_complete_statements(struct pg_store *s,
                            const struct attempt_completion *completions,
                            size_t count, int *applied);
-/*
- * The first statement of pg_complete_statements, the update of the
- * entries and attempts, as a call for a pipeline. Initialises p, which
- * the caller clears after running the call.
- */
-void pg_complete_call(struct pg_params *p, struct pg_call *call,
-                      const struct attempt_completion *completions,
-                      size_t count);
-/*
- * The rest of pg_complete_statements, from res, the result of the call
- * of pg_complete_call: sets applied[], writes the audit records and
- * the publish checks, and commits.
- */
-int pg_complete_rows(struct pg_store *s,
-                     const struct attempt_completion *completions,
-                     size_t count, int *applied, const PGresult *res);
 int pg_renew_leases(struct store *store, const char *node,
                     struct lease_renewal *leases, size_t count,
                     int64_t now, int64_t lease_ms, size_t *renewed);

@@ -49,34 +49,33 @@ static int prepare_calls(struct pg_store *s, const struct pg_call *calls,
 
 /*
  * Reads the result of each statement sent, then the end of the
- * pipeline. Keeps the results of the `n` statements from `first` on in
- * kept[0..n-1] and records the first failure. The loop is bounded by
- * the statements sent, so a broken connection, after which libpq
- * returns no more results, ends it too.
+ * pipeline. Keeps the result of statement `keep` in *kept and records
+ * the first failure. The loop is bounded by the statements sent, so a
+ * broken connection, after which libpq returns no more results, ends
+ * it too.
  */
-static int read_results(struct pg_store *s, int sent, int first, int n,
-                        const char *op, PGresult **kept)
+static int read_results(struct pg_store *s, int sent, int keep, const char *op,
+                        PGresult **kept)
 {
     int result = STORE_OK;
 
     for (int i = 0; i < sent; i++) {
         PGresult *res = PQgetResult(s->conn);
         ExecStatusType status = PQresultStatus(res);
-        int ok = status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK;
 
         if (res == NULL) {
             if (result == STORE_OK)
                 result = pg_fail(s, NULL, op);
             break;
         }
-        if (ok && i >= first && i < first + n && result == STORE_OK) {
-            kept[i - first] = res;
-            res = NULL;
-        } else if (!ok && status != PGRES_PIPELINE_ABORTED &&
-                   result == STORE_OK) {
+        if ((status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) &&
+            i == keep && result == STORE_OK)
+            *kept = res;
+        else if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK &&
+                 status != PGRES_PIPELINE_ABORTED && result == STORE_OK)
             result = pg_fail(s, res, op);
-        }
-        PQclear(res);
+        if (res != *kept)
+            PQclear(res);
         /* Each statement's results end with a NULL. */
         while ((res = PQgetResult(s->conn)) != NULL)
             PQclear(res);
@@ -89,58 +88,41 @@ static int read_results(struct pg_store *s, int sent, int first, int n,
     return result;
 }
 
-static void clear_results(PGresult **results, int n)
-{
-    for (int i = 0; i < n; i++) {
-        PQclear(results[i]);
-        results[i] = NULL;
-    }
-}
-
-int pg_pipeline_results(struct pg_store *s, const struct pg_call *calls,
-                        int count, int first, int n, PGresult **kept,
-                        const char *op)
-{
-    int sent = 0;
-    int result;
-
-    for (int i = 0; i < n; i++)
-        kept[i] = NULL;
-    s->sqlstate[0] = '\0';
-    s->constraint[0] = '\0';
-    s->connection_lost = 0;
-    result = prepare_calls(s, calls, count, op);
-    if (result != STORE_OK)
-        return result;
-
-    if (!PQenterPipelineMode(s->conn))
-        return pg_fail(s, NULL, op);
-    while (sent < count && send_call(s, &calls[sent]))
-        sent++;
-    if (sent < count || !PQpipelineSync(s->conn)) {
-        result = pg_fail(s, NULL, op);
-        /* Nothing waits for results that were never synced. */
-        if (PQstatus(s->conn) == CONNECTION_OK && PQpipelineSync(s->conn))
-            read_results(s, sent, 0, 0, op, NULL);
-        PQexitPipelineMode(s->conn);
-        return result;
-    }
-
-    result = read_results(s, sent, first, n, op, kept);
-    if (!PQexitPipelineMode(s->conn) && result == STORE_OK)
-        result = pg_fail(s, NULL, op);
-    if (result != STORE_OK)
-        clear_results(kept, n);
-    return result;
-}
-
 PGresult *pg_pipeline(struct pg_store *s, const struct pg_call *calls,
                       int count, int keep, const char *op, int *result)
 {
     PGresult *kept = NULL;
+    int sent = 0;
 
-    *result = pg_pipeline_results(s, calls, count, keep < 0 ? 0 : keep,
-                                  keep < 0 ? 0 : 1, &kept, op);
+    s->sqlstate[0] = '\0';
+    s->constraint[0] = '\0';
+    s->connection_lost = 0;
+    *result = prepare_calls(s, calls, count, op);
+    if (*result != STORE_OK)
+        return NULL;
+
+    if (!PQenterPipelineMode(s->conn)) {
+        *result = pg_fail(s, NULL, op);
+        return NULL;
+    }
+    while (sent < count && send_call(s, &calls[sent]))
+        sent++;
+    if (sent < count || !PQpipelineSync(s->conn)) {
+        *result = pg_fail(s, NULL, op);
+        /* Nothing waits for results that were never synced. */
+        if (PQstatus(s->conn) == CONNECTION_OK && PQpipelineSync(s->conn))
+            read_results(s, sent, -1, op, &kept);
+        PQexitPipelineMode(s->conn);
+        return NULL;
+    }
+
+    *result = read_results(s, sent, keep, op, &kept);
+    if (!PQexitPipelineMode(s->conn) && *result == STORE_OK)
+        *result = pg_fail(s, NULL, op);
+    if (*result != STORE_OK) {
+        PQclear(kept);
+        return NULL;
+    }
     return kept;
 }
 
@@ -152,26 +134,6 @@ PGresult *pg_query_begin(struct pg_store *s, enum pg_stmt_id id,
 
     s->begin_pending = 0;
     return pg_pipeline(s, calls, 2, 1, op, result);
-}
-
-int pg_pipeline_begin(struct pg_store *s, const struct pg_call *calls,
-                      int count, PGresult **kept, const char *op)
-{
-    struct pg_call all[PIPELINE_MAX];
-    int first = 0;
-
-    if (count > PIPELINE_MAX - 1)
-        return pg_error(s, STORE_ERROR,
-                        "%s failed: %d statements in one pipeline, at most "
-                        "%d fit",
-                        op, count, PIPELINE_MAX - 1);
-    if (s->begin_pending)
-        all[first++] = (struct pg_call){PG_BEGIN, sql_begin, NULL};
-    for (int i = 0; i < count; i++)
-        all[first + i] = calls[i];
-
-    s->begin_pending = 0;
-    return pg_pipeline_results(s, all, first + count, first, count, kept, op);
 }
 
 /* Adds NOTIFY, when the operation owes one, and COMMIT to calls. */
