@@ -21,33 +21,23 @@ struct round_args {
     struct entry_list *list;
 };
 
-/* Claims in statements of claim->batch entries until max or a short one. */
+/*
+ * Claims the whole round in one statement, whatever claim->batch says:
+ * the rows stay locked until the round commits either way, and a
+ * second statement would add its planning, its scan of entries_due and
+ * its own round trip. claim->max is bounded by the engine's free
+ * attempt slots (max_in_flight).
+ */
 static int claim_all(struct pg_store *s, struct round_args *a)
 {
     const struct claim_request *claim = a->claim;
-    size_t left = claim->max;
 
-    while (left > 0 && claim->platform_count > 0) {
-        struct entry_list part = {0};
-        size_t want = left < claim->batch ? left : claim->batch;
-        /* Every job of the round stays cached for the engine's get_job. */
-        int result = pg_claim_statement(s, claim->node, a->platform_set,
-                                        claim->now, claim->lease_ms, want,
-                                        left < claim->max, &part);
+    if (claim->max == 0 || claim->platform_count == 0)
+        return STORE_OK;
 
-        if (result == STORE_OK && entry_list_append(a->list, &part) != 0)
-            result = pg_error(s, STORE_ERROR,
-                              "out of memory claiming %zu entries",
-                              claim->max);
-        if (result != STORE_OK) {
-            entry_list_free(&part);
-            return result;
-        }
-        if (a->list->count < claim->max - left + want)
-            return STORE_OK;
-        left -= want;
-    }
-    return STORE_OK;
+    /* Every job of the round stays cached for the engine's get_job. */
+    return pg_claim_statement(s, claim->node, a->platform_set, claim->now,
+                              claim->lease_ms, claim->max, a->list);
 }
 
 /*
@@ -65,8 +55,8 @@ static int round_body(struct pg_store *s, void *arg)
         memset(a->applied, 0, a->count * sizeof *a->applied);
     result = claim_all(s, a);
     if (result == STORE_OK && a->count > 0)
-        result = pg_complete_statements(s, a->completions, a->count,
-                                        a->applied);
+        result =
+            pg_complete_statements(s, a->completions, a->count, a->applied);
     return result;
 }
 
@@ -76,8 +66,7 @@ int pg_complete_and_claim(struct store *store,
                           const struct claim_request *claim,
                           struct entry_list *list)
 {
-    struct round_args args = {completions, count, applied, claim, NULL,
-                              list};
+    struct round_args args = {completions, count, applied, claim, NULL, list};
     struct pg_op op = {"complete attempts and claim", PG_OP_TRANSACTION,
                        round_body, &args};
     char *platform_set = NULL;
@@ -87,16 +76,15 @@ int pg_complete_and_claim(struct store *store,
     list->count = 0;
     result = store_check_completions(store, completions, count, applied);
     if (result == STORE_OK)
-        result = store_check_claim(store, claim->node, claim->now,
-                                   claim->lease_ms);
+        result =
+            store_check_claim(store, claim->node, claim->now, claim->lease_ms);
     if (result == STORE_OK && claim->max > 0 && claim->batch == 0)
         result = pg_error(pg_store_of(store), STORE_INVALID,
                           "invalid claim batch of 0 entries: give 1 or "
                           "more");
     if (result == STORE_OK)
         result = store_platform_set_json(store, claim->platforms,
-                                         claim->platform_count,
-                                         &platform_set);
+                                         claim->platform_count, &platform_set);
     if (result != STORE_OK) {
         free(platform_set);
         return result;

@@ -472,9 +472,6 @@ int pg_pause(struct pg_store *s, const char *platform, int64_t until,
  */
 void pg_job_cache_fill(struct pg_store *s, const PGresult *res, int job_id_col,
                        int col);
-/* pg_job_cache.c: adds the jobs in the rows of res to the cache. */
-void pg_job_cache_add(struct pg_store *s, const PGresult *res, int job_id_col,
-                      int col);
 
 /* pg_job_cache.c: copies the cached job into *job; 0 when not cached. */
 int pg_job_cache_get(struct pg_store *s, int64_t job_id, struct job *job);
@@ -634,12 +631,11 @@ int pg_complete_and_claim(struct store *store,
 /*
  * The claim statement of pg_claim_due, over a platform set as a JSON
  * array; replaces *list. Commits on its own outside a transaction. The
- * claimed entries' jobs replace the job cache, or with add_to_cache are
- * added to it.
+ * claimed entries' jobs replace the job cache.
  */
 int pg_claim_statement(struct pg_store *s, const char *node,
                        const char *platform_set, int64_t now,
-                       int64_t lease_ms, size_t max, int add_to_cache,
+                       int64_t lease_ms, size_t max,
                        struct entry_list *list);
 /*
  * The statements of pg_complete_attempts, for a PG_OP_TRANSACTION body:

@@ -1,7 +1,6 @@
 /*
- * The jobs of the last claim (of every claim statement of the last
- * complete_and_claim), read from the claim's own rows, so that get_job
- * returns them without a round trip (PostgreSQL store). See
+ * The jobs of the last claim, read from the claim statement's own rows, so that
+ * get_job returns them without a round trip (PostgreSQL store). See
  * store/job_cache.h for why a cached copy stays true.
  */
 #include "store/pg_internal.h"
@@ -16,8 +15,8 @@ void pg_job_cache_clear(struct pg_store *s)
     job_cache_clear(&s->job_cache);
 }
 
-void pg_job_cache_add(struct pg_store *s, const PGresult *res, int job_id_col,
-                      int col)
+static void job_cache_add_rows(struct pg_store *s, const PGresult *res,
+                               int job_id_col, int col)
 {
     int rows = PQntuples(res);
     struct job *slots = job_cache_reserve(&s->job_cache, (size_t)rows);
@@ -47,7 +46,7 @@ void pg_job_cache_fill(struct pg_store *s, const PGresult *res, int job_id_col,
                        int col)
 {
     pg_job_cache_clear(s);
-    pg_job_cache_add(s, res, job_id_col, col);
+    job_cache_add_rows(s, res, job_id_col, col);
 }
 
 int pg_job_cache_get(struct pg_store *s, int64_t job_id, struct job *job)

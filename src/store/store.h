@@ -272,7 +272,8 @@ struct claim_start {
 };
 
 /* The claim of complete_and_claim: claim_due's arguments, and `batch`,
- * the largest number of entries one claim statement takes. */
+ * the largest number of entries one claim statement takes. The
+ * PostgreSQL store claims the whole `max` in one statement instead. */
 struct claim_request {
     const char *node;
     const char *const *platforms;
@@ -480,9 +481,10 @@ struct store_ops {
 
     /*
      * complete_attempts of the `count` completions and claim_due of up
-     * to claim->max entries, in claims of claim->batch entries at most,
-     * in one transaction, so that one commit (one sync of the log or
-     * one WAL flush) serves both. Each part follows the rules of its own
+     * to claim->max entries, in claims of claim->batch entries at most
+     * (one claim of claim->max on PostgreSQL), in one transaction, so
+     * that one commit (one sync of the log or one WAL flush) serves
+     * both. Each part follows the rules of its own
      * operation, and the list is in due order. When either part fails
      * nothing is written: every applied[i] is 0 and the list is empty.
      * A count of 0 only claims, and claim->max 0 only completes.

@@ -1734,7 +1734,8 @@ static void complete_and_claim_one_round(void **state)
     submit_simple(store, "c5", one_alpha, 1, NOW + HOUR);
     struct attempt_completion c =
         completion(&e, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + 1000);
-    /* Two claim statements of 1 and 1 entry: max 2 in batches of 1. */
+    /* max 2 in batches of 1: two claim statements on SQLite, one on
+     * PostgreSQL, which claims the whole round at once. */
     struct claim_request request = round_claim("node-a", 2, 1);
 
     check_ok(store, store->ops->complete_and_claim(store, &c, 1, &applied,
@@ -1765,8 +1766,8 @@ static void complete_and_claim_one_round(void **state)
 
 /*
  * Every entry a round claims comes back as the store keeps it, and the
- * job of each, from every claim statement of the round, reads back with
- * its own content.
+ * job of each, from every claim statement of the round (SQLite) or from
+ * its one statement (PostgreSQL), reads back with its own content.
  */
 static void complete_and_claim_returns_stored(void **state)
 {
@@ -1786,7 +1787,7 @@ static void complete_and_claim_returns_stored(void **state)
     int64_t third_job = submit(store, &req);
     struct attempt_completion c =
         completion(&e, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + 1000);
-    /* Three claim statements of one entry each. */
+    /* Three claim statements of one entry each on SQLite. */
     struct claim_request round = round_claim("node-b", 3, 1);
 
     check_ok(store, store->ops->complete_and_claim(store, &c, 1, &applied,
@@ -1926,6 +1927,56 @@ static void complete_and_claim_all_or_nothing(void **state)
                                                     &request, &claimed),
                      STORE_INVALID);
     assert_int_equal(get_entry(store, e.id).status, ENTRY_PUBLISHING);
+}
+
+/*
+ * On PostgreSQL the round's claim and its update of the completed
+ * entries go out together. A failure of the update in the database
+ * (here a trigger that raises) undoes the claim too, and the next
+ * round on the same connection works.
+ */
+static void complete_and_claim_database_failure(void **state)
+{
+    struct fixture *f = *state;
+    struct store *store = f->store;
+    struct entry_list claimed = {0};
+    int applied = -1;
+
+    if (f->schemas[0][0] == '\0')
+        skip();
+    submit_simple(store, "c1", one_alpha, 1, NOW);
+    struct entry e = claim_one(store, "node-a", NOW);
+    submit_simple(store, "c2", one_alpha, 1, NOW);
+    struct attempt_completion c =
+        completion(&e, ENTRY_PUBLISHED, OUTCOME_SUCCESS, NOW + 1000);
+    struct claim_request request = round_claim("node-a", 5, 64);
+
+    pg_admin(f->url, "CREATE FUNCTION explode() RETURNS trigger"
+                     " LANGUAGE plpgsql AS $$ BEGIN"
+                     " RAISE EXCEPTION 'test failure'; END $$");
+    pg_admin(f->url, "CREATE TRIGGER explode BEFORE UPDATE ON attempts"
+                     " FOR EACH ROW EXECUTE FUNCTION explode()");
+    assert_int_not_equal(store->ops->complete_and_claim(store, &c, 1, &applied,
+                                                        &request, &claimed),
+                         STORE_OK);
+    assert_non_null(strstr(store_errmsg(store), "test failure"));
+    assert_int_equal(applied, 0);
+    assert_int_equal(claimed.count, 0);
+    assert_int_equal(get_entry(store, e.id).status, ENTRY_PUBLISHING);
+    check_pg_value(f->url,
+                   "SELECT status || ',' || attempt_count FROM entries"
+                   " WHERE content_id = 'c2'",
+                   "pending,0");
+    check_pg_value(f->url, "SELECT count(*) FROM attempts", "1");
+
+    pg_admin(f->url, "DROP TRIGGER explode ON attempts");
+    check_ok(store, store->ops->complete_and_claim(store, &c, 1, &applied,
+                                                   &request, &claimed));
+    assert_int_equal(applied, 1);
+    assert_int_equal(claimed.count, 1);
+    assert_string_equal(claimed.items[0].content_id, "c2");
+    assert_int_equal(get_entry(store, e.id).status, ENTRY_PUBLISHED);
+    entry_list_free(&claimed);
 }
 
 static void complete_pauses_platform(void **state)
@@ -3508,6 +3559,7 @@ int main(void)
         STORE_TEST(complete_and_claim_one_part),
         STORE_TEST(complete_and_claim_lost_race),
         STORE_TEST(complete_and_claim_all_or_nothing),
+        STORE_TEST(complete_and_claim_database_failure),
         STORE_TEST(publish_audit_partial),
         STORE_TEST(publish_audit_failed),
         STORE_TEST(publish_audit_once_per_job),
