@@ -414,6 +414,13 @@ static const struct bad_case bad_cases[] = {
                  "\"scheduledAt\":\"2026-02-30T10:00:00Z\"" TEXT "}}",
      400, "data.scheduledAt"},
     {"text over limit", NULL, long_text_event, 400, "data.content.text"},
+    {"empty text", NULL,
+     EVENT_START "\"platforms\":[\"blog\"],\"content\":{\"text\":\"\"}}}",
+     400, "data.content.text"},
+    {"whitespace-only text", NULL,
+     EVENT_START "\"platforms\":[\"blog\"],"
+                 "\"content\":{\"text\":\"  \\n\\t\\u00a0\"}}}",
+     400, "data.content.text"},
     {"unknown event name", NULL,
      "{\"name\":\"publishing.deleted\",\"data\":{}}", 400, "name"},
     {"one bad event in array", NULL,
