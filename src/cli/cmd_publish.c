@@ -297,11 +297,15 @@ static void report_intake_error(struct intake_error *error,
         cli_error("%s: %s", error->field, error->message);
 }
 
-/* Intake would suggest attaching media, which the CLI has no option for. */
+/*
+ * Rejects text that is empty or only whitespace, as intake does. Intake
+ * would suggest attaching media, which the CLI has no option for.
+ */
 static int reject_empty_text(const struct publish_options *opts)
 {
     if (opts->file != NULL)
-        cli_error("--file: %s is empty; write the text to publish in it",
+        cli_error("--file: %s is empty or contains only whitespace; write "
+                  "the text to publish in it",
                   opts->file);
     else
         cli_error("--text: empty text; pass the text to publish");
@@ -323,7 +327,7 @@ static int publish(struct cli *cli, const struct publish_options *opts,
 
     if (config == NULL)
         return CLI_FAILED;
-    if (length == 0)
+    if (intake_text_is_blank(text, length))
         return reject_empty_text(opts);
     if (content_id == NULL) {
         generate_content_id(now, generated_id, sizeof generated_id);

@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "core/timestamp.h"
+#include "publish/adapter.h"
 
 #include "util/banned.h"
 
@@ -101,6 +102,14 @@ int cli_load_config(struct cli *cli)
         return CLI_FAILED;
     }
     cli->config_loaded = 1;
+
+    /* Every command, not only serve, rejects an option that its adapter
+     * does not accept, so a typo cannot pass migrate or list and fail
+     * the start later. */
+    if (adapter_check_all_option_names(&cli->config, err, sizeof err) != 0) {
+        cli_error("%s", err);
+        return CLI_FAILED;
+    }
 
     return load_default_zone(cli);
 }

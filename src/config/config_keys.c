@@ -157,23 +157,72 @@ static int set_string(struct config_parser *parser, char **field,
     return 0;
 }
 
+/*
+ * Writes up to three example durations from [min, max] to out, in
+ * ascending order, as "2s, 10s or 30s", so that a hint never suggests a
+ * value the key rejects.
+ */
+static void format_duration_examples(int64_t min, int64_t max, char *out,
+                                     size_t size)
+{
+    /* Most familiar first; the first three in range are shown. */
+    static const int64_t candidates[] = {
+        30 * 1000,   5 * 60 * 1000, 3600 * 1000, 10 * 1000, 2 * 1000,
+        500,         DAY_MS,        7 * DAY_MS,  100,       1};
+    int64_t chosen[3];
+    size_t count = 0;
+    char text[3][32];
+
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0] &&
+                       count < sizeof chosen / sizeof chosen[0];
+         i++) {
+        if (candidates[i] >= min && candidates[i] <= max)
+            chosen[count++] = candidates[i];
+    }
+
+    /* Insertion sort: at most three values. */
+    for (size_t i = 1; i < count; i++) {
+        for (size_t j = i; j > 0 && chosen[j - 1] > chosen[j]; j--) {
+            int64_t swap = chosen[j];
+
+            chosen[j] = chosen[j - 1];
+            chosen[j - 1] = swap;
+        }
+    }
+
+    for (size_t i = 0; i < count; i++)
+        config_format_duration(chosen[i], text[i], sizeof text[i]);
+    if (count == 3)
+        snprintf(out, size, "%s, %s or %s", text[0], text[1], text[2]);
+    else if (count == 2)
+        snprintf(out, size, "%s or %s", text[0], text[1]);
+    else if (count == 1)
+        snprintf(out, size, "%s", text[0]);
+    else
+        config_format_duration(max, out, size);
+}
+
 static int parse_duration(struct config_parser *parser, const char *key,
                           const char *value, int64_t min, int64_t max,
                           int64_t *out)
 {
     char detail[256];
+    char examples[128];
     char low[32];
     char high[32];
     int64_t ms;
 
-    if (timestamp_parse_duration(value, &ms, detail, sizeof detail) != 0)
+    config_format_duration(min, low, sizeof low);
+    config_format_duration(max, high, sizeof high);
+    if (timestamp_parse_duration(value, &ms, detail, sizeof detail) != 0) {
+        format_duration_examples(min, max, examples, sizeof examples);
         return config_parser_fail(parser, parser->line, key, value,
                                   "invalid duration; use a number with a "
-                                  "unit such as 30s, 5m or 1h");
+                                  "unit from %s to %s, such as %s",
+                                  low, high, examples);
+    }
 
     if (ms < min || ms > max) {
-        config_format_duration(min, low, sizeof low);
-        config_format_duration(max, high, sizeof high);
         return config_parser_fail(parser, parser->line, key, value,
                                   "duration out of range; use a value from "
                                   "%s to %s",

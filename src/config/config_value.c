@@ -103,11 +103,41 @@ int config_is_env_key(const char *key)
     return ends_with(key, "_env");
 }
 
+/*
+ * Returns 1 when `name` (lowercase) ends in "_key" after a word that
+ * makes the key a credential: api_key, signing_key, but not sort_key.
+ */
+static int is_credential_key(const char *name)
+{
+    static const char *const qualifiers[] = {
+        "api",  "access", "secret", "private", "signing",
+        "hmac", "auth",   "client", "encryption"};
+    size_t length = strlen(name);
+
+    if (!ends_with(name, "_key"))
+        return 0;
+
+    for (size_t i = 0; i < sizeof qualifiers / sizeof qualifiers[0]; i++) {
+        size_t word = strlen(qualifiers[i]);
+        const char *start = name + length - strlen("_key") - word;
+
+        if (length < word + strlen("_key"))
+            continue;
+        if (strncmp(start, qualifiers[i], word) == 0 &&
+            (start == name || start[-1] == '_'))
+            return 1;
+    }
+    return 0;
+}
+
 int config_is_secret_key(const char *key)
 {
     static const char *const words[] = {
-        "token",  "password",    "passwd",     "secret",    "key",
+        "token",  "password",    "passwd",     "secret",
         "apikey", "credentials", "credential", "passphrase"};
+    /* Whole keys whose value is a credential although no word says so:
+     * a Discord or Slack webhook URL contains the webhook's token. */
+    static const char *const credential_keys[] = {"webhook_url"};
     char lower[128];
     const char *last_word;
     size_t length = strlen(key);
@@ -121,7 +151,15 @@ int config_is_secret_key(const char *key)
     if (ends_with(lower, "_env"))
         return 0;
 
-    /* The last word decides: access_token, app_password, hmac_key. */
+    for (size_t i = 0; i < sizeof credential_keys / sizeof credential_keys[0];
+         i++) {
+        if (strcmp(lower, credential_keys[i]) == 0)
+            return 1;
+    }
+    if (strcmp(lower, "key") == 0 || is_credential_key(lower))
+        return 1;
+
+    /* The last word decides: access_token, app_password, db_secret. */
     last_word = strrchr(lower, '_');
     last_word = last_word == NULL ? lower : last_word + 1;
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {

@@ -29,9 +29,11 @@ int config_is_env_key(const char *key);
 
 /*
  * Returns 1 if a key name looks like it names a secret (its last word is
- * token, password, secret, key, ...), because such a value belongs in an
- * environment variable. Keys ending in "_env" name such a variable and
- * return 0.
+ * token, password, secret, ...; it is key or ends in a credential's
+ * _key such as api_key or signing_key; it is webhook_url), because such
+ * a value belongs in an environment variable. Other keys ending in _key,
+ * such as sort_key, return 0, and so do keys ending in "_env", which
+ * name such a variable.
  */
 int config_is_secret_key(const char *key);
 

@@ -79,7 +79,25 @@ struct http_server {
      * both are read and written with atomic builtins. */
     int64_t log_last_ms;
     size_t log_suppressed;
+
+    /* Connections open now, read and written with atomic builtins, and
+     * [server] max_connections (http_connection_limit.c). */
+    unsigned int open_connections;
+    unsigned int connection_limit;
 };
+
+/*
+ * libmicrohttpd's accept policy callback: rejects a new connection, so
+ * that libmicrohttpd closes it at once, while connection_limit
+ * connections are open.
+ */
+enum MHD_Result http_connection_accept(void *cls, const struct sockaddr *addr,
+                                       socklen_t addrlen);
+
+/* libmicrohttpd's connection notification: counts open connections. */
+void http_connection_notify(void *cls, struct MHD_Connection *connection,
+                            void **socket_context,
+                            enum MHD_ConnectionNotificationCode code);
 
 struct http_header {
     const char *name;

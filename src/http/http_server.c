@@ -32,6 +32,8 @@
 
 /* Defaults for a configuration that was not read by config_load. */
 #define HTTP_CONNECTION_LIMIT 256
+/* libmicrohttpd's limit is this much above max_connections. */
+#define HTTP_CONNECTION_HEADROOM 16
 #define HTTP_IDLE_TIMEOUT_MS 10000
 #define HTTP_LISTEN_BACKLOG 128
 
@@ -629,13 +631,20 @@ static int start_daemon(struct http_server *server, int fd, char *err,
                                                   : HTTP_IDLE_TIMEOUT_MS;
     unsigned int idle_s = (unsigned int)((idle_ms + 999) / 1000);
 
+    /* pubq enforces the limit itself (http_connection_limit.c). The
+     * headroom keeps libmicrohttpd accepting, so that it can close a
+     * connection over the limit, while closed connections wait for its
+     * clean-up and still count against its own limit. */
+    server->connection_limit = limit;
     server->daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
             MHD_USE_ERROR_LOG,
-        0, NULL, NULL, on_request, server, MHD_OPTION_EXTERNAL_LOGGER,
-        http_log_mhd, server, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-        MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        0, http_connection_accept, server, on_request, server,
+        MHD_OPTION_EXTERNAL_LOGGER, http_log_mhd, server,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, server, MHD_OPTION_NOTIFY_CONNECTION,
+        http_connection_notify, server, MHD_OPTION_CONNECTION_LIMIT,
+        limit + HTTP_CONNECTION_HEADROOM, MHD_OPTION_CONNECTION_TIMEOUT,
         idle_s, MHD_OPTION_END);
     if (server->daemon == NULL) {
         snprintf(err, errlen,

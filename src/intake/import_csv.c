@@ -258,7 +258,8 @@ static int read_row(struct csv_state *state)
 
     /* Intake would suggest attaching media, which CSV has no column
      * for. */
-    if (column_field(state, COLUMN_TEXT)->length == 0)
+    if (intake_text_is_blank(column_field(state, COLUMN_TEXT)->text,
+                             column_field(state, COLUMN_TEXT)->length))
         return import_fail(state->ctx->error, state->record_line, "text",
                            "empty text; write the text to publish in the "
                            "text column");

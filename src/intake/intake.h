@@ -40,6 +40,12 @@ struct intake_error {
  */
 int intake_error_rename(struct intake_error *error, const char *name);
 
+/*
+ * Returns 1 when the `length` bytes of UTF-8 at text are empty or only
+ * whitespace (Unicode White_Space), which intake rejects as empty text.
+ */
+int intake_text_is_blank(const char *text, size_t length);
+
 /* A validated job; intake_job_clear frees it. */
 struct intake_job {
     char *event_id; /* or NULL */

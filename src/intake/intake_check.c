@@ -170,7 +170,9 @@ static int check_text(const json_t *content, struct intake_error *error)
                             error) != 0)
         return -1;
 
-    if (json_string_length(text) == 0 && json_array_size(media) == 0)
+    if (intake_text_is_blank(json_string_value(text),
+                             json_string_length(text)) &&
+        json_array_size(media) == 0)
         return intake_fail(error, "data.content.text",
                            "empty text; write the text to publish or "
                            "attach media");

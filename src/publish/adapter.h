@@ -82,6 +82,13 @@ struct adapter_ops {
     const char *type; /* the `type` of a [platform NAME] section */
 
     /*
+     * The options a section of this type may set besides the keys every
+     * platform has, NULL-terminated. An entry ending in '*' stands for
+     * every key starting with the text before it ("header_*").
+     */
+    const char *const *options;
+
+    /*
      * Time in ms after an attempt with an unknown outcome during which
      * the adapter can still find out whether that post exists, by a
      * lookup or because the platform deduplicates by idempotency key.
@@ -158,12 +165,31 @@ const struct adapter_ops *adapter_find(const char *type);
  * Finds the adapter of `platform` and creates its state, as the engine
  * does at start-up. Returns 0 and sets *ops and *state, or -1 with a
  * message in err that names the platform, the configuration file's
- * line of its section and the fix.
+ * line (of the unknown option, else of the section) and the fix.
  */
 int adapter_create_platform(const struct platform_config *platform,
                             const char *config_path,
                             const struct adapter_ops **ops, void **state,
                             char *err, size_t errlen);
+
+/* Returns the adapter at `index` of this build's list, or NULL past its
+ * end, so callers can walk every type. */
+const struct adapter_ops *adapter_at(size_t index);
+
+/*
+ * Checks that the platform's type exists and that each of its options is
+ * one the type's adapter accepts (ops->options). Reads no environment
+ * variable and contacts nothing, so every command can run it. Returns 0,
+ * or -1 with a message in err naming the file and the line of the
+ * unknown option (of the section for an unknown type).
+ */
+int adapter_check_option_names(const struct platform_config *platform,
+                               const char *config_path, char *err,
+                               size_t errlen);
+
+/* Runs adapter_check_option_names on every platform of `config`. */
+int adapter_check_all_option_names(const struct pubq_config *config,
+                                   char *err, size_t errlen);
 
 /*
  * Creates and destroys the adapter of every platform in `config`, so a

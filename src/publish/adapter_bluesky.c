@@ -32,6 +32,7 @@
 #include "publish/bluesky_session.h"
 #include "publish/http_exchange.h"
 #include "util/log.h"
+#include "publish/adapter_options.h"
 #include "util/banned.h"
 
 #define BLUESKY_DEFAULT_SERVICE "https://bsky.social"
@@ -104,28 +105,18 @@ static void bluesky_destroy(void *state)
     free(adapter);
 }
 
+static const char *const bluesky_options[] = {
+    "service",
+    "handle",
+    "app_password_env",
+    "timeout",
+    NULL,
+};
+
 static int check_option_names(const struct platform_config *platform, char *err,
                               size_t errlen)
 {
-    static const char *const known[] = {"service", "handle", "app_password_env",
-                                        "timeout"};
-
-    for (size_t i = 0; i < platform->option_count; i++) {
-        const char *key = platform->options[i].key;
-        int found = 0;
-
-        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
-            found |= strcmp(key, known[k]) == 0;
-        if (!found) {
-            snprintf(err, errlen,
-                     "unknown option \"%s\" for bluesky platform \"%s\": "
-                     "the options are service, handle, app_password_env "
-                     "and timeout",
-                     key, platform->name);
-            return -1;
-        }
-    }
-    return 0;
+    return adapter_options_check_known(platform, bluesky_options, err, errlen);
 }
 
 static int set_service(struct bluesky_adapter *adapter,
@@ -952,6 +943,7 @@ static void bluesky_end(void *state, struct publish_attempt *attempt)
 
 const struct adapter_ops adapter_bluesky_ops = {
     .type = "bluesky",
+    .options = bluesky_options,
     .reconcile_window_ms = ADAPTER_RECONCILE_ALWAYS, /* getRecord by the derived key */
     .create = bluesky_create,
     .destroy = bluesky_destroy,

@@ -33,6 +33,7 @@
 #include "core/timestamp.h"
 #include "publish/adapter_payload.h"
 #include "publish/command_env.h"
+#include "publish/adapter_options.h"
 #include "util/banned.h"
 
 #define COMMAND_DEFAULT_TIMEOUT_MS 30000
@@ -174,25 +175,18 @@ static int set_timeout(struct command_adapter *adapter,
     return 0;
 }
 
+static const char *const command_options[] = {
+    "program", "args", "timeout", "pass_environment", NULL,
+};
+
 static int command_create(const struct platform_config *platform, void **state,
                           char *err, size_t errlen)
 {
     struct command_adapter *adapter;
 
-    for (size_t i = 0; i < platform->option_count; i++) {
-        const char *key = platform->options[i].key;
-
-        if (strcmp(key, "program") != 0 && strcmp(key, "args") != 0 &&
-            strcmp(key, "timeout") != 0 &&
-            strcmp(key, "pass_environment") != 0) {
-            snprintf(err, errlen,
-                     "unknown option \"%s\" for command platform \"%s\": "
-                     "the options are program, args, timeout and "
-                     "pass_environment",
-                     key, platform->name);
-            return -1;
-        }
-    }
+    if (adapter_options_check_known(platform, command_options, err,
+                                    errlen) != 0)
+        return -1;
 
     adapter = calloc(1, sizeof *adapter);
     if (adapter == NULL) {
@@ -675,6 +669,7 @@ static void command_end(void *state, struct publish_attempt *attempt)
 
 const struct adapter_ops adapter_command_ops = {
     .type = "command",
+    .options = command_options,
     .create = command_create,
     .destroy = command_destroy,
     .check_content = NULL,

@@ -529,6 +529,7 @@ static void redact_secrets(void *state, struct adapter_result *result)
 
 const struct adapter_ops adapter_discord_ops = {
     .type = "discord",
+    .options = discord_options,
     .create = discord_create,
     .destroy = discord_destroy,
     .check_content = discord_check_content,

@@ -20,7 +20,10 @@
 #include <unistd.h>
 
 #include "core/timestamp.h"
+#include "publish/adapter_options.h"
 #include "util/banned.h"
+
+static const char *const file_options[] = {"path", NULL};
 
 struct file_adapter {
     char *path;
@@ -32,15 +35,8 @@ static int file_create(const struct platform_config *platform, void **state,
     struct file_adapter *adapter;
     const char *path = platform_config_option(platform, "path");
 
-    for (size_t i = 0; i < platform->option_count; i++) {
-        if (strcmp(platform->options[i].key, "path") != 0) {
-            snprintf(err, errlen,
-                     "unknown option \"%s\" for file platform \"%s\": the "
-                     "only option is path",
-                     platform->options[i].key, platform->name);
-            return -1;
-        }
-    }
+    if (adapter_options_check_known(platform, file_options, err, errlen) != 0)
+        return -1;
     if (path == NULL || path[0] == '\0') {
         snprintf(err, errlen,
                  "missing option path for file platform \"%s\": set it to "
@@ -305,6 +301,7 @@ file_start(void *state, struct publish_attempt *attempt, CURL **easy)
 
 const struct adapter_ops adapter_file_ops = {
     .type = "file",
+    .options = file_options,
     .reconcile_window_ms = ADAPTER_RECONCILE_ALWAYS, /* the key in the file */
     .create = file_create,
     .destroy = file_destroy,

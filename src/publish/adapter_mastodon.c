@@ -551,6 +551,7 @@ static void redact_token(void *state, struct adapter_result *result)
 
 const struct adapter_ops adapter_mastodon_ops = {
     .type = "mastodon",
+    .options = mastodon_options,
     .reconcile_window_ms = MASTODON_IDEMPOTENCY_WINDOW_MS,
     .create = mastodon_create,
     .destroy = mastodon_destroy,

@@ -14,26 +14,55 @@
 
 #define ADAPTER_MAX_TIMEOUT_MS (3600 * 1000)
 
+int adapter_options_is_known(const char *const *known, const char *key)
+{
+    for (size_t k = 0; known[k] != NULL; k++) {
+        size_t length = strlen(known[k]);
+
+        /* "header_*" stands for every key that starts with "header_". */
+        if (length > 0 && known[k][length - 1] == '*') {
+            if (strncmp(key, known[k], length - 1) == 0 &&
+                key[length - 1] != '\0')
+                return 1;
+        } else if (strcmp(key, known[k]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void adapter_options_format_list(const char *const *known, char *out,
+                                 size_t size)
+{
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; known[i] != NULL && used < size; i++) {
+        const char *separator = i == 0 ? "" : ", ";
+        size_t length = strlen(known[i]);
+
+        if (length > 0 && known[i][length - 1] == '*')
+            used += (size_t)snprintf(out + used, size - used, "%s%.*sNAME",
+                                     separator, (int)(length - 1), known[i]);
+        else
+            used += (size_t)snprintf(out + used, size - used, "%s%s",
+                                     separator, known[i]);
+    }
+}
+
 int adapter_options_check_known(const struct platform_config *platform,
                                 const char *const *known, char *err,
                                 size_t errlen)
 {
-    char names[256] = "";
-    size_t used = 0;
-
-    for (size_t i = 0; known[i] != NULL && used < sizeof names; i++)
-        used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
-                                 i == 0 ? "" : ", ", known[i]);
+    char names[256];
 
     for (size_t i = 0; i < platform->option_count; i++) {
         const char *key = platform->options[i].key;
-        size_t k = 0;
 
-        while (known[k] != NULL && strcmp(known[k], key) != 0)
-            k++;
-        if (known[k] != NULL)
+        if (adapter_options_is_known(known, key))
             continue;
 
+        adapter_options_format_list(known, names, sizeof names);
         snprintf(err, errlen,
                  "unknown option \"%s\" for %s platform \"%s\": the options "
                  "are %s",

@@ -16,8 +16,20 @@
 #include "config/config.h"
 
 /*
- * Rejects the first option whose key is not in `known` (a NULL-terminated
- * list), naming the key and every known one.
+ * Returns 1 when `key` is in `known`, a NULL-terminated list of option
+ * names in which an entry ending in '*' stands for every key that starts
+ * with the text before it ("header_*" matches "header_X-Source").
+ */
+int adapter_options_is_known(const char *const *known, const char *key);
+
+/* Writes the names in `known` to out, comma-separated, "header_*" as
+ * "header_NAME"; a list longer than size is cut short. */
+void adapter_options_format_list(const char *const *known, char *out,
+                                 size_t size);
+
+/*
+ * Rejects the first option whose key is not in `known` (a list as for
+ * adapter_options_is_known), naming the key and every known one.
  */
 int adapter_options_check_known(const struct platform_config *platform,
                                 const char *const *known, char *err,

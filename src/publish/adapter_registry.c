@@ -1,4 +1,5 @@
 #include "publish/adapter.h"
+#include "publish/adapter_options.h"
 #include "publish/http_exchange.h"
 
 #include <stdarg.h>
@@ -38,6 +39,57 @@ const struct adapter_ops *adapter_find(const char *type)
     return NULL;
 }
 
+const struct adapter_ops *adapter_at(size_t index)
+{
+    if (index >= sizeof adapters / sizeof adapters[0])
+        return NULL;
+    return adapters[index];
+}
+
+int adapter_check_option_names(const struct platform_config *platform,
+                               const char *config_path, char *err,
+                               size_t errlen)
+{
+    const char *path = config_path != NULL ? config_path : "the configuration";
+    const struct adapter_ops *ops = adapter_find(platform->type);
+    char names[256];
+
+    if (ops == NULL) {
+        snprintf(err, errlen,
+                 "%s:%d: platform \"%s\": unknown type \"%s\"; see "
+                 "docs/adapters.md for the types this build supports",
+                 path, platform->line, platform->name, platform->type);
+        return -1;
+    }
+
+    for (size_t i = 0; i < platform->option_count; i++) {
+        const struct config_option *option = &platform->options[i];
+
+        if (adapter_options_is_known(ops->options, option->key))
+            continue;
+
+        adapter_options_format_list(ops->options, names, sizeof names);
+        snprintf(err, errlen,
+                 "%s:%d: platform \"%s\": unknown option \"%s\" for %s "
+                 "platform; the options are %s",
+                 path, option->line, platform->name, option->key, ops->type,
+                 names);
+        return -1;
+    }
+    return 0;
+}
+
+int adapter_check_all_option_names(const struct pubq_config *config,
+                                   char *err, size_t errlen)
+{
+    for (size_t i = 0; i < config->platform_count; i++) {
+        if (adapter_check_option_names(&config->platforms[i], config->path,
+                                       err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int adapter_create_platform(const struct platform_config *platform,
                             const char *config_path,
                             const struct adapter_ops **ops, void **state,
@@ -48,13 +100,8 @@ int adapter_create_platform(const struct platform_config *platform,
 
     *ops = adapter_find(platform->type);
     *state = NULL;
-    if (*ops == NULL) {
-        snprintf(err, errlen,
-                 "%s:%d: platform \"%s\": unknown type \"%s\"; see "
-                 "docs/adapters.md for the types this build supports",
-                 path, platform->line, platform->name, platform->type);
+    if (adapter_check_option_names(platform, config_path, err, errlen) != 0)
         return -1;
-    }
     if ((*ops)->create(platform, state, reason, sizeof reason) != 0) {
         snprintf(err, errlen, "%s:%d: platform \"%s\": %s", path,
                  platform->line, platform->name, reason);

@@ -362,6 +362,7 @@ static void redact_secrets(void *state, struct adapter_result *result)
 
 const struct adapter_ops adapter_slack_ops = {
     .type = "slack",
+    .options = slack_options,
     .create = slack_create,
     .destroy = slack_destroy,
     .check_content = slack_check_content,

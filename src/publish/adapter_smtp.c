@@ -28,6 +28,7 @@
 #include "config/config_value.h"
 #include "core/timestamp.h"
 #include "publish/smtp_message.h"
+#include "publish/adapter_options.h"
 #include "util/banned.h"
 
 #define SMTP_DEFAULT_TIMEOUT_MS 30000
@@ -302,29 +303,22 @@ static int set_timeout(struct smtp_adapter *adapter,
     return 0;
 }
 
+static const char *const smtp_options[] = {
+    "url",
+    "starttls",
+    "username",
+    "password_env",
+    "from",
+    "to",
+    "subject_prefix",
+    "timeout",
+    NULL,
+};
+
 static int check_option_names(const struct platform_config *platform, char *err,
                               size_t errlen)
 {
-    static const char *const known[] = {
-        "url",  "starttls", "username",       "password_env",
-        "from", "to",       "subject_prefix", "timeout"};
-
-    for (size_t i = 0; i < platform->option_count; i++) {
-        const char *key = platform->options[i].key;
-        size_t k = 0;
-
-        while (k < sizeof known / sizeof known[0] && strcmp(key, known[k]))
-            k++;
-        if (k == sizeof known / sizeof known[0]) {
-            snprintf(err, errlen,
-                     "unknown option \"%s\" for smtp platform \"%s\": the "
-                     "options are url, starttls, username, password_env, "
-                     "from, to, subject_prefix and timeout",
-                     key, platform->name);
-            return -1;
-        }
-    }
-    return 0;
+    return adapter_options_check_known(platform, smtp_options, err, errlen);
 }
 
 static int smtp_create(const struct platform_config *platform, void **state,
@@ -692,6 +686,7 @@ static void smtp_end(void *state, struct publish_attempt *attempt)
 
 const struct adapter_ops adapter_smtp_ops = {
     .type = "smtp",
+    .options = smtp_options,
     .create = smtp_create,
     .destroy = smtp_destroy,
     .check_content = smtp_check_content,

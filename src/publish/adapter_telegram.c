@@ -25,6 +25,7 @@
 #include "publish/adapter_reply.h"
 #include "publish/http_exchange.h"
 #include "util/log.h"
+#include "publish/adapter_options.h"
 #include "util/banned.h"
 
 #define TELEGRAM_DEFAULT_API "https://api.telegram.org"
@@ -69,34 +70,20 @@ static void telegram_destroy(void *state)
     free(adapter);
 }
 
+static const char *const telegram_options[] = {
+    "api_base",
+    "bot_token_env",
+    "chat_id",
+    "parse_mode",
+    "disable_web_page_preview",
+    "timeout",
+    NULL,
+};
+
 static int check_option_names(const struct platform_config *platform, char *err,
                               size_t errlen)
 {
-    static const char *const known[] = {
-        "api_base",
-        "bot_token_env",
-        "chat_id",
-        "parse_mode",
-        "disable_web_page_preview",
-        "timeout",
-    };
-
-    for (size_t i = 0; i < platform->option_count; i++) {
-        const char *key = platform->options[i].key;
-        int found = 0;
-
-        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
-            found |= strcmp(key, known[k]) == 0;
-        if (!found) {
-            snprintf(err, errlen,
-                     "unknown option \"%s\" for telegram platform \"%s\": "
-                     "the options are api_base, bot_token_env, chat_id, "
-                     "parse_mode, disable_web_page_preview and timeout",
-                     key, platform->name);
-            return -1;
-        }
-    }
-    return 0;
+    return adapter_options_check_known(platform, telegram_options, err, errlen);
 }
 
 static int set_api_base(struct telegram_adapter *adapter,
@@ -636,6 +623,7 @@ static void telegram_end(void *state, struct publish_attempt *attempt)
 
 const struct adapter_ops adapter_telegram_ops = {
     .type = "telegram",
+    .options = telegram_options,
     .create = telegram_create,
     .destroy = telegram_destroy,
     .check_content = telegram_check_content,

@@ -30,6 +30,15 @@
 #define WEBHOOK_SNIPPET_WINDOW 4096
 /* secret_header_NAME = VARIABLE: the header's value comes from VARIABLE. */
 #define WEBHOOK_SECRET_HEADER_PREFIX "secret_header_"
+
+static const char *const webhook_options[] = {
+    "url",
+    "secret_env",
+    "timeout",
+    WEBHOOK_HEADER_PREFIX "*",
+    WEBHOOK_SECRET_HEADER_PREFIX "*",
+    NULL,
+};
 #define WEBHOOK_SNIPPET_MAX 200
 /* At most this many idle easy handles are kept, however high the
  * platform's concurrency. With 256, the peak RSS of `pubq serve`
@@ -339,6 +348,10 @@ static int read_options(struct webhook_adapter *adapter,
     size_t prefix = strlen(WEBHOOK_HEADER_PREFIX);
     size_t secret_prefix = strlen(WEBHOOK_SECRET_HEADER_PREFIX);
 
+    if (adapter_options_check_known(platform, webhook_options, err, errlen) !=
+        0)
+        return -1;
+
     for (size_t i = 0; i < platform->option_count; i++) {
         const struct config_option *option = &platform->options[i];
 
@@ -352,15 +365,6 @@ static int read_options(struct webhook_adapter *adapter,
             if (add_secret_header(adapter, platform, option, err, errlen) !=
                 0)
                 return -1;
-        } else if (strcmp(option->key, "url") != 0 &&
-                   strcmp(option->key, "secret_env") != 0 &&
-                   strcmp(option->key, "timeout") != 0) {
-            snprintf(err, errlen,
-                     "unknown option \"%s\" for webhook platform \"%s\": "
-                     "the options are url, secret_env, timeout, "
-                     "header_NAME and secret_header_NAME",
-                     option->key, platform->name);
-            return -1;
         }
     }
 
@@ -691,6 +695,7 @@ static void redact_text(const struct webhook_adapter *adapter, char *text)
 
 const struct adapter_ops adapter_webhook_ops = {
     .type = "webhook",
+    .options = webhook_options,
     .start_builds_only = 1,
     .create = webhook_create,
     .destroy = webhook_destroy,

@@ -265,28 +265,19 @@ static int set_timeout(struct wordpress_adapter *adapter,
     return 0;
 }
 
+static const char *const wordpress_options[] = {
+    "site",
+    "username",
+    "app_password_env",
+    "status",
+    "timeout",
+    NULL,
+};
+
 static int check_option_names(const struct platform_config *platform, char *err,
                               size_t errlen)
 {
-    static const char *const known[] = {"site", "username", "app_password_env",
-                                        "status", "timeout"};
-
-    for (size_t i = 0; i < platform->option_count; i++) {
-        const char *key = platform->options[i].key;
-        size_t k = 0;
-
-        while (k < sizeof known / sizeof known[0] && strcmp(key, known[k]))
-            k++;
-        if (k == sizeof known / sizeof known[0]) {
-            snprintf(err, errlen,
-                     "unknown option \"%s\" for wordpress platform \"%s\": "
-                     "the options are site, username, app_password_env, "
-                     "status and timeout",
-                     key, platform->name);
-            return -1;
-        }
-    }
-    return 0;
+    return adapter_options_check_known(platform, wordpress_options, err, errlen);
 }
 
 static int wordpress_create(const struct platform_config *platform,
@@ -808,6 +799,7 @@ static void wordpress_end(void *state, struct publish_attempt *attempt)
 
 const struct adapter_ops adapter_wordpress_ops = {
     .type = "wordpress",
+    .options = wordpress_options,
     .reconcile_window_ms = ADAPTER_RECONCILE_ALWAYS, /* lookup by the derived slug */
     .create = wordpress_create,
     .destroy = wordpress_destroy,

@@ -273,10 +273,21 @@ expect_in "$err" "--text: empty text; pass the text to publish" \
     "an empty --text names the fix"
 expect_not_in "$err" "media" "the fix names no option the CLI lacks"
 
+pubq publish --text "   " --platform outbox
+expect_status 1 "publish with a --text of spaces"
+expect_in "$err" "--text: empty text; pass the text to publish" \
+    "a --text of spaces is empty text"
+
 : >"$work/empty.txt"
 pubq publish --file "$work/empty.txt" --platform outbox
 expect_status 1 "publish with an empty --file"
 expect_in "$err" "--file: $work/empty.txt is empty" "an empty --file is named"
+
+printf ' \n\t\n' >"$work/blank.txt"
+pubq publish --file "$work/blank.txt" --platform outbox
+expect_status 1 "publish with a --file of whitespace"
+expect_in "$err" "--file: $work/blank.txt is empty or contains only whitespace" \
+    "a --file of whitespace is named"
 
 pubq publish --text hello --platform outbox --at 2026-02-30T10:00:00Z
 expect_status 1 "impossible date in --at"

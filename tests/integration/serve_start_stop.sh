@@ -19,22 +19,28 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# expect_rejected NAME EXPECTED BODY: `pubq serve` with the config BODY
-# must exit 1 within 10 s, print EXPECTED, and create no database file.
-expect_rejected() {
-    local name=$1 expected=$2 body=$3 status=0
+# expect_rejected_by COMMAND NAME EXPECTED BODY: `pubq COMMAND` with the
+# config BODY (after two [database] lines) must exit 1 within 10 s, print
+# EXPECTED, and create no database file.
+expect_rejected_by() {
+    local command=$1 name=$2 expected=$3 body=$4 status=0
 
     printf '[database]\nurl = %s/%s.db\n%b' "$work" "$name" "$body" \
         >"$work/$name.conf"
-    timeout 10 "$PUBQ_BIN" --config "$work/$name.conf" serve \
+    timeout 10 "$PUBQ_BIN" --config "$work/$name.conf" "$command" \
         >"$work/$name.out" 2>&1 || status=$?
     [ "$status" -eq 1 ] ||
-        fail "$name: pubq serve exited with $status, expected 1:" \
+        fail "$name: pubq $command exited with $status, expected 1:" \
             "$(head -c 400 "$work/$name.out")"
     grep -qF -- "$expected" "$work/$name.out" ||
         fail "$name: no \"$expected\" in: $(head -c 400 "$work/$name.out")"
     [ ! -e "$work/$name.db" ] ||
-        fail "$name: the rejected start created $work/$name.db"
+        fail "$name: the rejected $command created $work/$name.db"
+}
+
+# expect_rejected NAME EXPECTED BODY: expect_rejected_by for serve.
+expect_rejected() {
+    expect_rejected_by serve "$@"
 }
 
 unset PUBQ_TEST_UNSET_TOKEN
@@ -48,6 +54,18 @@ expect_rejected unknown-option 'platform "out": unknown option "bogus"' \
     "[platform out]\ntype = file\npath = $work/out.jsonl\nbogus = 1\n"
 expect_rejected webhook-line "webhook-line.conf:3: platform \"site\"" \
     '[platform site]\ntype = webhook\nurl = ftp://127.0.0.1/x\n'
+
+# Every command that loads the file rejects an option the adapter does
+# not know, naming the option's line (6), not the section's (3). A key
+# ending in _key that names no credential is such an option, not a
+# secret.
+for command in serve migrate list; do
+    for option in timeout bogus_key; do
+        expect_rejected_by "$command" "$command-$option" \
+            "$command-$option.conf:6: platform \"outbox\": unknown option \"$option\" for file platform" \
+            "[platform outbox]\ntype = file\npath = $work/o.jsonl\n$option = 5s\n"
+    done
+done
 
 # A port another server holds: python keeps it bound while pubq starts.
 busy_port=$(daemon_free_port)

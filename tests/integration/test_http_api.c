@@ -414,6 +414,13 @@ static const struct bad_case bad_cases[] = {
                  "\"scheduledAt\":\"2026-02-30T10:00:00Z\"" TEXT "}}",
      400, "data.scheduledAt"},
     {"text over limit", NULL, long_text_event, 400, "data.content.text"},
+    {"empty text", NULL,
+     EVENT_START "\"platforms\":[\"blog\"],\"content\":{\"text\":\"\"}}}",
+     400, "data.content.text"},
+    {"whitespace-only text", NULL,
+     EVENT_START "\"platforms\":[\"blog\"],"
+                 "\"content\":{\"text\":\"  \\n\\t\\u00a0\"}}}",
+     400, "data.content.text"},
     {"unknown event name", NULL,
      "{\"name\":\"publishing.deleted\",\"data\":{}}", 400, "name"},
     {"one bad event in array", NULL,
@@ -2084,11 +2091,10 @@ static int healthz_answers(struct fixture *fx)
     return status == 200;
 }
 
-/* Connects and sends the start of a request that never ends. */
-static int open_idle_connection(struct fixture *fx)
+/* Connects to the server over loopback; returns the socket. */
+static int connect_loopback(struct fixture *fx)
 {
     struct sockaddr_in address = {.sin_family = AF_INET};
-    static const char partial[] = "GET /healthz HTTP/1.1\r\nHost: 127";
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
     assert_true(fd >= 0);
@@ -2096,6 +2102,15 @@ static int open_idle_connection(struct fixture *fx)
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(
         connect(fd, (struct sockaddr *)&address, sizeof address), 0);
+    return fd;
+}
+
+/* Connects and sends the start of a request that never ends. */
+static int open_idle_connection(struct fixture *fx)
+{
+    static const char partial[] = "GET /healthz HTTP/1.1\r\nHost: 127";
+    int fd = connect_loopback(fx);
+
     assert_int_equal(send(fd, partial, sizeof partial - 1, MSG_NOSIGNAL),
                      (ssize_t)(sizeof partial - 1));
     return fd;
@@ -2137,6 +2152,76 @@ static void test_idle_connections(void **state)
     assert_true(count_text(logged, "WARN  http: libmicrohttpd") <= 3);
     assert_non_null(strstr(logged, "suppressed"));
     free(logged);
+}
+
+/*
+ * Sends GET /healthz on fd, a connection to fx's server, and reads
+ * for at most 3 s. Returns the bytes read (0 when the server closed the
+ * connection first) or -1 on an error such as a reset, and sets
+ * *elapsed_ms.
+ */
+static ssize_t get_healthz_on(struct fixture *fx, int fd, char *reply,
+                              size_t size, int64_t *elapsed_ms)
+{
+    char request[128];
+    struct timeval wait = {.tv_sec = 3};
+    int64_t start = now_ms();
+    int length;
+    ssize_t got;
+
+    length = snprintf(request, sizeof request,
+                      "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n",
+                      http_server_port(fx->server));
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    if (send(fd, request, (size_t)length, MSG_NOSIGNAL) < 0)
+        got = -1;
+    else
+        got = recv(fd, reply, size - 1, 0);
+    reply[got > 0 ? got : 0] = '\0';
+    *elapsed_ms = now_ms() - start;
+    return got;
+}
+
+/*
+ * With max_connections keep-alive connections open, one more is closed
+ * at once instead of waiting in the backlog for an idle slot to time out.
+ */
+static void test_connection_over_limit(void **state)
+{
+    struct fixture *fx = *state;
+    int kept[2];
+    int over;
+    char reply[512];
+    int64_t elapsed;
+    int answered = 0;
+    int64_t start;
+
+    restart_with_server(fx, "max_connections = 2\nidle_timeout = 10s\n");
+    for (size_t i = 0; i < 2; i++) {
+        kept[i] = connect_loopback(fx);
+        assert_true(get_healthz_on(fx, kept[i], reply, sizeof reply, &elapsed) >
+                    0);
+        if (strstr(reply, "HTTP/1.1 200") == NULL)
+            fail_msg("keep-alive connection %zu got: %.200s", i, reply);
+    }
+
+    over = connect_loopback(fx);
+    assert_true(get_healthz_on(fx, over, reply, sizeof reply, &elapsed) <= 0);
+    assert_null(strstr(reply, "HTTP/1.1 200"));
+    assert_true(elapsed < 1000);
+    close(over);
+
+    /* A slot freed by a client is taken by the next connection at once. */
+    close(kept[0]);
+    start = now_ms();
+    for (int i = 0; i < 20 && !answered; i++) {
+        answered = healthz_answers(fx);
+        if (!answered)
+            usleep(100000);
+    }
+    assert_true(answered);
+    assert_true(now_ms() - start < 3000);
+    close(kept[1]);
 }
 
 static void test_stream_outlives_idle(void **state)
@@ -2307,6 +2392,7 @@ int main(void)
         HTTP_TEST(test_cross_site_post),
         HTTP_TEST(test_token_env_unset),
         HTTP_TEST(test_idle_connections),
+        HTTP_TEST(test_connection_over_limit),
         HTTP_TEST(test_stream_outlives_idle),
         HTTP_TEST(test_head_routes),
         HTTP_TEST(test_bad_content_length),

@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "config/config_parse.h"
+#include "publish/adapter.h"
 #include "test_support.h"
 
 static const char *example_path(void)
@@ -67,8 +68,13 @@ static void config_example_loads(void **state)
 /* A `key = value` line of the example, live or commented out. */
 struct listed_key {
     char section[64]; /* "server", ..., or "platform" */
+    char type[32];    /* the platform section's type; "" elsewhere */
     char key[64];
 };
+
+/* Characters of a key in the example: header_X-Team has more than a-z. */
+#define KEY_CHARS                                                        \
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 
 struct listed_keys {
     struct listed_key items[256];
@@ -90,7 +96,7 @@ static const char *uncomment(const char *line)
     rest = line + 2;
     if (rest[0] == '[' || rest[0] == '#')
         return rest;
-    word = strspn(rest, "abcdefghijklmnopqrstuvwxyz_");
+    word = strspn(rest, KEY_CHARS);
     if (word > 0 && strncmp(rest + word, " = ", 3) == 0)
         return rest;
     return line;
@@ -101,6 +107,7 @@ static char *uncomment_example(const char *text, struct listed_keys *keys)
 {
     char *out = calloc(1, strlen(text) + 1);
     char section[64] = "";
+    char type[32] = "";
     const char *line = text;
 
     assert_non_null(out);
@@ -117,14 +124,18 @@ static char *uncomment_example(const char *text, struct listed_keys *keys)
         strcat(out, live);
         strcat(out, "\n");
 
-        word = strspn(live, "abcdefghijklmnopqrstuvwxyz_");
-        if (live[0] == '[')
+        word = strspn(live, KEY_CHARS);
+        if (live[0] == '[') {
             sscanf(live, "[%63[a-z]", section);
-        else if (word > 0 && strncmp(live + word, " = ", 3) == 0 &&
-                 keys->count < sizeof keys->items / sizeof keys->items[0]) {
+            type[0] = '\0';
+        } else if (word > 0 && strncmp(live + word, " = ", 3) == 0 &&
+                   keys->count < sizeof keys->items / sizeof keys->items[0]) {
             struct listed_key *item = &keys->items[keys->count++];
 
+            if (strncmp(live, "type = ", 7) == 0)
+                snprintf(type, sizeof type, "%s", live + 7);
             snprintf(item->section, sizeof item->section, "%s", section);
+            snprintf(item->type, sizeof item->type, "%s", type);
             snprintf(item->key, sizeof item->key, "%.*s", (int)word, live);
         }
         line += length + (line[length] == '\n');
@@ -144,8 +155,35 @@ static int is_listed(const struct listed_keys *keys, const char *section,
 }
 
 /*
+ * Returns 1 when a platform section of `type` in the example sets
+ * `option`; an option ending in '*' (header_*) needs one key that starts
+ * with the text before it.
+ */
+static int is_listed_for_type(const struct listed_keys *keys,
+                              const char *type, const char *option)
+{
+    size_t length = strlen(option);
+    int prefix = length > 0 && option[length - 1] == '*';
+
+    for (size_t i = 0; i < keys->count; i++) {
+        const struct listed_key *item = &keys->items[i];
+
+        if (strcmp(item->section, "platform") != 0 ||
+            strcmp(item->type, type) != 0)
+            continue;
+        if (prefix && strncmp(item->key, option, length - 1) == 0 &&
+            item->key[length - 1] != '\0')
+            return 1;
+        if (!prefix && strcmp(item->key, option) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
  * Every key the parser accepts is in the example, in its own section,
- * and the example still loads with every commented-out option turned
+ * every adapter's options (from its ops->options) are in a platform
+ * section of its type, and the example still loads with every commented-out option turned
  * on, so no listed value is one the parser rejects.
  */
 static void config_example_lists_every_key(void **state)
@@ -155,6 +193,7 @@ static void config_example_lists_every_key(void **state)
     struct pubq_config config;
     char err[CONFIG_ERR_MAX] = "";
     enum config_section section;
+    const struct adapter_ops *adapter;
     const char *key;
     char *live;
 
@@ -172,8 +211,23 @@ static void config_example_lists_every_key(void **state)
         if (!is_listed(&keys, "platform", key))
             fail_msg("pubq.example.conf does not list platform key %s", key);
     }
+    for (size_t i = 0; (adapter = adapter_at(i)) != NULL; i++) {
+        if (!is_listed_for_type(&keys, adapter->type, "type"))
+            fail_msg("pubq.example.conf has no [platform NAME] section "
+                     "with type = %s",
+                     adapter->type);
+        for (size_t k = 0; adapter->options[k] != NULL; k++) {
+            if (!is_listed_for_type(&keys, adapter->type, adapter->options[k]))
+                fail_msg("pubq.example.conf does not list option %s of "
+                         "type %s",
+                         adapter->options[k], adapter->type);
+        }
+    }
 
     assert_int_equal(load_text(live, &config, err, sizeof err), 0);
+    assert_string_equal(err, "");
+    assert_int_equal(
+        adapter_check_all_option_names(&config, err, sizeof err), 0);
     assert_string_equal(err, "");
     config_free(&config);
     free(live);
@@ -352,7 +406,22 @@ struct error_case {
 static const struct error_case error_cases[] = {
     {"[retry]\nbase_delay = 1s\nmax_delay = 1 hour\n",
      "pubq.conf:3: [retry] max_delay = \"1 hour\"",
-     "invalid duration; use a number with a unit such as 30s, 5m or 1h"},
+     "invalid duration; use a number with a unit from 1ms to 30d, such as "
+     "30s, 5m or 1h"},
+    /* Each hint suggests only values inside the key's range. */
+    {"[engine]\nclaim_ahead = 2\n", "pubq.conf:2: [engine] claim_ahead",
+     "use a number with a unit from 0 to 1m, such as 2s, 10s or 30s"},
+    {"[server]\nidle_timeout = 10\n", "pubq.conf:2: [server] idle_timeout",
+     "from 1s to 1h, such as 30s, 5m or 1h"},
+    {"[engine]\nshutdown_grace = ten\n",
+     "pubq.conf:2: [engine] shutdown_grace",
+     "from 0 to 1h, such as 30s, 5m or 1h"},
+    {"[platform out]\ntype = file\nmax_lateness = 1\n",
+     "pubq.conf:3: [platform out] max_lateness",
+     "from 0 to 365d, such as 30s, 5m or 1h"},
+    /* A key ending in _key is a secret only after a credential's word. */
+    {"[server]\nbogus_key = 1\n", "pubq.conf:2: [server] bogus_key",
+     "unknown key; check the spelling"},
     {"[retry]\nmax_retries = -1\n", "pubq.conf:2: [retry] max_retries",
      "use a whole number from 0 to 1000"},
     {"[retry]\njitter = 1.5\n", "pubq.conf:2: [retry] jitter",
@@ -452,9 +521,10 @@ static void config_errors_name_line_and_key(void **state)
 
 static void config_secrets_rejected(void **state)
 {
-    static const char *const keys[] = {"token",        "password",   "api_key",
-                                       "access_token", "secret",     "apikey",
-                                       "app_password", "signing_key"};
+    static const char *const keys[] = {
+        "token",        "password",     "api_key",     "access_token",
+        "secret",       "apikey",       "app_password", "signing_key",
+        "key",          "private_key",  "webhook_url", "bot_token"};
 
     (void)state;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {

@@ -152,6 +152,12 @@ static const struct bad_file bad_files[] = {
      "line 2", "id is 201 bytes; use 1 to 200 bytes"},
     {"empty-text.csv", "id,text,platforms\npost-1,,outbox\n", "line 2: text",
      "write the text to publish in the text column"},
+    {"blank-text.csv", "id,text,platforms\npost-1,\"  \t \",outbox\n",
+     "line 2: text", "write the text to publish in the text column"},
+    {"blank-text.jsonl",
+     "{\"contentItemId\": \"a\", \"platforms\": [\"outbox\"], "
+     "\"content\": {\"text\": \" \\n \"}}\n",
+     "line 1: data.content.text", "empty text"},
     {"bad-link.csv", "id,text,platforms,link\npost-1,one,outbox,ftp://x\n",
      "line 2: link", "invalid URL \"ftp://x\""},
     {"long-event-id.csv",

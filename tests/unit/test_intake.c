@@ -190,6 +190,16 @@ static const struct bad_case bad_cases[] = {
     {"{\"contentItemId\": \"p\", \"platforms\": [\"outbox\"], \"content\": "
      "{\"text\": \"\"}}",
      0, "data.content.text", "empty text"},
+    /* Whitespace alone is empty text too: ASCII and Unicode spaces. */
+    {"{\"contentItemId\": \"p\", \"platforms\": [\"outbox\"], \"content\": "
+     "{\"text\": \"   \"}}",
+     0, "data.content.text", "empty text"},
+    {"{\"contentItemId\": \"p\", \"platforms\": [\"outbox\"], \"content\": "
+     "{\"text\": \" \\n\\t\\n \"}}",
+     0, "data.content.text", "empty text"},
+    {"{\"contentItemId\": \"p\", \"platforms\": [\"outbox\"], \"content\": "
+     "{\"text\": \"\\u00a0\\u2003\\u3000\"}}",
+     0, "data.content.text", "empty text"},
     {"{\"contentItemId\": \"p\", \"platforms\": [\"outbox\"], \"content\": "
      "{\"text\": \"a\\u0000b\"}}",
      0, "data.content.text", "control character U+0000"},
