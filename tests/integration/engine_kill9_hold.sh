@@ -135,6 +135,16 @@ print(sum(1 for r in json.load(sys.stdin) if r["status"] == sys.argv[1]))' \
     [ "$held" = "$ENTRIES" ] ||
         die "$label: $held held records, expected $ENTRIES"
 
+    # The log names the held entries and no attempt that was not made.
+    log="$work/serve$label-2.log"
+    held_lines=$(grep -c "held entry=.*the outcome of attempt 1 is unknown" \
+        "$log" || true)
+    [ "$held_lines" = "$ENTRIES" ] ||
+        die "$label: $held_lines \"held entry=\" log lines, expected $ENTRIES"
+    if grep "attempt entry=.* attempt=2 " "$log" >&2; then
+        die "$label: the log reports an attempt 2 that was never made"
+    fi
+
     requests=$(wc -l <"$work/sink/requests.log")
     [ "$requests" = "$ENTRIES" ] ||
         die "$label: the sink got $requests requests, expected $ENTRIES"
