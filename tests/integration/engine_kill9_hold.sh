@@ -134,6 +134,13 @@ print(sum(1 for r in json.load(sys.stdin) if r["status"] == sys.argv[1]))' \
     held=$(count_audit retry held)
     [ "$held" = "$ENTRIES" ] ||
         die "$label: $held held records, expected $ENTRIES"
+    # A held entry is not due again, so its record has no due time.
+    with_due=$(pubq audit --action retry --limit 1000 --json | python3 -c '
+import json, sys
+print(sum(1 for r in json.load(sys.stdin)
+          if r["status"] == "held" and "due_at" in r["metadata"]))')
+    [ "$with_due" = 0 ] ||
+        die "$label: $with_due held records carry a due_at"
 
     # The log names the held entries and no attempt that was not made.
     log="$work/serve$label-2.log"
