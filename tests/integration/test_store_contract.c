@@ -2140,6 +2140,22 @@ static void recover_expired_leases(void **state)
         assert_int_equal(e.status, had_retries ? ENTRY_RETRYING : ENTRY_FAILED);
         assert_int_equal(e.retry_count, had_retries ? 1 : 0);
         assert_string_equal(e.lease_node, "");
+        assert_string_equal(e.fail_reason,
+                            had_retries ? "" : RETRY_REASON_UNKNOWN);
+
+        struct audit_list audit = audit_of(store, e.content_id,
+                                           "lease_recovered");
+        assert_int_equal(audit.count, 1);
+        json_t *meta = parse(audit.items[0].metadata_json);
+        const char *reason =
+            json_string_value(json_object_get(meta, "fail_reason"));
+        if (had_retries)
+            assert_null(json_object_get(meta, "fail_reason"));
+        else
+            assert_string_equal(reason != NULL ? reason : "(missing)",
+                                RETRY_REASON_UNKNOWN);
+        json_decref(meta);
+        audit_list_free(&audit);
 
         struct attempt_list attempts;
         check_ok(store, store->ops->list_attempts(store, e.id, &attempts));
