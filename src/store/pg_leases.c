@@ -1,5 +1,6 @@
 /* Lease release and recovery (PostgreSQL store). */
 #include "store/pg_internal.h"
+#include "store/store_check.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -81,11 +82,9 @@ static int audit_lease(struct pg_store *s, const struct leased *l,
                        const char *status, const char *fail_reason,
                        int64_t now)
 {
-    json_t *metadata = json_pack(
-        "{s:s, s:I, s:I, s:I, s:s*}", "node", l->node, "attempt",
-        (json_int_t)l->attempt_count, "retry_count",
-        (json_int_t)l->retry_count, "max_retries",
-        (json_int_t)l->max_retries, "fail_reason", fail_reason);
+    json_t *metadata =
+        store_lease_audit_metadata(l->node, l->attempt_count, l->retry_count,
+                                   l->max_retries, fail_reason);
     struct pg_audit record = {
         .at = now,
         .agent = agent,

@@ -336,6 +336,16 @@ const char *store_retry_audit(const struct attempt_completion *c,
     return status;
 }
 
+json_t *store_lease_audit_metadata(const char *node, uint32_t attempt,
+                                   uint32_t retry_count, uint32_t max_retries,
+                                   const char *fail_reason)
+{
+    return json_pack("{s:s, s:I, s:I, s:I, s:s*}", "node", node, "attempt",
+                     (json_int_t)attempt, "retry_count",
+                     (json_int_t)retry_count, "max_retries",
+                     (json_int_t)max_retries, "fail_reason", fail_reason);
+}
+
 const char *store_agent_or_default(const char *agent)
 {
     return agent != NULL && agent[0] != '\0' ? agent : "operator";
