@@ -637,6 +637,25 @@ void engine_handle_async(struct engine *engine)
     }
 }
 
+/*
+ * Logs an entry held without a request. Its claim opened attempt
+ * attempt_number but sent nothing, so the attempt whose outcome is
+ * unknown is the one before it.
+ */
+static void log_held(const struct inflight *inflight)
+{
+    const struct attempt_completion *c = &inflight->completion;
+    const struct entry *entry = &inflight->entry;
+
+    log_warn("engine",
+             "held entry=%" PRId64 " job=%s platform=%s: the outcome of "
+             "attempt %u is unknown and the platform cannot be checked, so "
+             "no request was sent; next=%s retry=%u/%u",
+             entry->id, entry->content_id, entry->platform,
+             c->attempt_number - 1, entry_status_name(c->next_status),
+             c->retry_count, entry->max_retries);
+}
+
 static void log_result(const struct inflight *inflight, int applied)
 {
     const struct attempt_completion *c = &inflight->completion;
@@ -649,13 +668,17 @@ static void log_result(const struct inflight *inflight, int applied)
                  entry->id, c->attempt_number);
         return;
     }
-    log_at(c->outcome == OUTCOME_SUCCESS ? LOG_INFO : LOG_WARN, "engine",
-           "attempt entry=%" PRId64 " job=%s platform=%s attempt=%u "
-           "outcome=%s http=%d latency_ms=%" PRId64 " next=%s retry=%u/%u",
-           entry->id, entry->content_id, entry->platform, c->attempt_number,
-           outcome_name(c->outcome), c->http_status, c->latency_ms,
-           entry_status_name(c->next_status), c->retry_count,
-           entry->max_retries);
+    if (c->not_attempted)
+        log_held(inflight);
+    else
+        log_at(c->outcome == OUTCOME_SUCCESS ? LOG_INFO : LOG_WARN, "engine",
+               "attempt entry=%" PRId64 " job=%s platform=%s attempt=%u "
+               "outcome=%s http=%d latency_ms=%" PRId64 " next=%s "
+               "retry=%u/%u",
+               entry->id, entry->content_id, entry->platform,
+               c->attempt_number, outcome_name(c->outcome), c->http_status,
+               c->latency_ms, entry_status_name(c->next_status),
+               c->retry_count, entry->max_retries);
     if (c->next_status == ENTRY_RETRYING)
         log_info("engine",
                  "retry scheduled entry=%" PRId64 " platform=%s "

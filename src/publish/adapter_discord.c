@@ -462,10 +462,10 @@ static void classify_failure(struct http_exchange *ex, const json_t *reply,
     error_text(reply, ex, message, sizeof message);
     adapter_result_fail(
         result, result->outcome,
-        DISCORD_TARGET " returned HTTP %ld (%s%s): %s%s", status,
+        DISCORD_TARGET " returned HTTP %ld (%s%s)%s%s%s", status,
         outcome_http_reason(status),
         status == 429 && is_global_limit(reply, ex) ? ", global limit" : "",
-        message, note);
+        adapter_reply_colon(message), message, note);
 
     if (status == 404)
         adapter_reply_pause(result, "webhook deleted (HTTP 404)");

@@ -499,8 +499,9 @@ static void classify(struct mastodon_adapter *adapter, struct http_exchange *ex,
     read_rate_limit(ex, attempt, note, sizeof note);
     error_text(ex, message, sizeof message);
     adapter_result_fail(
-        result, result->outcome, "mastodon %s returned HTTP %ld (%s): %s%s",
-        adapter->host, status, outcome_http_reason(status), message, note);
+        result, result->outcome, "mastodon %s returned HTTP %ld (%s)%s%s%s",
+        adapter->host, status, outcome_http_reason(status),
+        adapter_reply_colon(message), message, note);
 
     /* The token was revoked, expired or lacks the write:statuses scope. */
     if (status == 401 || status == 403)

@@ -129,3 +129,8 @@ void adapter_reply_redact_result(struct adapter_result *result,
     adapter_reply_redact(result->post_id, secret);
     adapter_reply_redact(result->post_url, secret);
 }
+
+const char *adapter_reply_colon(const char *text)
+{
+    return text[0] != '\0' ? ": " : "";
+}

@@ -29,6 +29,12 @@ void adapter_reply_snippet(const char *body, size_t len, char *out,
 int adapter_reply_field(const json_t *object, const char *key, char *out,
                         size_t outlen);
 
+/*
+ * Returns the ": " that introduces `text` in an error message, or "" when
+ * text is empty, so that an empty reply body leaves no dangling colon.
+ */
+const char *adapter_reply_colon(const char *text);
+
 /* Pauses the platform until resumed by hand, with a printf-style reason. */
 void adapter_reply_pause(struct adapter_result *result, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -316,9 +316,9 @@ static void classify(struct http_exchange *ex, struct publish_attempt *attempt)
         result->outcome = OUTCOME_PERMANENT;
     read_retry_after(ex, attempt, note, sizeof note);
     adapter_result_fail(
-        result, result->outcome, SLACK_TARGET " returned HTTP %ld (%s): %s%s",
+        result, result->outcome, SLACK_TARGET " returned HTTP %ld (%s)%s%s%s",
         status, known != NULL ? "slack error" : outcome_http_reason(status),
-        code, note);
+        adapter_reply_colon(code), code, note);
 
     if (known != NULL && known->pause_reason != NULL)
         adapter_reply_pause(result, "%s", known->pause_reason);

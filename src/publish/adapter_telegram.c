@@ -557,9 +557,10 @@ static enum adapter_step classify(struct telegram_adapter *adapter,
         read_retry_after(parameters, attempt, note, sizeof note);
     adapter_result_fail(result, outcome_from_http_status(status),
                         "telegram %s/bot***/sendMessage to chat %s returned "
-                        "HTTP %ld (%s): %s%s",
+                        "HTTP %ld (%s)%s%s%s",
                         http_exchange_host(st->ex), adapter->chat, status,
-                        outcome_http_reason(status), description, note);
+                        outcome_http_reason(status),
+                        adapter_reply_colon(description), description, note);
 
     /* 401: the token was revoked; 403: the bot was blocked or removed
      * from the chat. Neither heals by retrying. */

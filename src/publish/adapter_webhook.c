@@ -577,9 +577,10 @@ static void classify_status(const struct webhook_adapter *adapter,
     read_retry_after(ex, attempt, note, sizeof note);
     body_snippet(adapter, ex, snippet, sizeof snippet);
     adapter_result_fail(result, result->outcome,
-                        "webhook %s returned HTTP %ld (%s): %s%s",
+                        "webhook %s returned HTTP %ld (%s)%s%s%s",
                         http_exchange_host(ex), status,
-                        outcome_http_reason(status), snippet, note);
+                        outcome_http_reason(status),
+                        adapter_reply_colon(snippet), snippet, note);
 
     if (status == 410) {
         pause_platform(result, "webhook endpoint is gone (HTTP 410)");

@@ -640,10 +640,11 @@ static void classify_error(struct http_exchange *ex,
     read_retry_after(ex, attempt, note, sizeof note);
     result->http_status = (int)status;
     adapter_result_fail(result, outcome_from_http_status(status),
-                        "wordpress %s of %s returned HTTP %ld%s%s (%s): %s%s",
+                        "wordpress %s of %s returned HTTP %ld%s%s (%s)%s%s%s",
                         lookup ? "lookup" : "create", http_exchange_host(ex),
                         status, code[0] != '\0' ? " " : "", code,
-                        outcome_http_reason(status), message, note);
+                        outcome_http_reason(status),
+                        adapter_reply_colon(message), message, note);
 
     /* A failed lookup created nothing; the next attempt looks again. */
     if (lookup && result->outcome == OUTCOME_UNKNOWN)

@@ -1,10 +1,13 @@
 /* Lease release and recovery (PostgreSQL store). */
 #include "store/pg_internal.h"
+#include "store/store_check.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/retry_decision.h"
 
 #include "util/banned.h"
 
@@ -72,14 +75,16 @@ static int read_leased(struct pg_store *s, enum pg_stmt_id id, const char *sql,
     return STORE_OK;
 }
 
+/* `fail_reason` is the reason of an entry failed by the recovery, or
+ * NULL, which leaves it out of the metadata. */
 static int audit_lease(struct pg_store *s, const struct leased *l,
                        const char *action, const char *agent,
-                       const char *status, int64_t now)
+                       const char *status, const char *fail_reason,
+                       int64_t now)
 {
-    json_t *metadata = json_pack("{s:s, s:I, s:I, s:I}", "node", l->node,
-                                 "attempt", (json_int_t)l->attempt_count,
-                                 "retry_count", (json_int_t)l->retry_count,
-                                 "max_retries", (json_int_t)l->max_retries);
+    json_t *metadata =
+        store_lease_audit_metadata(l->node, l->attempt_count, l->retry_count,
+                                   l->max_retries, fail_reason);
     struct pg_audit record = {
         .at = now,
         .agent = agent,
@@ -108,7 +113,8 @@ static const char sql_lease_expired[] =
 static const char sql_lease_recover[] =
     "WITH recovered AS ("
     "  UPDATE entries SET status = $1::text, retry_count = $2::integer,"
-    "  due_at = $3::bigint, last_error = $4::text, lease_node = NULL,"
+    "  due_at = $3::bigint, last_error = $4::text,"
+    "  fail_reason = $8::text, lease_node = NULL,"
     "  lease_expires_at = 0, claimed_from = NULL,"
     "  first_round_status = CASE WHEN first_round_done"
     "    THEN first_round_status ELSE $1::text END,"
@@ -144,7 +150,7 @@ static int put_back_unstarted(struct pg_store *s, const struct leased *l,
     if (result != STORE_OK || !*done)
         return result;
     s->notify = 1;
-    return audit_lease(s, l, action, agent, back, now);
+    return audit_lease(s, l, action, agent, back, NULL, now);
 }
 
 static int recover_one(struct pg_store *s, const struct leased *l, int64_t now,
@@ -152,6 +158,9 @@ static int recover_one(struct pg_store *s, const struct leased *l, int64_t now,
 {
     int retry = l->retry_count < l->max_retries;
     enum entry_status to = retry ? ENTRY_RETRYING : ENTRY_FAILED;
+    /* It fails as an attempt that ends unknown with no retries left
+     * does, because the operator must check whether the post exists. */
+    const char *fail_reason = retry ? NULL : RETRY_REASON_UNKNOWN;
     char error[STORE_TEXT_MAX];
     struct pg_params p;
     int result = put_back_unstarted(s, l, "lease_recovered", agent, now, won);
@@ -171,6 +180,7 @@ static int recover_one(struct pg_store *s, const struct leased *l, int64_t now,
     pg_param_int(&p, l->id);
     pg_param_text(&p, l->node);
     pg_param_int(&p, l->attempt_count);
+    pg_param_text(&p, fail_reason != NULL ? fail_reason : "");
     PGresult *res = pg_query(s, PG_LEASE_RECOVER, sql_lease_recover, &p,
                              "recover lease", &result);
     pg_params_clear(&p);
@@ -182,7 +192,8 @@ static int recover_one(struct pg_store *s, const struct leased *l, int64_t now,
     if (retry)
         s->notify = 1;
     result =
-        audit_lease(s, l, "lease_recovered", agent, entry_status_name(to), now);
+        audit_lease(s, l, "lease_recovered", agent, entry_status_name(to),
+                    fail_reason, now);
     if (result == STORE_OK)
         result = pg_publish_check(s, l->job_id, now);
     return result;
@@ -277,7 +288,8 @@ static int release_one(struct pg_store *s, const struct leased *l, int64_t now,
         return result;
 
     s->notify = 1;
-    return audit_lease(s, l, "lease_released", "queue-manager", back, now);
+    return audit_lease(s, l, "lease_released", "queue-manager", back, NULL,
+                       now);
 }
 
 struct release_args {

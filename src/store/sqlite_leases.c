@@ -1,10 +1,13 @@
 /* Lease release and recovery, and the sweeper (SQLite store). */
 #include "store/sqlite_internal.h"
+#include "store/store_check.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/retry_decision.h"
 
 #include "util/banned.h"
 
@@ -75,14 +78,16 @@ static int read_leased(struct sqlite_store *s, sqlite3_stmt *stmt,
     return result;
 }
 
+/* `fail_reason` is the reason of an entry failed by the recovery, or
+ * NULL, which leaves it out of the metadata. */
 static int audit_lease(struct sqlite_store *s, const struct leased *l,
                        const char *action, const char *agent,
-                       const char *status, int64_t now)
+                       const char *status, const char *fail_reason,
+                       int64_t now)
 {
-    json_t *metadata = json_pack("{s:s, s:I, s:I, s:I}", "node", l->node,
-                                 "attempt", (json_int_t)l->attempt_count,
-                                 "retry_count", (json_int_t)l->retry_count,
-                                 "max_retries", (json_int_t)l->max_retries);
+    json_t *metadata =
+        store_lease_audit_metadata(l->node, l->attempt_count, l->retry_count,
+                                   l->max_retries, fail_reason);
     struct sqlite_audit record = {
         .at = now,
         .agent = agent,
@@ -105,7 +110,8 @@ static const char sql_lease_expired[] =
 
 static const char sql_lease_recover[] =
     "UPDATE entries SET status = ?1, retry_count = ?2, due_at = ?3,"
-    " last_error = ?4, lease_node = NULL, lease_expires_at = 0,"
+    " last_error = ?4, fail_reason = ?8, lease_node = NULL,"
+    " lease_expires_at = 0,"
     " claimed_from = NULL,"
     " first_round_status = CASE WHEN first_round_done = 0 THEN ?1"
     "   ELSE first_round_status END,"
@@ -132,7 +138,7 @@ static int put_back_unstarted(struct sqlite_store *s, const struct leased *l,
     int result = sqlite_unclaim_entry(s, l->id, now, done);
 
     if (result == STORE_OK && *done)
-        result = audit_lease(s, l, action, agent, back, now);
+        result = audit_lease(s, l, action, agent, back, NULL, now);
     return result;
 }
 
@@ -141,6 +147,9 @@ static int recover_one(struct sqlite_store *s, const struct leased *l,
 {
     int retry = l->retry_count < l->max_retries;
     enum entry_status to = retry ? ENTRY_RETRYING : ENTRY_FAILED;
+    /* It fails as an attempt that ends unknown with no retries left
+     * does, because the operator must check whether the post exists. */
+    const char *fail_reason = retry ? NULL : RETRY_REASON_UNKNOWN;
     char error[STORE_TEXT_MAX];
     int result = put_back_unstarted(s, l, "lease_recovered", agent, now, won);
 
@@ -163,6 +172,7 @@ static int recover_one(struct sqlite_store *s, const struct leased *l,
     sqlite3_bind_int64(stmt, 5, l->id);
     sqlite_bind_text(stmt, 6, l->node);
     sqlite3_bind_int64(stmt, 7, l->attempt_count);
+    sqlite_bind_text(stmt, 8, fail_reason != NULL ? fail_reason : "");
 
     result = sqlite_exec_stmt(s, stmt, "recover lease");
     *won = result == STORE_OK && sqlite3_changes(s->db) == 1;
@@ -179,7 +189,7 @@ static int recover_one(struct sqlite_store *s, const struct leased *l,
     result = sqlite_attempt_close(s, &end);
     if (result == STORE_OK)
         result = audit_lease(s, l, "lease_recovered", agent,
-                             entry_status_name(to), now);
+                             entry_status_name(to), fail_reason, now);
     if (result == STORE_OK)
         result = sqlite_publish_check(s, l->job_id, now);
     return result;
@@ -272,7 +282,8 @@ static int release_one(struct sqlite_store *s, const struct leased *l,
     result = sqlite_attempt_close(s, &end);
     if (result == STORE_OK)
         result =
-            audit_lease(s, l, "lease_released", "queue-manager", back, now);
+            audit_lease(s, l, "lease_released", "queue-manager", back, NULL,
+                        now);
     return result;
 }
 

@@ -319,15 +319,31 @@ const char *store_retry_audit(const struct attempt_completion *c,
     if (status == NULL)
         return NULL;
 
+    /* Only a retrying entry has a due time; the other records leave
+     * due_at out, as the records of content changes do. */
+    json_t *due_at = c->next_status == ENTRY_RETRYING
+                         ? json_integer((json_int_t)c->due_at)
+                         : NULL;
+
     /* A held entry's last attempt is the one before the dropped claim. */
     *metadata = json_pack(
-        "{s:I, s:I, s:I, s:I, s:s, s:i, s:s?}", "attempt",
+        "{s:I, s:I, s:I, s:o*, s:s, s:i, s:s?}", "attempt",
         (json_int_t)(c->attempt_number - (c->not_attempted ? 1 : 0)),
         "retry_count",
         (json_int_t)c->retry_count, "max_retries", (json_int_t)max_retries,
-        "due_at", (json_int_t)c->due_at, "outcome", outcome_name(c->outcome),
+        "due_at", due_at, "outcome", outcome_name(c->outcome),
         "http_status", c->http_status, "error", c->error);
     return status;
+}
+
+json_t *store_lease_audit_metadata(const char *node, uint32_t attempt,
+                                   uint32_t retry_count, uint32_t max_retries,
+                                   const char *fail_reason)
+{
+    return json_pack("{s:s, s:I, s:I, s:I, s:s*}", "node", node, "attempt",
+                     (json_int_t)attempt, "retry_count",
+                     (json_int_t)retry_count, "max_retries",
+                     (json_int_t)max_retries, "fail_reason", fail_reason);
 }
 
 const char *store_agent_or_default(const char *agent)

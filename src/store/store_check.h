@@ -70,6 +70,16 @@ void store_key_hash(char *hex, size_t size, const char *content_id,
 const char *store_retry_audit(const struct attempt_completion *completion,
                               uint32_t max_retries, json_t **metadata);
 
+/*
+ * Builds the metadata of a lease audit record (lease_recovered or
+ * lease_released), shared by both back ends. `fail_reason` is the reason
+ * of an entry the recovery failed, or NULL, which leaves it out. Returns
+ * a new JSON object the caller frees, or NULL when out of memory.
+ */
+json_t *store_lease_audit_metadata(const char *node, uint32_t attempt,
+                                   uint32_t retry_count, uint32_t max_retries,
+                                   const char *fail_reason);
+
 /* Returns the audit agent name of a manual action, "operator" if none. */
 const char *store_agent_or_default(const char *agent);
 

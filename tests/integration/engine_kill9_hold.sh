@@ -4,9 +4,12 @@
 # restart each entry is failed with "outcome unknown", and the records
 # show exactly what happened. Each entry has one attempt (its outcome
 # unknown) and attempt_count 1, the metric counts one unknown attempt
-# per entry, the audit log holds a lease_recovered and a held record per
-# entry, and no request is sent again. Runs on SQLite and on PostgreSQL
-# (PUBQ_TEST_PG_URL, as scripts/test-postgres run sets it).
+# per entry, and no request is sent again. With max_retries = 3 the
+# audit log holds a lease_recovered (to retrying) and a held record per
+# entry and the log a held line; with max_retries = 0 it holds one
+# lease_recovered record (to failed, with the reason) per entry. Runs on
+# SQLite and on PostgreSQL (PUBQ_TEST_PG_URL, as scripts/test-postgres
+# run sets it).
 set -euo pipefail
 
 ENTRIES=10
@@ -41,9 +44,17 @@ metric_unknown() {
                  print $2 }'
 }
 
-# run_case LABEL DATABASE_URL: one kill, restart and check on one store.
+# run_case LABEL DATABASE_URL MAX_RETRIES: one kill, restart and check
+# on one store. With retries left lease recovery sends each entry back to
+# retrying and the engine holds it; with none, lease recovery fails it.
 run_case() {
-    local label=$1
+    local label=$1 max_retries=$3
+    local held_expected=$ENTRIES recovered_to=retrying failed_expected=0
+    if [ "$max_retries" = 0 ]; then
+        held_expected=0
+        recovered_to=failed
+        failed_expected=$ENTRIES
+    fi
     listen_port=$(daemon_free_port)
     kill9_start_sink 30
 
@@ -63,6 +74,7 @@ type = webhook
 url = http://127.0.0.1:$port/hook
 timeout = 60s
 on_unknown = hold
+max_retries = $max_retries
 concurrency = $ENTRIES
 max_lateness = 0
 EOF
@@ -128,12 +140,40 @@ import json, sys
 print(sum(1 for r in json.load(sys.stdin) if r["status"] == sys.argv[1]))' \
             "$2"
     }
-    recovered=$(count_audit lease_recovered retrying)
+    recovered=$(count_audit lease_recovered "$recovered_to")
     [ "$recovered" = "$ENTRIES" ] ||
-        die "$label: $recovered lease_recovered records, expected $ENTRIES"
+        die "$label: $recovered lease_recovered records to" \
+            "$recovered_to, expected $ENTRIES"
+    # An entry that lease recovery failed has the reason in its record.
+    failed_unknown=$(pubq audit --action lease_recovered --limit 1000 \
+        --json | python3 -c '
+import json, sys
+print(sum(1 for r in json.load(sys.stdin)
+          if r["metadata"].get("fail_reason") == "outcome unknown"))')
+    [ "$failed_unknown" = "$failed_expected" ] ||
+        die "$label: $failed_unknown lease_recovered records with" \
+            "fail_reason \"outcome unknown\", expected $failed_expected"
     held=$(count_audit retry held)
-    [ "$held" = "$ENTRIES" ] ||
-        die "$label: $held held records, expected $ENTRIES"
+    [ "$held" = "$held_expected" ] ||
+        die "$label: $held held records, expected $held_expected"
+    # A held entry is not due again, so its record has no due time.
+    with_due=$(pubq audit --action retry --limit 1000 --json | python3 -c '
+import json, sys
+print(sum(1 for r in json.load(sys.stdin)
+          if r["status"] == "held" and "due_at" in r["metadata"]))')
+    [ "$with_due" = 0 ] ||
+        die "$label: $with_due held records carry a due_at"
+
+    # The log names the held entries and no attempt that was not made.
+    log="$work/serve$label-2.log"
+    held_lines=$(grep -c "held entry=.*the outcome of attempt 1 is unknown" \
+        "$log" || true)
+    [ "$held_lines" = "$held_expected" ] ||
+        die "$label: $held_lines \"held entry=\" log lines, expected" \
+            "$held_expected"
+    if grep "attempt entry=.* attempt=2 " "$log" >&2; then
+        die "$label: the log reports an attempt 2 that was never made"
+    fi
 
     requests=$(wc -l <"$work/sink/requests.log")
     [ "$requests" = "$ENTRIES" ] ||
@@ -146,11 +186,16 @@ print(sum(1 for r in json.load(sys.stdin) if r["status"] == sys.argv[1]))' \
     wait "$sink_pid" 2>/dev/null || true
     sink_pid=""
     rm -rf "$work/sink"
-    echo "engine_kill9_hold: $label: $ENTRIES entries held with one" \
+    echo "engine_kill9_hold: $label: $ENTRIES entries failed with one" \
         "unknown attempt each"
 }
 
-run_case sqlite "$work/pubq.db"
+run_case sqlite "$work/pubq.db" 3
+rm -f "$work"/pubq.db*
+run_case sqlite-no-retries "$work/pubq.db" 0
 
 psql -q "$PUBQ_TEST_PG_URL" -c "CREATE DATABASE $database" >/dev/null
-run_case postgres "$pg_url"
+run_case postgres "$pg_url" 3
+psql -q "$PUBQ_TEST_PG_URL" -c "DROP DATABASE $database" >/dev/null
+psql -q "$PUBQ_TEST_PG_URL" -c "CREATE DATABASE $database" >/dev/null
+run_case postgres-no-retries "$pg_url" 0

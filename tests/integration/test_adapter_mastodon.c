@@ -342,6 +342,21 @@ static void mastodon_422_permanent(void **unused)
     assert_string_equal(result.post_id, "");
 }
 
+/* An empty body leaves the message ending at the reason, with no colon. */
+static void mastodon_empty_body_no_colon(void **unused)
+{
+    struct adapter_result result;
+    const char *suffix = "returned HTTP 500 (server error)";
+    size_t length;
+
+    (void)unused;
+    run_once(&(struct fake_response){.status = 500}, &result);
+    length = strlen(result.error);
+    assert_int_equal(result.http_status, 500);
+    assert_true(length >= strlen(suffix));
+    assert_string_equal(result.error + length - strlen(suffix), suffix);
+}
+
 static void mastodon_404_pauses(void **unused)
 {
     struct adapter_result result;
@@ -671,6 +686,7 @@ int main(void)
         cmocka_unit_test(mastodon_403_pauses),
         cmocka_unit_test(mastodon_echoed_token_removed),
         cmocka_unit_test(mastodon_422_permanent),
+        cmocka_unit_test(mastodon_empty_body_no_colon),
         cmocka_unit_test(mastodon_404_pauses),
         cmocka_unit_test(mastodon_429_reset_hint),
         cmocka_unit_test(mastodon_429_bad_reset),

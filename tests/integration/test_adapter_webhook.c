@@ -291,6 +291,21 @@ static void webhook_500_transient(void **unused)
     assert_int_equal(result.pause_ms, 0);
 }
 
+/* An empty body leaves the message ending at the reason, with no colon. */
+static void webhook_empty_body_no_colon(void **unused)
+{
+    struct adapter_result result;
+    const char *suffix = "returned HTTP 429 (rate limited)";
+    size_t length;
+
+    (void)unused;
+    run_once("/429-empty", &(struct fake_response){.status = 429}, &result);
+    length = strlen(result.error);
+    assert_int_equal(result.http_status, 429);
+    assert_true(length >= strlen(suffix));
+    assert_string_equal(result.error + length - strlen(suffix), suffix);
+}
+
 static void webhook_502_unknown(void **unused)
 {
     struct adapter_result result;
@@ -760,6 +775,7 @@ int main(void)
         cmocka_unit_test(webhook_unsigned_has_no_signature),
         cmocka_unit_test(webhook_same_key_each_attempt),
         cmocka_unit_test(webhook_500_transient),
+        cmocka_unit_test(webhook_empty_body_no_colon),
         cmocka_unit_test(webhook_502_unknown),
         cmocka_unit_test(webhook_429_retry_after_seconds),
         cmocka_unit_test(webhook_429_retry_after_date),

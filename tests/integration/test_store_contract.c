@@ -27,6 +27,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "core/retry_decision.h"
 #include "store/store.h"
 #include "test_support.h"
 
@@ -1467,6 +1468,56 @@ static void complete_failed_exhausted(void **state)
     audit_list_free(&audit);
 }
 
+/*
+ * A held entry (no request sent after an unknown outcome) loses the
+ * attempt its claim opened, and its "held" record names the unknown
+ * attempt and carries no due time, since the entry is not due again.
+ */
+static void complete_held_unknown(void **state)
+{
+    struct store *store = store_of(state);
+
+    submit_simple(store, "c1", one_alpha, 1, NOW);
+    struct entry first = claim_one(store, "node-a", NOW);
+    struct attempt_completion lost =
+        completion(&first, ENTRY_RETRYING, OUTCOME_UNKNOWN, NOW + 1000);
+
+    lost.retry_count = 1;
+    lost.due_at = NOW + 30000;
+    assert_int_equal(complete(store, &lost), 1);
+
+    struct entry second = claim_one(store, "node-a", NOW + 30000);
+    struct attempt_completion held =
+        completion(&second, ENTRY_FAILED, OUTCOME_UNKNOWN, NOW + 30000);
+
+    held.fail_reason = RETRY_REASON_UNKNOWN;
+    held.error = "held: the previous attempt's outcome is unknown";
+    held.http_status = 0;
+    held.not_attempted = 1;
+    assert_int_equal(complete(store, &held), 1);
+
+    struct entry after = get_entry(store, second.id);
+    assert_int_equal(after.status, ENTRY_FAILED);
+    assert_int_equal(after.attempt_count, 1);
+    assert_string_equal(after.fail_reason, RETRY_REASON_UNKNOWN);
+
+    struct audit_list audit = audit_of(store, "c1", "retry");
+    assert_int_equal(audit.count, 2);
+    assert_string_equal(audit.items[0].status, "held");
+    assert_string_equal(audit.items[1].status, "scheduled");
+
+    json_t *meta = parse(audit.items[0].metadata_json);
+    assert_int_equal(json_integer_value(json_object_get(meta, "attempt")), 1);
+    assert_null(json_object_get(meta, "due_at"));
+    json_decref(meta);
+
+    meta = parse(audit.items[1].metadata_json);
+    assert_int_equal(json_integer_value(json_object_get(meta, "due_at")),
+                     NOW + 30000);
+    json_decref(meta);
+    audit_list_free(&audit);
+}
+
 static void complete_loses_race(void **state)
 {
     struct store *store = store_of(state);
@@ -2140,6 +2191,22 @@ static void recover_expired_leases(void **state)
         assert_int_equal(e.status, had_retries ? ENTRY_RETRYING : ENTRY_FAILED);
         assert_int_equal(e.retry_count, had_retries ? 1 : 0);
         assert_string_equal(e.lease_node, "");
+        assert_string_equal(e.fail_reason,
+                            had_retries ? "" : RETRY_REASON_UNKNOWN);
+
+        struct audit_list audit = audit_of(store, e.content_id,
+                                           "lease_recovered");
+        assert_int_equal(audit.count, 1);
+        json_t *meta = parse(audit.items[0].metadata_json);
+        const char *reason =
+            json_string_value(json_object_get(meta, "fail_reason"));
+        if (had_retries)
+            assert_null(json_object_get(meta, "fail_reason"));
+        else
+            assert_string_equal(reason != NULL ? reason : "(missing)",
+                                RETRY_REASON_UNKNOWN);
+        json_decref(meta);
+        audit_list_free(&audit);
 
         struct attempt_list attempts;
         check_ok(store, store->ops->list_attempts(store, e.id, &attempts));
@@ -3546,6 +3613,7 @@ int main(void)
         STORE_TEST(complete_retrying),
         STORE_TEST(complete_retry_success),
         STORE_TEST(complete_failed_exhausted),
+        STORE_TEST(complete_held_unknown),
         STORE_TEST(complete_loses_race),
         STORE_TEST(complete_mixed_batch),
         STORE_TEST(complete_batch_lease_lost),
