@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/decimal.h"
 #include "util/text_buffer.h"
 
 #include "util/banned.h"
@@ -103,24 +104,12 @@ static int append_dump(const char *buffer, size_t size, void *data)
     return t->failed ? -1 : 0;
 }
 
-/*
- * Appends value in decimal. Written by hand because snprintf took about
- * 600 instructions per number here, a tenth of the whole payload.
- */
+/* Appends value in decimal, without snprintf's cost per number. */
 static void append_integer(struct text_buffer *t, int64_t value)
 {
-    char digits[24];
-    size_t start = sizeof digits;
-    /* Negated as unsigned, so that INT64_MIN has a magnitude too. */
-    uint64_t magnitude = value < 0 ? 0 - (uint64_t)value : (uint64_t)value;
+    char digits[DECIMAL_INT64_SIZE];
 
-    do {
-        digits[--start] = (char)('0' + magnitude % 10);
-        magnitude /= 10;
-    } while (magnitude > 0);
-    if (value < 0)
-        digits[--start] = '-';
-    text_buffer_append(t, digits + start, sizeof digits - start);
+    text_buffer_append(t, digits, decimal_format_int64(digits, value));
 }
 
 char *adapter_payload_dump(const struct publish_attempt *attempt, size_t *len)

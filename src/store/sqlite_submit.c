@@ -14,6 +14,8 @@
 
 #include <utf8proc.h>
 
+#include "util/decimal.h"
+
 #include "util/banned.h"
 
 /* The letter of the two-character escape of `c`, or 0 when it has none. */
@@ -96,13 +98,13 @@ static void append_text(char **out, const char *text)
 /* Appends `value` in decimal at *out and advances it. */
 static void append_int64(char **out, int64_t value)
 {
-    *out += store_format_int64(*out, value);
+    *out += decimal_format_int64(*out, value);
 }
 
 /*
  * Returns the metadata of the "accepted" record as heap JSON text,
  * {"job", "platforms", "scheduled_at", "source", "event_id"}, or NULL
- * when out of memory. The numbers go through store_format_int64,
+ * when out of memory. The numbers go through decimal_format_int64,
  * because glibc 2.36's snprintf took about 750 instructions a call
  * (callgrind, `pubq import`) and this runs for every job.
  */

@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 
+#include "util/decimal.h"
+
 #include "util/banned.h"
 
 int store_fail(struct store *store, int result, const char *fmt, ...)
@@ -231,26 +233,6 @@ static uint64_t fnv1a(uint64_t hash, const char *text, size_t len)
     return hash;
 }
 
-size_t store_format_int64(char *out, int64_t value)
-{
-    char digits[20];
-    uint64_t magnitude = value < 0 ? 0 - (uint64_t)value : (uint64_t)value;
-    size_t count = 0;
-    size_t length = 0;
-
-    do {
-        digits[count++] = (char)('0' + magnitude % 10);
-        magnitude /= 10;
-    } while (magnitude != 0);
-
-    if (value < 0)
-        out[length++] = '-';
-    while (count > 0)
-        out[length++] = digits[--count];
-    out[length] = '\0';
-    return length;
-}
-
 /* Copies `text` (`length` bytes) into out, truncated as snprintf would. */
 static void copy_truncated(char *out, size_t size, const char *text,
                            size_t length)
@@ -273,7 +255,7 @@ void store_key_hash(char *hex, size_t size, const char *content_id,
 {
     static const char hex_digits[] = "0123456789abcdef";
     char job_text[24];
-    size_t job_length = store_format_int64(job_text, job_id);
+    size_t job_length = decimal_format_int64(job_text, job_id);
     uint64_t hash = UINT64_C(0xcbf29ce484222325);
     char text[17];
 
@@ -295,7 +277,7 @@ void store_key_make(char *key, size_t size, int64_t entry_id,
     char text[64] = "pubq-";
     size_t length = 5;
 
-    length += store_format_int64(text + length, entry_id);
+    length += decimal_format_int64(text + length, entry_id);
     text[length++] = '-';
     store_key_hash(text + length, sizeof text - length, content_id, platform,
                    job_id);

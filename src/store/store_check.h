@@ -50,11 +50,6 @@ void store_key_make(char *key, size_t size, int64_t entry_id,
                     const char *content_id, const char *platform,
                     int64_t job_id);
 
-/*
- * Writes `value` in decimal and a NUL at `out`, which has room for 21
- * bytes, and returns the number of characters before the NUL.
- */
-size_t store_format_int64(char *out, int64_t value);
 
 /* Writes the 16 hex digits alone, for a back end that adds the id. */
 void store_key_hash(char *hex, size_t size, const char *content_id,

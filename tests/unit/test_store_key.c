@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "store/store_check.h"
+#include "util/decimal.h"
 
 /*
  * Keys already stored must keep matching, so the expected keys are fixed
@@ -64,11 +65,11 @@ static void format_int64_values(void **state)
         {INT64_MAX, "9223372036854775807"},
         {INT64_MIN, "-9223372036854775808"},
     };
-    char out[21];
+    char out[DECIMAL_INT64_SIZE];
 
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        size_t length = store_format_int64(out, cases[i].value);
+        size_t length = decimal_format_int64(out, cases[i].value);
 
         assert_string_equal(out, cases[i].text);
         assert_int_equal(length, strlen(cases[i].text));
