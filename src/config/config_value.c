@@ -135,8 +135,8 @@ int config_is_secret_key(const char *key)
     static const char *const words[] = {
         "token",  "password",    "passwd",     "secret",
         "apikey", "credentials", "credential", "passphrase"};
-    /* Whole keys whose value is a credential although no word says so:
-     * a Discord or Slack webhook URL contains the webhook's token. */
+    /* Whole keys whose value is a credential without a credential word
+     * in the name. A Discord or Slack webhook URL contains its token. */
     static const char *const credential_keys[] = {"webhook_url"};
     char lower[128];
     const char *last_word;

@@ -28,11 +28,11 @@ int config_is_env_name(const char *text);
 int config_is_env_key(const char *key);
 
 /*
- * Returns 1 if a key name looks like it names a secret (its last word is
- * token, password, secret, ...; it is key or ends in a credential's
- * _key such as api_key or signing_key; it is webhook_url), because such
- * a value belongs in an environment variable. Other keys ending in _key,
- * such as sort_key, return 0, and so do keys ending in "_env", which
+ * Returns 1 if a key name looks like it names a secret, because such a
+ * value belongs in an environment variable. Such keys end in a word like
+ * token, password or secret, are `key`, end in a credential's _key such
+ * as api_key or signing_key, or are webhook_url. Other keys ending in
+ * _key, such as sort_key, return 0. So do keys ending in "_env", which
  * name such a variable.
  */
 int config_is_secret_key(const char *key);

@@ -83,7 +83,7 @@ struct adapter_ops {
 
     /*
      * The options a section of this type may set besides the keys every
-     * platform has, NULL-terminated. An entry ending in '*' stands for
+     * platform has, NULL-terminated. An entry ending in '*' matches
      * every key starting with the text before it ("header_*").
      */
     const char *const *options;

@@ -17,7 +17,7 @@
 
 /*
  * Returns 1 when `key` is in `known`, a NULL-terminated list of option
- * names in which an entry ending in '*' stands for every key that starts
+ * names in which an entry ending in '*' matches every key that starts
  * with the text before it ("header_*" matches "header_X-Source").
  */
 int adapter_options_is_known(const char *const *known, const char *key);

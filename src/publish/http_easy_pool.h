@@ -25,7 +25,7 @@
 
 struct http_easy_pool;
 
-/* What a taken handle carries. */
+/* The options a handle taken from the pool has set. */
 enum http_easy_state {
     HTTP_EASY_NEW,        /* no option set; reset when given back */
     HTTP_EASY_KEYED,      /* no option set; for the pool's own request */

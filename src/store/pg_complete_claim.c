@@ -22,11 +22,11 @@ struct round_args {
 };
 
 /*
- * Claims the whole round in one statement, whatever claim->batch says:
- * the rows stay locked until the round commits either way, and a
+ * Claims the whole round in one statement and ignores claim->batch.
+ * The rows stay locked until the round commits either way, and a
  * second statement would add its planning, its scan of entries_due and
- * its own round trip. claim->max is bounded by the engine's free
- * attempt slots (max_in_flight).
+ * its own round trip. claim->max is at most the engine's free attempt
+ * slots (max_in_flight).
  */
 static int claim_all(struct pg_store *s, struct round_args *a)
 {

@@ -156,8 +156,8 @@ static int is_listed(const struct listed_keys *keys, const char *section,
 
 /*
  * Returns 1 when a platform section of `type` in the example sets
- * `option`; an option ending in '*' (header_*) needs one key that starts
- * with the text before it.
+ * `option`. For an option ending in '*' (header_*), one key that starts
+ * with the text before the '*' is enough.
  */
 static int is_listed_for_type(const struct listed_keys *keys,
                               const char *type, const char *option)
@@ -181,10 +181,10 @@ static int is_listed_for_type(const struct listed_keys *keys,
 }
 
 /*
- * Every key the parser accepts is in the example, in its own section,
- * every adapter's options (from its ops->options) are in a platform
- * section of its type, and the example still loads with every commented-out option turned
- * on, so no listed value is one the parser rejects.
+ * Every key the parser accepts is in the example, in its own section.
+ * Every adapter's options (from its ops->options) are in a platform
+ * section of its type. The example still loads with every commented-out
+ * option turned on, so the parser accepts every value it lists.
  */
 static void config_example_lists_every_key(void **state)
 {
@@ -234,7 +234,7 @@ static void config_example_lists_every_key(void **state)
     free(text);
 }
 
-/* The values the example sets are the defaults it says they are. */
+/* Each value the example sets equals the built-in default. */
 static void config_example_sets_defaults(void **state)
 {
     struct pubq_config example;
